@@ -1,0 +1,161 @@
+"""The ``.sed`` accessor: a thin doorway from a Dataset to the functions that do the work.
+
+Every quantity of :data:`fluxds.schema.QUANTITY_NAMES` is a property (``ds.sed.dnde``,
+``ds.sed.flux_ul``, ``ds.sed.e2dnde_ref``, ``ds.sed.sqrt_ts`` ...), generated from that table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import astropy.units as u
+import xarray as xr
+
+from fluxds import convert, schema
+from fluxds.construct import reference_model_of
+from fluxds.validate import validate
+
+__all__ = ["SedAccessor"]
+
+
+@xr.register_dataset_accessor("sed")
+class SedAccessor:
+    """Physics of a gamma-ray flux estimate held in an :class:`xarray.Dataset`.
+
+    Attributes
+    ----------
+    filter_success : bool
+        Whether ``norm``/``norm_err`` (and the quantities derived from them) are NaN where the fit
+        failed (``success`` False). Default True, as gammapy; set it to False on this accessor to see
+        the stored numbers.
+
+    Examples
+    --------
+    >>> import fluxds
+    >>> ds = fluxds.read(fluxds.demo_path())
+    >>> ds.sed.dnde.attrs["units"]
+    'cm-2 s-1 TeV-1'
+    """
+
+    def __init__(self, ds: xr.Dataset):
+        self._ds = ds
+        self.filter_success = True
+
+    # --- quantities -------------------------------------------------------------------------
+    def get(self, name: str, unit: str | u.UnitBase | None = None) -> xr.DataArray:
+        """Any quantity by name, optionally in another unit.
+
+        Parameters
+        ----------
+        name : str
+            A quantity name (see :attr:`available_quantities`).
+        unit : str or astropy unit, optional
+            E.g. ``"TeV cm-2 s-1"`` for ``e2dnde``.
+
+        Returns
+        -------
+        xarray.DataArray
+            With ``units`` and ``long_name`` attributes; lazy if the Dataset is dask-backed.
+        """
+        return convert.get_quantity(self._ds, name, unit, filter_success=self.filter_success)
+
+    @property
+    def available_quantities(self) -> list[str]:
+        """The quantity names this Dataset can give."""
+        return convert.available_quantities(self._ds)
+
+    def to_sed_type(self, sed_type: str, **kwargs: Any) -> xr.Dataset:
+        """The Dataset in one SED type (``likelihood``, ``dnde``, ``e2dnde``, ``flux``, ``eflux``).
+
+        See :func:`fluxds.convert.to_sed_type`.
+        """
+        return convert.to_sed_type(self._ds, sed_type, **kwargs)
+
+    # --- metadata ---------------------------------------------------------------------------
+    @property
+    def sed_type_init(self) -> str | None:
+        """SED type of the input this Dataset was made from."""
+        return self._ds.attrs.get("sed_type_init")
+
+    @property
+    def reference_model(self):
+        """The reference spectral model (a :class:`fluxds.models.SpectralModel`, a dict of them by
+        source name when sources differ, or None)."""
+        return reference_model_of(self._ds)
+
+    @property
+    def n_sigma(self) -> float:
+        """Number of sigma of the errors."""
+        return float(self._ds.attrs.get("n_sigma", schema.DEFAULT_N_SIGMA))
+
+    @property
+    def n_sigma_ul(self) -> float | None:
+        """Number of sigma of the upper limits (exact; derived from ``ul_conf`` when stored)."""
+        value = self._ds.attrs.get("n_sigma_ul")
+        return None if value is None else float(value)
+
+    @property
+    def ul_conf(self) -> float | None:
+        """Confidence level of the upper limits."""
+        from fluxds.confidence import ul_conf_from_n_sigma
+
+        if "ul_conf" in self._ds.attrs:
+            return float(self._ds.attrs["ul_conf"])
+        n = self.n_sigma_ul
+        return None if n is None else ul_conf_from_n_sigma(n)
+
+    @property
+    def sqrt_ts_threshold_ul(self) -> float:
+        """sqrt(TS) below which a point is an upper limit (when ``is_ul`` is not stored)."""
+        return float(
+            self._ds.attrs.get("sqrt_ts_threshold_ul", schema.DEFAULT_SQRT_TS_THRESHOLD_UL)
+        )
+
+    @property
+    def has_edges(self) -> bool:
+        """Whether the Dataset holds energy bin edges."""
+        return convert.has_edges(self._ds)
+
+    def validate(self) -> xr.Dataset:
+        """Check the Dataset against the data-model contract; raise :class:`fluxds.SchemaError`
+        listing every problem. Returns the Dataset."""
+        return validate(self._ds)
+
+    # --- I/O ----------------------------------------------------------------------------------
+    def write(
+        self,
+        path,
+        format: str | None = None,
+        sed_type: str | None = None,
+        overwrite: bool = False,
+    ) -> None:
+        """Write the Dataset; the format is taken from the file name unless given.
+
+        Parameters
+        ----------
+        path : str or path-like
+            ``.fits``/``.fits.gz`` (GADF SED table), ``.ecsv``, ``.h5``/``.hdf5``, ``.nc``.
+        format : str, optional
+            ``"gadf-sed"`` (FITS), ``"ecsv"``, ``"hdf5"``, ``"netcdf"``.
+        sed_type : str, optional
+            SED type of the table columns; default the Dataset's ``sed_type_init``.
+        overwrite : bool
+            Replace an existing file. Writes are atomic either way.
+        """
+        from fluxds.io import write
+
+        write(self._ds, path, format=format, sed_type=sed_type, overwrite=overwrite)
+
+
+def _quantity_property(name: str) -> property:
+    def getter(self: SedAccessor) -> xr.DataArray:
+        return self.get(name)
+
+    getter.__doc__ = f"``{name}`` as a DataArray with units (see :meth:`SedAccessor.get`)."
+    getter.__name__ = name
+    return property(getter)
+
+
+for _name in schema.QUANTITY_NAMES:
+    if not hasattr(SedAccessor, _name):
+        setattr(SedAccessor, _name, _quantity_property(_name))

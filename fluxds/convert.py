@@ -1,0 +1,275 @@
+"""SED-type conversions: pure functions from a likelihood-form Dataset to any quantity or SED type.
+
+The rule is the GADF one: a measured quantity of SED type ``T`` is the stored norm times the stored
+reference of that type, element by element (``flux_ul = norm_ul * ref_flux``, ``e2dnde = norm * ref_dnde *
+e_ref**2``). Nothing is re-integrated, so the file's own reference fluxes are used as they are. Every
+function is xarray arithmetic only: a dask-backed Dataset gives dask-backed results.
+"""
+
+from __future__ import annotations
+
+import astropy.units as u
+import numpy as np
+import xarray as xr
+
+from fluxds import schema
+from fluxds.errors import MissingEnergyEdgesError, MissingQuantityError
+from fluxds.units import conversion_factor, format_unit, parse_unit, unit_attr
+
+__all__ = ["get_quantity", "reference", "to_sed_type", "available_quantities", "has_edges"]
+
+# The measurement suffixes that the success filter turns to NaN where a fit failed (gammapy's rule).
+_SUCCESS_FILTERED = ("", "_err")
+
+
+def has_edges(ds: xr.Dataset) -> bool:
+    """Whether the Dataset holds energy bin edges (``energy_min``/``energy_max``)."""
+    return schema.ENERGY_MIN in ds.coords and schema.ENERGY_MAX in ds.coords
+
+
+def _labelled(da: xr.DataArray, name: str, unit: u.UnitBase | None, long_name: str) -> xr.DataArray:
+    """A shallow copy (no data copied, dask stays lazy) with a name and fresh attributes."""
+    out = da.copy(deep=False).rename(name)
+    out.attrs = {"long_name": long_name}
+    if unit is not None:
+        out.attrs["units"] = format_unit(unit)
+    return out
+
+
+def _stored(ds: xr.Dataset, name: str, needed_for: str | None = None) -> xr.DataArray:
+    if name not in ds.data_vars:
+        why = f" (needed for {needed_for!r})" if needed_for and needed_for != name else ""
+        raise MissingQuantityError(
+            f"the Dataset holds no {name!r}{why}; it holds: {', '.join(map(str, ds.data_vars))}"
+        )
+    return ds[name]
+
+
+def _success_filter(ds: xr.Dataset, da: xr.DataArray) -> xr.DataArray:
+    if "success" not in ds.data_vars:
+        return da
+    return da.where(ds["success"])
+
+
+def reference(ds: xr.Dataset, sed: str, unit: str | u.UnitBase | None = None) -> xr.DataArray:
+    """The reference model's value in each bin, in SED type ``sed``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A fluxds Dataset (likelihood form).
+    sed : {"dnde", "e2dnde", "flux", "eflux"}
+        The SED type.
+    unit : str or astropy unit, optional
+        Unit of the result; default the type's default (``cm-2 s-1 TeV-1``, ``erg cm-2 s-1``,
+        ``cm-2 s-1``, ``erg cm-2 s-1``).
+
+    Returns
+    -------
+    xarray.DataArray
+        Named ``<sed>_ref``, with ``units`` and ``long_name``.
+
+    Raises
+    ------
+    MissingEnergyEdgesError
+        ``flux``/``eflux`` asked of an SED without bin edges.
+    """
+    kind = schema.sed_type(sed)
+    if kind.reference is None:
+        raise MissingQuantityError(f"the SED type {sed!r} has no reference quantity")
+    name = f"{kind.name}_ref"
+    if kind.needs_edges and kind.reference not in ds.data_vars and not has_edges(ds):
+        raise MissingEnergyEdgesError(
+            f"{name!r} needs energy bin edges, and this SED has reference energies only "
+            "(no energy_min/energy_max); read or build it with derive_edges=True to derive "
+            "edges from e_ref explicitly"
+        )
+    ref = _stored(ds, kind.reference, name)
+    ref_unit = unit_attr(ref)
+    if kind.energy_power:
+        energy = ds[schema.ENERGY]
+        ref = ref * energy**kind.energy_power
+        ref_unit = ref_unit * unit_attr(energy) ** kind.energy_power
+    target = parse_unit(unit) if unit is not None else kind.physical_unit
+    factor = conversion_factor(ref_unit, target, what=name)
+    out = ref * factor if factor != 1.0 else ref
+    return _labelled(out, name, target, f"reference model {kind.long_name}")
+
+
+def _measurement(
+    ds: xr.Dataset, stem: str, suffix: str, unit: u.UnitBase | None, filter_success: bool
+) -> xr.DataArray:
+    name = f"{stem}{suffix}"
+    norm = _stored(ds, f"norm{suffix}", name)
+    if filter_success and suffix in _SUCCESS_FILTERED:
+        norm = _success_filter(ds, norm)
+    kind = schema.SED_TYPES[stem]
+    long_name = f"{kind.long_name} {schema.MEASUREMENT_SUFFIXES[suffix]}".replace(
+        " best-fit value", ""
+    )
+    if stem == "norm":
+        target = unit if unit is not None else u.dimensionless_unscaled
+        factor = conversion_factor(u.dimensionless_unscaled, target, what=name)
+        return _labelled(norm * factor if factor != 1.0 else norm, name, target, long_name)
+    ref = reference(ds, stem, unit)
+    return _labelled(norm * ref, name, unit_attr(ref), long_name)
+
+
+def _sqrt_ts(ds: xr.Dataset) -> xr.DataArray:
+    if "sqrt_ts" in ds.data_vars:
+        return ds["sqrt_ts"]
+    ts = _stored(ds, "ts", "sqrt_ts")
+    norm = _stored(ds, "norm", "sqrt_ts")
+    root = np.sqrt(ts.clip(min=0))
+    out = xr.where(norm > 0, root, -root)
+    return _labelled(out, "sqrt_ts", u.dimensionless_unscaled, schema.VARIABLES["sqrt_ts"].long_name)
+
+
+def _is_ul(ds: xr.Dataset) -> xr.DataArray:
+    """Stored ``is_ul`` wins; else sqrt_ts < threshold when ts and norm_ul exist; else a finite
+    norm_ul; else a NaN norm (gammapy's rule)."""
+    if "is_ul" in ds.data_vars:
+        return ds["is_ul"]
+    has_ts = "ts" in ds.data_vars or "sqrt_ts" in ds.data_vars
+    if has_ts and "norm_ul" in ds.data_vars:
+        threshold = float(ds.attrs.get("sqrt_ts_threshold_ul", schema.DEFAULT_SQRT_TS_THRESHOLD_UL))
+        out = _sqrt_ts(ds) < threshold
+    elif "norm_ul" in ds.data_vars:
+        out = np.isfinite(ds["norm_ul"])
+    else:
+        out = np.isnan(_stored(ds, "norm", "is_ul"))
+    return _labelled(out, "is_ul", None, schema.VARIABLES["is_ul"].long_name)
+
+
+def _npred_excess(ds: xr.Dataset, name: str, filter_success: bool) -> xr.DataArray:
+    excess = _stored(ds, "npred_excess", name)
+    norm = _stored(ds, "norm", name)
+    if filter_success:
+        norm = _success_filter(ds, norm)
+    ref = excess / norm
+    suffix = name[len("npred_excess") :]
+    if suffix == "_ref":
+        out = ref
+    else:
+        norm_x = _stored(ds, f"norm{suffix}", name)
+        if filter_success and suffix in _SUCCESS_FILTERED:
+            norm_x = _success_filter(ds, norm_x)
+        out = ref * norm_x
+    long_name = "predicted excess counts " + (
+        "for the reference model" if suffix == "_ref" else schema.MEASUREMENT_SUFFIXES[suffix]
+    )
+    return _labelled(out, name, u.dimensionless_unscaled, long_name)
+
+
+def get_quantity(
+    ds: xr.Dataset,
+    name: str,
+    unit: str | u.UnitBase | None = None,
+    *,
+    filter_success: bool = True,
+) -> xr.DataArray:
+    """Any quantity of a fluxds Dataset, stored or derived.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A fluxds Dataset in likelihood form.
+    name : str
+        A name from :data:`fluxds.schema.QUANTITY_NAMES` (``dnde``, ``flux_ul``, ``e2dnde_ref``,
+        ``sqrt_ts``, ``is_ul``, ``npred_excess_err``, ``stat_scan`` ...).
+    unit : str or astropy unit, optional
+        The unit of the result; default: the type's default unit (or the stored unit for stored
+        variables).
+    filter_success : bool
+        Set ``norm``/``norm_err`` (and what derives from them) to NaN where ``success`` is False.
+
+    Returns
+    -------
+    xarray.DataArray
+        Named ``name``, with ``units`` (omitted for booleans) and ``long_name``.
+
+    Raises
+    ------
+    MissingQuantityError
+        If the Dataset does not hold what the quantity needs.
+    UnitError
+        If ``unit`` has the wrong physical dimension.
+    """
+    target = parse_unit(unit) if unit is not None else None
+    split = schema.split_measurement(name)
+    if split is not None:
+        return _measurement(ds, split[0], split[1], target, filter_success)
+    if name.endswith("_ref") and name[:-4] in schema.SED_TYPES:
+        return reference(ds, name[:-4], target)
+    if name.startswith("npred_excess") and name != "npred_excess":
+        return _npred_excess(ds, name, filter_success)
+    if name == "sqrt_ts":
+        return _sqrt_ts(ds)
+    if name == "is_ul":
+        return _is_ul(ds)
+    if name == "npred_background" and name not in ds.data_vars:
+        out = _stored(ds, "npred", name) - _stored(ds, "npred_excess", name)
+        return _labelled(out, name, u.dimensionless_unscaled, schema.VARIABLES[name].long_name)
+    da = _stored(ds, name)
+    if target is not None:
+        factor = conversion_factor(unit_attr(da), target, what=name)
+        da = _labelled(da * factor, name, target, da.attrs.get("long_name", name))
+    return da
+
+
+def available_quantities(ds: xr.Dataset) -> list[str]:
+    """The names :func:`get_quantity` can give for this Dataset, in the schema's order."""
+    names = []
+    for name in schema.QUANTITY_NAMES:
+        try:
+            get_quantity(ds, name)
+        except MissingQuantityError:
+            continue
+        names.append(name)
+    return names
+
+
+def to_sed_type(
+    ds: xr.Dataset, sed: str, *, keep_reference: bool = False, filter_success: bool = False
+) -> xr.Dataset:
+    """The Dataset in one SED type: the GADF variables of that type, ready for a table.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A fluxds Dataset in likelihood form.
+    sed : {"likelihood", "dnde", "e2dnde", "flux", "eflux"}
+        The SED type.
+    keep_reference : bool
+        Keep the stored ``ref_*`` variables beside the converted ones (writers do, so that a file of
+        any type keeps the exact reference and reads back to the same norms).
+    filter_success : bool
+        Apply the success filter to ``<type>`` and ``<type>_err``. Off by default: a table should hold
+        what was measured, with ``success`` beside it.
+
+    Returns
+    -------
+    xarray.Dataset
+        Variables ``<sed><suffix>`` for every suffix whose norm is stored, the statistics
+        (``ts``, ``stat``, scans, counts, ``is_ul``, ``success`` ...) as stored, the same coordinates,
+        and the attributes with ``sed_type`` set.
+    """
+    kind = schema.sed_type(sed)
+    if kind.name == "norm":
+        out = ds.copy()
+    else:
+        converted = {
+            f"{kind.name}{suffix}": _measurement(ds, kind.name, suffix, None, filter_success)
+            for suffix in schema.MEASUREMENT_SUFFIXES
+            if f"norm{suffix}" in ds.data_vars
+        }
+        kept = [
+            name
+            for name in ds.data_vars
+            if not name.startswith("norm") or name == "norm_scan"
+            if keep_reference or not name.startswith("ref_")
+        ]
+        out = xr.Dataset({**converted, **{k: ds[k] for k in kept}}, coords=ds.coords)
+        out.attrs.update(ds.attrs)
+    out.attrs["sed_type"] = schema.LIKELIHOOD if kind.name == "norm" else kind.name
+    return out

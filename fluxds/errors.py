@@ -1,0 +1,64 @@
+"""The fluxds exception family.
+
+Every error fluxds raises on purpose is a :class:`FluxdsError`, so a caller can catch the whole family,
+or one member. Messages name the file, the HDU/variable/column, the value found and what was expected.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FluxdsError",
+    "SchemaError",
+    "UnitError",
+    "MissingQuantityError",
+    "MissingEnergyEdgesError",
+    "FormatError",
+    "UnknownFormatError",
+    "OverwriteError",
+    "ModelError",
+]
+
+
+class FluxdsError(Exception):
+    """Base class of every error fluxds raises on purpose."""
+
+    def __init__(self, message: str, *, problems: list[str] | None = None):
+        self.problems = list(problems) if problems else []
+        if self.problems:
+            message = message + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(message)
+
+
+class SchemaError(FluxdsError, ValueError):
+    """A Dataset breaks the data-model contract (dims, variables, attributes, shapes)."""
+
+
+class UnitError(FluxdsError, ValueError):
+    """A unit is unreadable or has the wrong physical dimension for the quantity it belongs to."""
+
+
+class MissingQuantityError(FluxdsError, KeyError):
+    """A quantity was asked for that the Dataset cannot give (its inputs are not stored)."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class MissingEnergyEdgesError(MissingQuantityError):
+    """``flux``/``eflux`` asked of an SED that has only reference energies (no bin edges)."""
+
+
+class ModelError(FluxdsError, ValueError):
+    """A spectral model is unknown, or its parameters are missing or have the wrong units."""
+
+
+class FormatError(FluxdsError, ValueError):
+    """A file cannot be read or written in the format asked for (bad column, keyword, HDU, value)."""
+
+
+class UnknownFormatError(FormatError):
+    """The format of a file cannot be detected, or a format name is unknown."""
+
+
+class OverwriteError(FluxdsError, FileExistsError):
+    """The target of a write exists and ``overwrite=True`` was not given."""

@@ -1,0 +1,309 @@
+"""GADF SED tables <-> fluxds Datasets, independent of the file format holding the table.
+
+A table is an :class:`astropy.table.Table`, one row per energy bin; the FITS, ECSV and HDF5 modules
+only move tables in and out of files. What is read:
+
+- column names in any case, older spellings (``REF_DFDE``) mapped by :data:`fluxds.schema.COLUMN_ALIASES`;
+- energies ``e_ref`` and/or ``e_min``/``e_max`` in any energy unit;
+- ``SED_TYPE`` from the table meta, or guessed from the columns; ``UL_CONF`` kept exactly;
+- the GADF/fermipy log-likelihood columns turned into the -2 log L statistics of the likelihood form:
+  ``stat = -2 loglike``, ``stat_null = -2 loglike_null``, ``stat_scan = -2 (loglike + dloglike_scan)``;
+- the attributes fluxds wrote itself, from the JSON text in the meta key ``FDSATTRS``.
+
+What is written: the columns of the requested SED type, ``e_ref``/``e_min``/``e_max``, the stored
+``ref_dnde``/``ref_flux``/``ref_eflux`` (so that any SED type reads back to the same norms; gammapy ignores
+them for non-likelihood types), statistics, scans and flags; ``SED_TYPE``, ``UL_CONF`` and ``FDSATTRS``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from astropy.table import Table
+
+from fluxds import schema
+from fluxds.confidence import ul_conf_from_n_sigma
+from fluxds.construct import EDGES_DERIVED, EREF_DERIVED, from_sed
+from fluxds.convert import to_sed_type
+from fluxds.errors import FormatError, ModelError
+from fluxds.models import model_from_json
+from fluxds.units import format_unit, parse_unit
+
+__all__ = ["dataset_from_table", "table_from_dataset", "guess_sed_type", "META_ATTRS"]
+
+META_ATTRS = "FDSATTRS"
+_STRUCTURAL_META = {"SED_TYPE", "UL_CONF", META_ATTRS, "EXTNAME", "GTI", "SOURCE"}
+_VECTOR_DIMS = ("scan", "dataset")
+
+
+def guess_sed_type(names: list[str]) -> str | None:
+    """The SED type a set of (normalised) column names holds, or None."""
+    names = set(names)
+    if "norm" in names and ({"ref_dnde", "ref_flux", "ref_eflux"} & names):
+        return schema.LIKELIHOOD
+    for stem in ("e2dnde", "dnde", "eflux", "flux"):
+        if stem in names:
+            return stem
+    if "norm" in names:
+        return schema.LIKELIHOOD
+    return None
+
+
+def _normalised_columns(table: Table, where: str) -> dict[str, Any]:
+    columns: dict[str, Any] = {}
+    for raw in table.colnames:
+        name = raw.lower()
+        name = schema.COLUMN_ALIASES.get(name, name)
+        if name in columns:
+            raise FormatError(f"{where}: columns {raw!r} and another both mean {name!r}")
+        col = table[raw]
+        unit = parse_unit(col.unit, where=f"{where}, column {raw!r}") if col.unit else None
+        data = np.asarray(col)
+        if data.dtype.byteorder == ">" or data.dtype.byteorder == "<":
+            data = data.astype(data.dtype.newbyteorder("="))  # FITS is big-endian
+        if data.dtype.kind in "SU" and name != "source":
+            raise FormatError(f"{where}: column {raw!r} holds text, expected numbers")
+        columns[name] = data * unit if unit is not None else data
+    return columns
+
+
+def _loglike_to_stat(columns: dict[str, Any], where: str) -> None:
+    if "loglike" in columns:
+        columns["stat"] = -2.0 * np.asarray(columns.pop("loglike"), dtype=float)
+    if "loglike_null" in columns:
+        columns["stat_null"] = -2.0 * np.asarray(columns.pop("loglike_null"), dtype=float)
+    if "dloglike_scan" in columns:
+        dloglike = np.asarray(columns.pop("dloglike_scan"), dtype=float)
+        if "stat" in columns:
+            columns["stat_scan"] = columns["stat"][:, None] - 2.0 * dloglike
+        else:
+            columns["stat_scan"] = -2.0 * dloglike
+
+
+def _meta(table: Table) -> dict[str, Any]:
+    return {str(k).upper(): v for k, v in table.meta.items()}
+
+
+def _attrs_from_meta(meta: dict[str, Any], where: str) -> dict[str, Any] | None:
+    text = meta.get(META_ATTRS)
+    if text is None:
+        return None
+    try:
+        attrs = json.loads(text)
+    except (TypeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{where}: keyword {META_ATTRS} is not valid JSON: {exc}") from None
+    if not isinstance(attrs, dict):
+        raise FormatError(f"{where}: keyword {META_ATTRS} must hold a JSON object")
+    return attrs
+
+
+def dataset_from_table(table: Table, *, where: str, sed_type: str | None = None) -> xr.Dataset:
+    """Read one GADF SED table (one source) into a fluxds Dataset.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        One row per energy bin.
+    where : str
+        The file and HDU, for messages.
+    sed_type : str, optional
+        Overrides the table's ``SED_TYPE``.
+
+    Returns
+    -------
+    xarray.Dataset
+
+    Raises
+    ------
+    FormatError, UnitError, SchemaError
+        Naming ``where``, the column and what was expected.
+    """
+    meta = _meta(table)
+    columns = _normalised_columns(table, where)
+    _loglike_to_stat(columns, where)
+    sed = sed_type or meta.get("SED_TYPE") or guess_sed_type(list(columns))
+    if sed is None:
+        raise FormatError(
+            f"{where}: no SED_TYPE keyword and no column that names an SED type "
+            f"(norm, dnde, e2dnde, flux, eflux); columns: {', '.join(table.colnames)}"
+        )
+    sed = str(sed).strip().lower()
+    if sed not in schema.FILE_SED_TYPES:
+        raise FormatError(
+            f"{where}: SED_TYPE is {sed!r}; expected one of {', '.join(schema.FILE_SED_TYPES)}"
+        )
+    stem = schema.sed_type(sed).name
+    if stem not in columns:
+        raise FormatError(
+            f"{where}: SED_TYPE {sed!r} needs a column {stem!r}; columns: {', '.join(table.colnames)}"
+        )
+    if "e_ref" not in columns and not ("e_min" in columns and "e_max" in columns):
+        raise FormatError(
+            f"{where}: energy columns missing: need 'e_ref', or 'e_min' and 'e_max'; "
+            f"columns: {', '.join(table.colnames)}"
+        )
+    saved = _attrs_from_meta(meta, where)
+    energies = {k: columns.pop(k, None) for k in ("e_ref", "e_min", "e_max")}
+    gti = meta.get("GTI")
+    extra_attrs = {
+        k: v for k, v in table.meta.items()
+        if str(k).upper() not in _STRUCTURAL_META and isinstance(v, (str, int, float))
+    }
+    model = None
+    if saved and saved.get("reference_model"):
+        try:
+            model = model_from_json(saved["reference_model"])
+        except ModelError as exc:
+            raise FormatError(f"{where}: reference model in {META_ATTRS}: {exc}") from None
+    ds = from_sed(
+        sed,
+        columns,
+        energy_ref=energies["e_ref"],
+        energy_min=energies["e_min"],
+        energy_max=energies["e_max"],
+        reference_model=model,
+        attrs=extra_attrs,
+        ul_conf=meta.get("UL_CONF"),
+        derive_edges=bool(saved and saved.get("_energy_edges_derived")),
+        where=where,
+    )
+    if saved is not None:
+        saved.pop("_energy_edges_derived", None)
+        ds.attrs = saved
+    if gti is not None:
+        ds = ds.merge(gti_from_json(gti, where))
+    return ds
+
+
+def _column(var: xr.DataArray, name: str, where: str) -> tuple[np.ndarray, str | None]:
+    extra = [d for d in var.dims if d != schema.ENERGY]
+    unknown = [d for d in extra if d not in _VECTOR_DIMS and not str(d).endswith("_axis")]
+    if schema.ENERGY not in var.dims or unknown or len(extra) > 1:
+        raise FormatError(
+            f"{where}: variable {name!r} has dims {var.dims}; a GADF SED table holds variables "
+            "along 'energy' (with at most one 'scan'/'dataset' axis). Write this Dataset to "
+            "netCDF instead, or select along the other dimensions first"
+        )
+    values = np.asarray(var.transpose(schema.ENERGY, *extra).values)
+    unit = var.attrs.get("units")
+    return values, (format_unit(parse_unit(unit)) if unit else None)
+
+
+def table_from_dataset(ds: xr.Dataset, sed_type: str | None = None, *, where: str = "") -> Table:
+    """One GADF SED table from a Dataset without a ``source`` dimension.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A fluxds Dataset (a scalar ``source`` coordinate is written as the ``SOURCE`` keyword).
+    sed_type : str, optional
+        SED type of the columns; default ``ds.attrs["sed_type_init"]`` (else ``likelihood``).
+    where : str
+        The target, for messages.
+
+    Returns
+    -------
+    astropy.table.Table
+    """
+    sed = sed_type or ds.attrs.get("sed_type_init") or schema.LIKELIHOOD
+    out = to_sed_type(ds, sed, keep_reference=True)
+    table = Table()
+    for name, column in schema.ENERGY_COLUMNS.items():
+        if column not in ds.coords:
+            continue
+        coord = ds[column]
+        if coord.attrs.get("note") in (EREF_DERIVED, EDGES_DERIVED):
+            continue
+        table[name] = np.asarray(coord.values)
+        table[name].unit = format_unit(parse_unit(coord.attrs.get("units")))
+    for name, var in out.data_vars.items():
+        if str(name).startswith("gti_"):
+            continue
+        values, unit = _column(var, str(name), where)
+        table[str(name)] = values
+        if unit:
+            table[str(name)].unit = unit
+    attrs = {k: _jsonable(v) for k, v in ds.attrs.items()}
+    e_min = ds.coords.get(schema.ENERGY_MIN)
+    if e_min is not None and e_min.attrs.get("note") == EDGES_DERIVED:
+        attrs["_energy_edges_derived"] = True
+    gti = gti_to_json(ds)
+    if gti is not None:
+        table.meta["GTI"] = gti
+    table.meta["SED_TYPE"] = out.attrs["sed_type"]
+    ul_conf = ds.attrs.get("ul_conf")
+    if ul_conf is None and ds.attrs.get("n_sigma_ul") is not None:
+        ul_conf = ul_conf_from_n_sigma(float(ds.attrs["n_sigma_ul"]))
+    if ul_conf is not None:
+        table.meta["UL_CONF"] = float(ul_conf)
+    if "source" in ds.coords and ds["source"].ndim == 0:
+        table.meta["SOURCE"] = str(ds["source"].values)
+    table.meta[META_ATTRS] = json.dumps(attrs, allow_nan=True)
+    return table
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+# --- good time intervals --------------------------------------------------------------------------
+GTI_VARS = ("gti_start", "gti_stop")
+
+
+def gti_from_columns(start, stop, *, unit: str, mjdrefi: float, mjdreff: float, timesys: str,
+                     where: str) -> xr.Dataset:
+    """A Dataset holding ``gti_start``/``gti_stop`` on the ``gti`` dimension, times as stored
+    (``unit`` since the reference MJD ``mjdrefi + mjdreff`` in ``timesys``), so they write back
+    bit-exactly."""
+    start = np.asarray(start, dtype=np.float64)
+    stop = np.asarray(stop, dtype=np.float64)
+    if start.shape != stop.shape or start.ndim != 1:
+        raise FormatError(f"{where}: GTI START and STOP must be 1-D columns of equal length")
+    attrs = {
+        "units": format_unit(parse_unit(unit)),
+        "mjdrefi": float(mjdrefi),
+        "mjdreff": float(mjdreff),
+        "time_scale": str(timesys).lower(),
+    }
+    return xr.Dataset(
+        {
+            "gti_start": ("gti", start, {**attrs, "long_name": "start of good time interval"}),
+            "gti_stop": ("gti", stop, {**attrs, "long_name": "stop of good time interval"}),
+        }
+    )
+
+
+def gti_to_json(ds: xr.Dataset) -> str | None:
+    """The GTI of a Dataset as JSON text (for table formats without a GTI extension)."""
+    if "gti_start" not in ds.data_vars:
+        return None
+    attrs = ds["gti_start"].attrs
+    return json.dumps(
+        {
+            "start": ds["gti_start"].values.tolist(),
+            "stop": ds["gti_stop"].values.tolist(),
+            "unit": attrs.get("units", "s"),
+            "mjdrefi": attrs.get("mjdrefi", 0.0),
+            "mjdreff": attrs.get("mjdreff", 0.0),
+            "timesys": attrs.get("time_scale", "tt"),
+        }
+    )
+
+
+def gti_from_json(text: str, where: str) -> xr.Dataset:
+    """Inverse of :func:`gti_to_json`."""
+    try:
+        obj = json.loads(text)
+        return gti_from_columns(
+            obj["start"], obj["stop"], unit=obj["unit"], mjdrefi=obj["mjdrefi"],
+            mjdreff=obj["mjdreff"], timesys=obj["timesys"], where=where,
+        )
+    except (TypeError, KeyError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{where}: the GTI entry of the table meta is not valid: {exc}") from None

@@ -1,0 +1,269 @@
+"""GADF SED tables in files: FITS (one HDU per source, GTI HDU), ECSV and HDF5 (one table).
+
+The mapping between a table and a Dataset lives in :mod:`fluxds.io.gadf_table`; this module only finds the
+tables in a file, joins several sources along ``source``, and writes atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from astropy.io import fits
+from astropy.table import Table
+from astropy.utils.exceptions import AstropyWarning
+
+from fluxds import schema
+from fluxds.errors import FluxdsError, FormatError
+from fluxds.io.atomic import atomic_path
+from fluxds.io.gadf_table import (
+    dataset_from_table,
+    gti_from_columns,
+    guess_sed_type,
+    table_from_dataset,
+)
+
+__all__ = ["read_fits", "write_fits", "read_ecsv", "write_ecsv", "read_hdf5", "write_hdf5"]
+
+DEFAULT_HDU = "FLUXPOINTS"
+
+
+def _is_sed_hdu(hdu) -> bool:
+    if not isinstance(hdu, fits.BinTableHDU) or hdu.name == "GTI":
+        return False
+    names = [n.lower() for n in hdu.columns.names]
+    has_energy = "e_ref" in names or ("e_min" in names and "e_max" in names)
+    return has_energy and guess_sed_type(
+        [schema.COLUMN_ALIASES.get(n, n) for n in names]
+    ) is not None
+
+
+def _table(hdu, where: str) -> Table:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyWarning)
+        try:
+            return Table.read(hdu)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise FormatError(f"{where}: cannot read the table: {exc}") from None
+
+
+def _gti(hdul, path: str) -> xr.Dataset | None:
+    if "GTI" not in hdul:
+        return None
+    hdu = hdul["GTI"]
+    where = f"{path}[GTI]"
+    names = [n.upper() for n in hdu.columns.names]
+    if "START" not in names or "STOP" not in names:
+        raise FormatError(f"{where}: a GTI HDU needs START and STOP columns, found {names}")
+    header = hdu.header
+    unit = hdu.columns["START"].unit or header.get("TIMEUNIT", "s")
+    return gti_from_columns(
+        hdu.data["START"], hdu.data["STOP"], unit=unit,
+        mjdrefi=header.get("MJDREFI", 0.0), mjdreff=header.get("MJDREFF", 0.0),
+        timesys=header.get("TIMESYS", "tt"), where=where,
+    )
+
+
+def join_sources(parts: list[tuple[str, xr.Dataset]], where: str) -> xr.Dataset:
+    """Join one Dataset per source along a new ``source`` dimension (same energy bins required)."""
+    first = parts[0][1]
+    for name, ds in parts[1:]:
+        for coord in (schema.ENERGY, schema.ENERGY_MIN, schema.ENERGY_MAX):
+            same = (coord in ds.coords) == (coord in first.coords) and (
+                coord not in ds.coords or np.array_equal(ds[coord].values, first[coord].values)
+            )
+            if not same:
+                raise FormatError(
+                    f"{where}: source {name!r} has other energy bins ({coord}) than "
+                    f"source {parts[0][0]!r}; sources in one Dataset share their energy bins"
+                )
+    names = [name for name, _ in parts]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise FormatError(f"{where}: duplicate source names {duplicates}")
+    models = {name: ds.attrs.get("reference_model") for name, ds in parts}
+    joined = xr.concat(
+        [ds.drop_vars("source", errors="ignore") for _, ds in parts],
+        dim=xr.DataArray(names, dims="source", name="source"),
+        data_vars="all",
+        coords="minimal",
+        combine_attrs="drop_conflicts",
+        join="exact",
+    )
+    if len(set(models.values())) > 1:
+        joined.attrs["reference_model"] = json.dumps(
+            {"by_source": {n: json.loads(m) for n, m in models.items() if m}}
+        )
+    return joined
+
+
+def read_fits(path: str | os.PathLike, *, hdu: str | None = None, sed_type: str | None = None
+              ) -> xr.Dataset:
+    """Read a GADF SED FITS file (one SED HDU, or one per source, and an optional GTI HDU).
+
+    Parameters
+    ----------
+    path : str or path-like
+    hdu : str, optional
+        Read only this HDU.
+    sed_type : str, optional
+        Override the ``SED_TYPE`` keyword.
+
+    Returns
+    -------
+    xarray.Dataset
+        With a ``source`` dimension when the file holds several SED HDUs (named by ``EXTNAME``, or the
+        ``SOURCE`` keyword where present).
+    """
+    path = str(path)
+    try:
+        hdul = fits.open(path, memmap=False)
+    except (OSError, ValueError) as exc:
+        raise FormatError(f"{path}: not a readable FITS file: {exc}") from None
+    with hdul:
+        if hdu is not None:
+            if hdu not in hdul:
+                names = [h.name for h in hdul]
+                raise FormatError(f"{path}: no HDU named {hdu!r}; HDUs: {names}")
+            sed_hdus = [hdul[hdu]]
+        else:
+            sed_hdus = [h for h in hdul if _is_sed_hdu(h)]
+        if not sed_hdus:
+            names = [h.name for h in hdul]
+            raise FormatError(
+                f"{path}: no GADF SED table found (a table HDU with e_ref or e_min/e_max and a "
+                f"norm/dnde/e2dnde/flux/eflux column); HDUs: {names}"
+            )
+        parts = []
+        for i, h in enumerate(sed_hdus):
+            label = h.name or f"HDU {hdul.index_of(h) if h in hdul else i}"
+            where = f"{path}[{label}]"
+            ds = dataset_from_table(_table(h, where), where=where, sed_type=sed_type)
+            name = h.header.get("SOURCE", h.header.get("EXTNAME", h.name))
+            parts.append((str(name), ds))
+        gti = _gti(hdul, path)
+    if len(parts) == 1:
+        ds = parts[0][1]
+        if "SOURCE" in sed_hdus[0].header:
+            ds = ds.assign_coords(source=str(sed_hdus[0].header["SOURCE"]))
+    else:
+        ds = join_sources(parts, path)
+    if gti is not None and "gti_start" not in ds.data_vars:
+        ds = ds.merge(gti)
+    return ds
+
+
+def _split_sources(ds: xr.Dataset) -> list[tuple[str | None, xr.Dataset]]:
+    if "source" not in ds.dims:
+        return [(None, ds)]
+    by_source = None
+    text = ds.attrs.get("reference_model")
+    if text and '"by_source"' in text:
+        by_source = {n: json.dumps(m) for n, m in json.loads(text)["by_source"].items()}
+    parts = []
+    for name in ds["source"].values.tolist():
+        part = ds.sel(source=name)
+        if by_source is not None:
+            part.attrs["reference_model"] = by_source.get(str(name), "")
+        parts.append((str(name), part))
+    return parts
+
+
+def write_fits(ds: xr.Dataset, path: str | os.PathLike, *, sed_type: str | None = None,
+               overwrite: bool = False) -> None:
+    """Write a GADF SED FITS file: a ``FLUXPOINTS`` HDU (or one HDU per source, ``EXTNAME`` = source
+    name) and a ``GTI`` HDU when the Dataset has one. Atomic; refuses to overwrite unless asked."""
+    where = str(path)
+    hdus = [fits.PrimaryHDU()]
+    gti_text = None
+    for name, part in _split_sources(ds):
+        table = table_from_dataset(part, sed_type, where=where)
+        gti_text = table.meta.pop("GTI", gti_text)
+        hdu = fits.table_to_hdu(table)
+        hdu.name = DEFAULT_HDU if name is None else name
+        hdus.append(hdu)
+    if gti_text is not None:
+        hdus.append(_gti_hdu(ds))
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        fits.HDUList(hdus).writeto(tmp)
+
+
+def _gti_hdu(ds: xr.Dataset) -> fits.BinTableHDU:
+    attrs = ds["gti_start"].attrs
+    unit = attrs.get("units", "s")
+    cols = [
+        fits.Column("START", "D", unit=unit, array=ds["gti_start"].values),
+        fits.Column("STOP", "D", unit=unit, array=ds["gti_stop"].values),
+    ]
+    hdu = fits.BinTableHDU.from_columns(cols, name="GTI")
+    hdu.header["MJDREFI"] = attrs.get("mjdrefi", 0.0)
+    hdu.header["MJDREFF"] = attrs.get("mjdreff", 0.0)
+    hdu.header["TIMESYS"] = attrs.get("time_scale", "tt")
+    hdu.header["TIMEUNIT"] = unit
+    return hdu
+
+
+def _single(ds: xr.Dataset, fmt: str, where: str) -> xr.Dataset:
+    if "source" in ds.dims:
+        if ds.sizes["source"] == 1:
+            return ds.isel(source=0)
+        raise FormatError(
+            f"{where}: {fmt} holds one table, and this Dataset has {ds.sizes['source']} sources; "
+            "write FITS (one HDU per source) or netCDF, or select one source"
+        )
+    return ds
+
+
+def read_ecsv(path: str | os.PathLike, *, sed_type: str | None = None) -> xr.Dataset:
+    """Read a GADF SED table from ECSV (astropy's safe YAML header reader)."""
+    where = str(path)
+    try:
+        table = Table.read(where, format="ascii.ecsv")
+    except Exception as exc:  # OSError, ValueError, and the YAML parser's own errors
+        raise FormatError(f"{where}: not a readable ECSV table: {exc}") from None
+    return dataset_from_table(table, where=where, sed_type=sed_type)
+
+
+def write_ecsv(ds: xr.Dataset, path: str | os.PathLike, *, sed_type: str | None = None,
+               overwrite: bool = False) -> None:
+    """Write a GADF SED table to ECSV (one source; the GTI goes into the meta as JSON)."""
+    where = str(path)
+    table = table_from_dataset(_single(ds, "ECSV", where), sed_type, where=where)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        table.write(tmp, format="ascii.ecsv")
+
+
+def read_hdf5(path: str | os.PathLike, *, sed_type: str | None = None, hdf5_path: str | None = None
+              ) -> xr.Dataset:
+    """Read a GADF SED table stored with astropy's HDF5 table writer (the GADF samples' flavour)."""
+    where = str(path)
+    try:
+        import h5py
+
+        with h5py.File(where, "r") as f:
+            if hdf5_path is None:
+                found = []
+                f.visititems(lambda n, o: found.append(n) if isinstance(o, h5py.Dataset)
+                             and o.dtype.names else None)
+                if not found:
+                    raise FormatError(f"{where}: no table found in the HDF5 file")
+                hdf5_path = found[0]
+        table = Table.read(where, format="hdf5", path=hdf5_path)
+    except FluxdsError:
+        raise
+    except Exception as exc:  # h5py raises OSError/KeyError/ValueError, among others
+        raise FormatError(f"{where}: not a readable HDF5 table: {exc}") from None
+    return dataset_from_table(table, where=f"{where}[{hdf5_path}]", sed_type=sed_type)
+
+
+def write_hdf5(ds: xr.Dataset, path: str | os.PathLike, *, sed_type: str | None = None,
+               overwrite: bool = False) -> None:
+    """Write a GADF SED table to HDF5 (astropy's table layout, meta serialised)."""
+    where = str(path)
+    table = table_from_dataset(_single(ds, "HDF5", where), sed_type, where=where)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        table.write(Path(tmp), format="hdf5", path="sed", serialize_meta=True)

@@ -1,0 +1,253 @@
+"""The data-model vocabulary: dimensions, variables, SED types and their units, in one table.
+
+Every other part of fluxds (the accessor, the readers, the writers, the docs) reads the names it needs from
+here; no second list of column names exists anywhere. The contract itself is described in
+``docs/data_model.md``.
+
+A *quantity* is anything ``ds.sed`` can give: a stored variable of the likelihood form (``norm``,
+``ref_flux``, ``ts`` ...) or one derived from them (``dnde_ul = norm_ul * ref_dnde``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import astropy.units as u
+
+__all__ = [
+    "DIMS",
+    "ENERGY",
+    "ENERGY_MIN",
+    "ENERGY_MAX",
+    "SED_TYPES",
+    "SedType",
+    "MEASUREMENT_SUFFIXES",
+    "Variable",
+    "VARIABLES",
+    "QUANTITY_NAMES",
+    "COLUMN_ALIASES",
+    "ATTRS",
+    "sed_type",
+    "measurement_name",
+    "split_measurement",
+]
+
+# Dimensions in their canonical order (DESIGN.md section 1). Others pass through untouched.
+DIMS: tuple[str, ...] = (
+    "source",
+    "region",
+    "time",
+    "energy",
+    "lat",
+    "lon",
+    "pixel",
+    "scan",
+    "dataset",
+    "gti",
+)
+
+# Energy coordinates: reference energy on the dim itself, bin edges beside it.
+ENERGY = "energy"
+ENERGY_MIN = "energy_min"
+ENERGY_MAX = "energy_max"
+ENERGY_COLUMNS = {"e_ref": ENERGY, "e_min": ENERGY_MIN, "e_max": ENERGY_MAX}
+ENERGY_LONG_NAMES = {
+    ENERGY: "reference energy of the bin",
+    ENERGY_MIN: "lower edge of the energy bin",
+    ENERGY_MAX: "upper edge of the energy bin",
+}
+
+# Suffixes of a measured quantity, with what each means.
+MEASUREMENT_SUFFIXES: dict[str, str] = {
+    "": "best-fit value",
+    "_err": "symmetric error",
+    "_errp": "positive error",
+    "_errn": "negative error",
+    "_ul": "upper limit",
+    "_sensitivity": "sensitivity",
+    "_errsys": "systematic error",
+}
+
+
+@dataclass(frozen=True)
+class SedType:
+    """One SED type of the GADF spec.
+
+    Attributes
+    ----------
+    name : str
+        The SED type and the stem of its column names (``dnde``, ``e2dnde``, ``flux``, ``eflux``, ``norm``).
+    unit : str
+        The unit fluxds gives this type in by default (gammapy's defaults).
+    reference : str
+        The stored reference variable that turns a norm into this type (``ref_dnde`` ...).
+    energy_power : int
+        The power of the reference energy that multiplies the reference variable (2 for ``e2dnde``).
+    needs_edges : bool
+        Whether the type is an integral over the bin (then the reference needs bin edges).
+    long_name : str
+        Words for plots and netCDF ``long_name``.
+    """
+
+    name: str
+    unit: str
+    reference: str | None
+    energy_power: int
+    needs_edges: bool
+    long_name: str
+
+    @property
+    def physical_unit(self) -> u.UnitBase:
+        """The astropy unit of :attr:`unit` (fixes the physical dimension of the type)."""
+        return u.Unit(self.unit) if self.unit else u.dimensionless_unscaled
+
+
+SED_TYPES: dict[str, SedType] = {
+    "norm": SedType("norm", "", None, 0, False, "norm relative to the reference model"),
+    "dnde": SedType("dnde", "cm-2 s-1 TeV-1", "ref_dnde", 0, False, "differential flux"),
+    "e2dnde": SedType("e2dnde", "erg cm-2 s-1", "ref_dnde", 2, False, "E^2 times differential flux"),
+    "flux": SedType("flux", "cm-2 s-1", "ref_flux", 0, True, "integral flux"),
+    "eflux": SedType("eflux", "erg cm-2 s-1", "ref_eflux", 0, True, "energy flux"),
+}
+# "likelihood" is the GADF name of the norm-based form; the table writer maps it to "norm" columns.
+LIKELIHOOD = "likelihood"
+FILE_SED_TYPES = (LIKELIHOOD, "dnde", "e2dnde", "flux", "eflux")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A stored variable of the likelihood form.
+
+    Attributes
+    ----------
+    name : str
+        Variable name in the Dataset and column name in GADF tables (the same word).
+    unit : str or None
+        Default unit; ``None`` for booleans and counts of things, ``""`` for dimensionless numbers.
+    long_name : str
+        Words for plots and the netCDF ``long_name``.
+    extra_dim : str or None
+        The dimension the variable has beyond those of ``norm`` (``scan`` for profiles, ``dataset``
+        for per-dataset counts).
+    dtype : str
+        ``"float"``, ``"bool"`` or ``"int"``.
+    """
+
+    name: str
+    unit: str | None
+    long_name: str
+    extra_dim: str | None = None
+    dtype: str = "float"
+
+    @property
+    def physical_unit(self) -> u.UnitBase | None:
+        """The astropy unit of :attr:`unit`, ``None`` where the variable has no unit."""
+        if self.unit is None:
+            return None
+        return u.Unit(self.unit) if self.unit else u.dimensionless_unscaled
+
+
+def _norm_variables() -> list[Variable]:
+    return [
+        Variable(f"norm{suffix}", "", f"norm {meaning}")
+        for suffix, meaning in MEASUREMENT_SUFFIXES.items()
+    ]
+
+
+VARIABLES: dict[str, Variable] = {
+    v.name: v
+    for v in [
+        *_norm_variables(),
+        Variable("ref_dnde", "cm-2 s-1 TeV-1", "reference model differential flux at e_ref"),
+        Variable("ref_dnde_e_min", "cm-2 s-1 TeV-1", "reference model differential flux at e_min"),
+        Variable("ref_dnde_e_max", "cm-2 s-1 TeV-1", "reference model differential flux at e_max"),
+        Variable("ref_flux", "cm-2 s-1", "reference model integral flux in the bin"),
+        Variable("ref_eflux", "erg cm-2 s-1", "reference model energy flux in the bin"),
+        Variable("ref_npred", "", "reference model predicted counts"),
+        Variable("ts", "", "test statistic"),
+        Variable("sqrt_ts", "", "signed square root of the test statistic"),
+        Variable("stat", "", "fit statistic (-2 log L) at the best fit"),
+        Variable("stat_null", "", "fit statistic (-2 log L) at zero norm"),
+        Variable("stat_scan", "", "fit statistic (-2 log L) along the norm scan", "scan"),
+        Variable("norm_scan", "", "norm values of the likelihood scan", "scan"),
+        Variable("is_ul", None, "flux point is an upper limit", dtype="bool"),
+        Variable("success", None, "fit converged", dtype="bool"),
+        Variable("niter", None, "number of fit iterations", dtype="int"),
+        Variable("n_dof", "", "number of degrees of freedom"),
+        Variable("counts", "", "observed counts", "dataset"),
+        Variable("npred", "", "predicted counts at the best fit", "dataset"),
+        Variable("npred_excess", "", "predicted excess counts at the best fit", "dataset"),
+        Variable("npred_background", "", "predicted background counts", "dataset"),
+    ]
+}
+
+# Log-likelihood columns of the GADF spec / fermipy (log L, higher is better). They are read into the
+# stat variables: stat = -2 loglike, stat_null = -2 loglike_null,
+# stat_scan = -2 (loglike + dloglike_scan) (dloglike_scan is relative to the best fit).
+LOGLIKE_COLUMNS = ("loglike", "loglike_null", "dloglike_scan")
+
+# Older or other spellings found in real files -> the fluxds name.
+COLUMN_ALIASES: dict[str, str] = {
+    "ref_dfde": "ref_dnde",
+    "ref_dfde_e_min": "ref_dnde_e_min",
+    "ref_dfde_e_max": "ref_dnde_e_max",
+    "dfde": "dnde",
+    "dfde_err": "dnde_err",
+    "dfde_errp": "dnde_errp",
+    "dfde_errn": "dnde_errn",
+    "dfde_ul": "dnde_ul",
+    "e_ctr": "e_ref",
+}
+
+# Dataset attributes of the contract, with their meaning.
+ATTRS: dict[str, str] = {
+    "sed_type_init": "SED type of the input the Dataset was made from",
+    "n_sigma": "number of sigma of the errors",
+    "n_sigma_ul": "number of sigma of the upper limits (derived from ul_conf when that is stored)",
+    "ul_conf": "confidence level of the upper limits (exact, as the file gave it)",
+    "sqrt_ts_threshold_ul": "sqrt(TS) below which a point is an upper limit",
+    "reference_model": "reference spectral model, JSON text",
+    "reference_model_origin": "where the reference model came from",
+}
+DEFAULT_N_SIGMA = 1.0
+DEFAULT_SQRT_TS_THRESHOLD_UL = 2.0
+
+# Everything ds.sed can give, by name: norm/SED-type measurements, references, npred_excess family,
+# and the stored statistics.
+_MEASURED = [f"{t}{s}" for t in SED_TYPES for s in MEASUREMENT_SUFFIXES]
+_REFERENCES = [f"{t}_ref" for t in SED_TYPES if t != "norm"]
+_NPRED_EXCESS = ["npred_excess_ref"] + [
+    f"npred_excess{s}" for s in ("_err", "_errp", "_errn", "_ul")
+]
+QUANTITY_NAMES: tuple[str, ...] = tuple(
+    dict.fromkeys(_MEASURED + _REFERENCES + _NPRED_EXCESS + list(VARIABLES))
+)
+
+
+def sed_type(name: str) -> SedType:
+    """The :class:`SedType` called ``name`` (``likelihood`` is the ``norm`` type)."""
+    key = "norm" if name == LIKELIHOOD else name
+    try:
+        return SED_TYPES[key]
+    except KeyError:
+        from fluxds.errors import SchemaError
+
+        raise SchemaError(
+            f"unknown SED type {name!r}; expected one of {', '.join(FILE_SED_TYPES)}"
+        ) from None
+
+
+def measurement_name(sed: str, suffix: str) -> str:
+    """The variable name of a measurement, e.g. ``measurement_name("flux", "_ul") == "flux_ul"``."""
+    stem = "norm" if sed == LIKELIHOOD else sed
+    return f"{stem}{suffix}"
+
+
+def split_measurement(name: str) -> tuple[str, str] | None:
+    """Split ``"e2dnde_errp"`` into ``("e2dnde", "_errp")``; ``None`` if not a measurement name."""
+    for stem in sorted(SED_TYPES, key=len, reverse=True):
+        if name.startswith(stem):
+            suffix = name[len(stem) :]
+            if suffix in MEASUREMENT_SUFFIXES:
+                return stem, suffix
+    return None
