@@ -1,0 +1,93 @@
+"""The ``fluxds`` command line: ``info``, ``convert``, ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+from fluxds import schema
+
+__all__ = ["main", "info_text"]
+
+
+def info_text(ds: xr.Dataset, path: str = "") -> str:
+    """A summary of a fluxds Dataset: dims and sizes, SED types available, energy range, sources,
+    time range, attributes of the contract."""
+    quantities = ds.sed.available_quantities
+    types = [t for t in schema.FILE_SED_TYPES if (t if t != "likelihood" else "norm") in quantities]
+    energy = ds[schema.ENERGY]
+    lo = ds[schema.ENERGY_MIN] if schema.ENERGY_MIN in ds.coords else energy
+    hi = ds[schema.ENERGY_MAX] if schema.ENERGY_MAX in ds.coords else energy
+    lines = [
+        f"file:          {path}" if path else None,
+        f"dims:          {', '.join(f'{k}={v}' for k, v in ds.sizes.items())}",
+        f"SED types:     {', '.join(types)} (input: {ds.sed.sed_type_init})",
+        f"energy range:  {float(lo.min()):.6g} - {float(hi.max()):.6g} {energy.attrs.get('units')}"
+        f" ({ds.sizes[schema.ENERGY]} bins{'' if ds.sed.has_edges else ', reference energies only'})",
+    ]
+    if "source" in ds.coords:
+        lines.append(f"sources:       {', '.join(map(str, np.atleast_1d(ds['source'].values)))}")
+    if "gti_start" in ds:
+        attrs = ds["gti_start"].attrs
+        lines.append(
+            f"time range:    {float(ds['gti_start'].min()):.10g} - {float(ds['gti_stop'].max()):.10g}"
+            f" {attrs.get('units')} since MJD {attrs.get('mjdrefi', 0) + attrs.get('mjdreff', 0)}"
+            f" ({attrs.get('time_scale')}), {ds.sizes['gti']} GTI"
+        )
+    for key in ("n_sigma", "n_sigma_ul", "ul_conf", "sqrt_ts_threshold_ul"):
+        if key in ds.attrs:
+            lines.append(f"{key + ':':22s}{ds.attrs[key]}")
+    model = ds.sed.reference_model
+    lines.append(f"reference:     {type(model).__name__ if model else None} "
+                 f"({ds.attrs.get('reference_model_origin')})")
+    lines.append(f"quantities:    {', '.join(quantities)}")
+    return "\n".join(line for line in lines if line is not None)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fluxds", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    info = sub.add_parser("info", help="summarise a file")
+    info.add_argument("file")
+    conv = sub.add_parser("convert", help="convert a file to another format or SED type")
+    conv.add_argument("input")
+    conv.add_argument("output")
+    conv.add_argument("--sed-type", choices=schema.FILE_SED_TYPES)
+    conv.add_argument("--format", help="output format (default: from the file name)")
+    conv.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    demo = sub.add_parser("demo", help="run the demo on the SED shipped with fluxds")
+    demo.add_argument("--out", default="fluxds-demo", help="output directory")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (1 on a fluxds error, with its message)."""
+    import fluxds
+
+    args = _parser().parse_args(argv)
+    warnings.simplefilter("ignore", category=UserWarning)
+    try:
+        if args.command == "info":
+            print(info_text(fluxds.read(args.file), args.file))
+        elif args.command == "convert":
+            ds = fluxds.read(args.input)
+            ds.sed.write(args.output, format=args.format, sed_type=args.sed_type,
+                         overwrite=args.overwrite)
+            print(f"wrote {args.output}")
+        elif args.command == "demo":
+            from fluxds.demo import run_demo
+
+            run_demo(args.out)
+    except fluxds.FluxdsError as exc:
+        print(f"fluxds: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -145,12 +145,21 @@ def _checked_unit(q: u.Quantity, name: str, expected: u.UnitBase | None, where: 
 
 
 def _norms(sed: str, data, refs, e_ref, where: str) -> dict[str, u.Quantity]:
-    """norm<suffix> = <sed><suffix> / reference of the type (dimensionless)."""
+    """norm<suffix> = <sed><suffix> / reference of the type (dimensionless).
+
+    Where the input also holds the norms themselves (a file with several representations, as fluxds
+    writes them), the stored norms are used, after checking that the two representations agree.
+    """
     kind = schema.sed_type(sed)
     stem = kind.name
+    stored = {
+        f"norm{s}": _quantity(data[f"norm{s}"], f"norm{s}", "", where)
+        for s in schema.MEASUREMENT_SUFFIXES
+        if f"norm{s}" in data
+    }
     present = [s for s in schema.MEASUREMENT_SUFFIXES if f"{stem}{s}" in data]
     if stem == "norm":
-        return {f"norm{s}": _quantity(data[f"norm{s}"], f"norm{s}", "", where) for s in present}
+        return stored
     if kind.reference not in refs:
         raise MissingEnergyEdgesError(
             f"{where}an SED of type {sed!r} needs energy bin edges (e_min, e_max) to be "
@@ -165,7 +174,22 @@ def _norms(sed: str, data, refs, e_ref, where: str) -> dict[str, u.Quantity]:
         value = _checked_unit(_quantity(data[name], name, kind.unit, where), name,
                               kind.physical_unit, where)
         norms[f"norm{s}"] = (value / ref).to(u.dimensionless_unscaled)
+        if f"norm{s}" in stored:
+            _check_agree(norms[f"norm{s}"], stored[f"norm{s}"], name, f"norm{s}", where)
+    norms.update(stored)
     return norms
+
+
+def _check_agree(derived: u.Quantity, stored: u.Quantity, name: str, norm_name: str, where: str):
+    a, b = np.asarray(derived.value, dtype=float), np.asarray(stored.value, dtype=float)
+    both = np.isfinite(a) & np.isfinite(b)
+    bad = (both & ~np.isclose(a, b, rtol=1e-9, atol=0)) | (np.isfinite(a) != np.isfinite(b))
+    if bad.any():
+        i = np.unravel_index(int(np.flatnonzero(bad)[0]), bad.shape)
+        raise SchemaError(
+            f"{where}columns {name!r} and {norm_name!r} (with the reference) disagree: at index {i} "
+            f"{name} / reference = {a[i]!r} but {norm_name} = {b[i]!r}"
+        )
 
 
 def _variable(name: str, value, dims: Sequence[str], n_energy: int, where: str) -> xr.Variable:
@@ -287,7 +311,7 @@ def from_sed(
     if "ref_dnde" not in refs:
         raise SchemaError(f"{where}a likelihood SED needs a 'ref_dnde' column or a reference model")
     norms = _norms(sed, data, refs, e_ref, where)
-    measured = {f"{kind.name}{s}" for s in schema.MEASUREMENT_SUFFIXES}
+    measured = {f"{stem}{s}" for stem in (kind.name, "norm") for s in schema.MEASUREMENT_SUFFIXES}
     rest = {k: v for k, v in data.items() if k not in measured and k not in refs}
 
     variables = {}

@@ -230,7 +230,7 @@ def available_quantities(ds: xr.Dataset) -> list[str]:
 
 
 def to_sed_type(
-    ds: xr.Dataset, sed: str, *, keep_reference: bool = False, filter_success: bool = False
+    ds: xr.Dataset, sed: str, *, keep_likelihood: bool = False, filter_success: bool = False
 ) -> xr.Dataset:
     """The Dataset in one SED type: the GADF variables of that type, ready for a table.
 
@@ -240,9 +240,10 @@ def to_sed_type(
         A fluxds Dataset in likelihood form.
     sed : {"likelihood", "dnde", "e2dnde", "flux", "eflux"}
         The SED type.
-    keep_reference : bool
-        Keep the stored ``ref_*`` variables beside the converted ones (writers do, so that a file of
-        any type keeps the exact reference and reads back to the same norms).
+    keep_likelihood : bool
+        Keep the stored ``norm*`` and ``ref_*`` variables beside the converted ones. Writers do: the
+        GADF spec allows several representations in one SED, so a file of any type then reads back to
+        the very same norms (gammapy reads only the columns of the declared type).
     filter_success : bool
         Apply the success filter to ``<type>`` and ``<type>_err``. Off by default: a table should hold
         what was measured, with ``success`` beside it.
@@ -266,8 +267,8 @@ def to_sed_type(
         kept = [
             name
             for name in ds.data_vars
-            if not name.startswith("norm") or name == "norm_scan"
-            if keep_reference or not name.startswith("ref_")
+            if keep_likelihood
+            or not (str(name).startswith(("norm", "ref_")) and name != "norm_scan")
         ]
         out = xr.Dataset({**converted, **{k: ds[k] for k in kept}}, coords=ds.coords)
         out.attrs.update(ds.attrs)

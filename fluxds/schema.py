@@ -183,7 +183,8 @@ VARIABLES: dict[str, Variable] = {
 
 # Log-likelihood columns of the GADF spec / fermipy (log L, higher is better). They are read into the
 # stat variables: stat = -2 loglike, stat_null = -2 loglike_null,
-# stat_scan = -2 (loglike + dloglike_scan) (dloglike_scan is relative to the best fit).
+# stat_scan = -2 (loglike_null + dloglike_scan) (the GADF spec: dloglike_scan is relative to the
+# zero-normalisation model).
 LOGLIKE_COLUMNS = ("loglike", "loglike_null", "dloglike_scan")
 
 # Older or other spellings found in real files -> the fluxds name.

@@ -18,6 +18,7 @@ FORMATS = {
     "ecsv": (sed_files.read_ecsv, sed_files.write_ecsv),
     "hdf5": (sed_files.read_hdf5, sed_files.write_hdf5),
     "netcdf": (netcdf.read_netcdf, netcdf.write_netcdf),
+    "ascii": (sed_files.read_ascii, None),
 }
 _SUFFIXES = {
     ".fits": "gadf-sed", ".fit": "gadf-sed", ".fts": "gadf-sed", ".fits.gz": "gadf-sed",
@@ -109,7 +110,8 @@ def read(path: str | os.PathLike, format: str | None = None, **kwargs) -> xr.Dat
     ----------
     path : str or path-like
     format : str, optional
-        One of ``gadf-sed`` (FITS), ``ecsv``, ``hdf5``, ``netcdf``; detected when not given.
+        One of ``gadf-sed`` (FITS), ``ecsv``, ``hdf5``, ``netcdf``, ``ascii`` (plain text, with
+        ``columns=`` and ``units=`` maps); detected when not given (never ``ascii``).
     **kwargs
         Passed to the reader (e.g. ``sed_type=``, ``hdu=`` for FITS).
 
@@ -133,6 +135,8 @@ def write(
     """Write a fluxds Dataset; see :meth:`fluxds.SedAccessor.write`."""
     fmt = _format_for_writing(Path(path), format)
     writer = FORMATS[fmt][1]
+    if writer is None:
+        raise UnknownFormatError(f"{path}: fluxds reads {fmt!r} but does not write it")
     if fmt == "netcdf":
         if sed_type not in (None, "likelihood"):
             raise FormatError(

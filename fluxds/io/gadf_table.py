@@ -7,12 +7,15 @@ only move tables in and out of files. What is read:
 - energies ``e_ref`` and/or ``e_min``/``e_max`` in any energy unit;
 - ``SED_TYPE`` from the table meta, or guessed from the columns; ``UL_CONF`` kept exactly;
 - the GADF/fermipy log-likelihood columns turned into the -2 log L statistics of the likelihood form:
-  ``stat = -2 loglike``, ``stat_null = -2 loglike_null``, ``stat_scan = -2 (loglike + dloglike_scan)``;
+  ``stat = -2 loglike``, ``stat_null = -2 loglike_null``,
+  ``stat_scan = -2 (loglike_null + dloglike_scan)`` (the spec defines ``dloglike_scan`` relative to
+  the zero-normalisation model; without ``loglike_null`` the scan is kept relative, ``-2 dloglike_scan``);
 - the attributes fluxds wrote itself, from the JSON text in the meta key ``FDSATTRS``.
 
-What is written: the columns of the requested SED type, ``e_ref``/``e_min``/``e_max``, the stored
-``ref_dnde``/``ref_flux``/``ref_eflux`` (so that any SED type reads back to the same norms; gammapy ignores
-them for non-likelihood types), statistics, scans and flags; ``SED_TYPE``, ``UL_CONF`` and ``FDSATTRS``.
+What is written: the columns of the requested SED type, ``e_ref``/``e_min``/``e_max``, and beside them
+the likelihood form itself (``norm*`` and ``ref_dnde``/``ref_flux``/``ref_eflux``: the spec allows several
+representations in one SED, so any SED type reads back to the very same norms; gammapy reads only the
+columns of the declared type), statistics, scans and flags; ``SED_TYPE``, ``UL_CONF`` and ``FDSATTRS``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ __all__ = ["dataset_from_table", "table_from_dataset", "guess_sed_type", "META_A
 META_ATTRS = "FDSATTRS"
 _STRUCTURAL_META = {"SED_TYPE", "UL_CONF", META_ATTRS, "EXTNAME", "GTI", "SOURCE"}
 _VECTOR_DIMS = ("scan", "dataset")
+_OTHER_LAYOUTS = {
+    "light-curve": {"time_min", "time_max", "time", "time_bin_start"},
+    "flux-profile": {"x_min", "x_max", "x_ref"},
+}
 
 
 def guess_sed_type(names: list[str]) -> str | None:
@@ -70,17 +77,17 @@ def _normalised_columns(table: Table, where: str) -> dict[str, Any]:
     return columns
 
 
-def _loglike_to_stat(columns: dict[str, Any], where: str) -> None:
+def _loglike_to_stat(columns: dict[str, Any]) -> None:
+    """GADF log-likelihood columns -> -2 log L statistics (see :data:`schema.LOGLIKE_COLUMNS`)."""
+    null = columns.get("loglike_null")
+    if "dloglike_scan" in columns:
+        dloglike = np.asarray(columns.pop("dloglike_scan"), dtype=float)
+        offset = 0.0 if null is None else np.asarray(null, dtype=float)[:, None]
+        columns["stat_scan"] = -2.0 * (offset + dloglike)
     if "loglike" in columns:
         columns["stat"] = -2.0 * np.asarray(columns.pop("loglike"), dtype=float)
     if "loglike_null" in columns:
         columns["stat_null"] = -2.0 * np.asarray(columns.pop("loglike_null"), dtype=float)
-    if "dloglike_scan" in columns:
-        dloglike = np.asarray(columns.pop("dloglike_scan"), dtype=float)
-        if "stat" in columns:
-            columns["stat_scan"] = columns["stat"][:, None] - 2.0 * dloglike
-        else:
-            columns["stat_scan"] = -2.0 * dloglike
 
 
 def _meta(table: Table) -> dict[str, Any]:
@@ -100,7 +107,9 @@ def _attrs_from_meta(meta: dict[str, Any], where: str) -> dict[str, Any] | None:
     return attrs
 
 
-def dataset_from_table(table: Table, *, where: str, sed_type: str | None = None) -> xr.Dataset:
+def dataset_from_table(
+    table: Table, *, where: str, sed_type: str | None = None, derive_edges: bool = False
+) -> xr.Dataset:
     """Read one GADF SED table (one source) into a fluxds Dataset.
 
     Parameters
@@ -111,6 +120,8 @@ def dataset_from_table(table: Table, *, where: str, sed_type: str | None = None)
         The file and HDU, for messages.
     sed_type : str, optional
         Overrides the table's ``SED_TYPE``.
+    derive_edges : bool
+        For a table with ``e_ref`` only: derive bin edges (see :func:`fluxds.from_sed`).
 
     Returns
     -------
@@ -122,8 +133,16 @@ def dataset_from_table(table: Table, *, where: str, sed_type: str | None = None)
         Naming ``where``, the column and what was expected.
     """
     meta = _meta(table)
+    lowered = {name.lower() for name in table.colnames}
+    for layout, marks in _OTHER_LAYOUTS.items():
+        if lowered & marks:
+            raise FormatError(
+                f"{where}: this is a {layout} table (columns {sorted(lowered & marks)}), one row per "
+                "time bin or region with energy vectors; this version of fluxds reads GADF SED tables "
+                "(one row per energy bin) only"
+            )
     columns = _normalised_columns(table, where)
-    _loglike_to_stat(columns, where)
+    _loglike_to_stat(columns)
     sed = sed_type or meta.get("SED_TYPE") or guess_sed_type(list(columns))
     if sed is None:
         raise FormatError(
@@ -167,11 +186,13 @@ def dataset_from_table(table: Table, *, where: str, sed_type: str | None = None)
         reference_model=model,
         attrs=extra_attrs,
         ul_conf=meta.get("UL_CONF"),
-        derive_edges=bool(saved and saved.get("_energy_edges_derived")),
+        derive_edges=derive_edges or bool(saved and saved.get("_energy_edges_derived")),
         where=where,
     )
     if saved is not None:
         saved.pop("_energy_edges_derived", None)
+        if saved.pop("_energy_ref_derived", False):
+            ds[schema.ENERGY].attrs["note"] = EREF_DERIVED
         ds.attrs = saved
     if gti is not None:
         ds = ds.merge(gti_from_json(gti, where))
@@ -209,14 +230,19 @@ def table_from_dataset(ds: xr.Dataset, sed_type: str | None = None, *, where: st
     astropy.table.Table
     """
     sed = sed_type or ds.attrs.get("sed_type_init") or schema.LIKELIHOOD
-    out = to_sed_type(ds, sed, keep_reference=True)
+    out = to_sed_type(ds, sed, keep_likelihood=True)
     table = Table()
+    attrs = {k: _jsonable(v) for k, v in ds.attrs.items()}
+    point_type = schema.sed_type(sed).name in ("dnde", "e2dnde")
     for name, column in schema.ENERGY_COLUMNS.items():
         if column not in ds.coords:
             continue
         coord = ds[column]
-        if coord.attrs.get("note") in (EREF_DERIVED, EDGES_DERIVED):
-            continue
+        note = coord.attrs.get("note")
+        if note == EDGES_DERIVED or (note == EREF_DERIVED and not point_type):
+            continue  # the reader derives them again, bit for bit
+        if note == EREF_DERIVED:
+            attrs["_energy_ref_derived"] = True  # dnde types need e_ref in the file
         table[name] = np.asarray(coord.values)
         table[name].unit = format_unit(parse_unit(coord.attrs.get("units")))
     for name, var in out.data_vars.items():
@@ -226,7 +252,6 @@ def table_from_dataset(ds: xr.Dataset, sed_type: str | None = None, *, where: st
         table[str(name)] = values
         if unit:
             table[str(name)].unit = unit
-    attrs = {k: _jsonable(v) for k, v in ds.attrs.items()}
     e_min = ds.coords.get(schema.ENERGY_MIN)
     if e_min is not None and e_min.attrs.get("note") == EDGES_DERIVED:
         attrs["_energy_edges_derived"] = True

@@ -101,8 +101,13 @@ def join_sources(parts: list[tuple[str, xr.Dataset]], where: str) -> xr.Dataset:
     return joined
 
 
-def read_fits(path: str | os.PathLike, *, hdu: str | None = None, sed_type: str | None = None
-              ) -> xr.Dataset:
+def read_fits(
+    path: str | os.PathLike,
+    *,
+    hdu: str | None = None,
+    sed_type: str | None = None,
+    derive_edges: bool = False,
+) -> xr.Dataset:
     """Read a GADF SED FITS file (one SED HDU, or one per source, and an optional GTI HDU).
 
     Parameters
@@ -112,6 +117,8 @@ def read_fits(path: str | os.PathLike, *, hdu: str | None = None, sed_type: str 
         Read only this HDU.
     sed_type : str, optional
         Override the ``SED_TYPE`` keyword.
+    derive_edges : bool
+        For an SED with ``e_ref`` only: derive bin edges (recorded on the coordinate).
 
     Returns
     -------
@@ -142,7 +149,9 @@ def read_fits(path: str | os.PathLike, *, hdu: str | None = None, sed_type: str 
         for i, h in enumerate(sed_hdus):
             label = h.name or f"HDU {hdul.index_of(h) if h in hdul else i}"
             where = f"{path}[{label}]"
-            ds = dataset_from_table(_table(h, where), where=where, sed_type=sed_type)
+            ds = dataset_from_table(
+                _table(h, where), where=where, sed_type=sed_type, derive_edges=derive_edges
+            )
             name = h.header.get("SOURCE", h.header.get("EXTNAME", h.name))
             parts.append((str(name), ds))
         gti = _gti(hdul, path)
@@ -218,14 +227,16 @@ def _single(ds: xr.Dataset, fmt: str, where: str) -> xr.Dataset:
     return ds
 
 
-def read_ecsv(path: str | os.PathLike, *, sed_type: str | None = None) -> xr.Dataset:
+def read_ecsv(
+    path: str | os.PathLike, *, sed_type: str | None = None, derive_edges: bool = False
+) -> xr.Dataset:
     """Read a GADF SED table from ECSV (astropy's safe YAML header reader)."""
     where = str(path)
     try:
         table = Table.read(where, format="ascii.ecsv")
     except Exception as exc:  # OSError, ValueError, and the YAML parser's own errors
         raise FormatError(f"{where}: not a readable ECSV table: {exc}") from None
-    return dataset_from_table(table, where=where, sed_type=sed_type)
+    return dataset_from_table(table, where=where, sed_type=sed_type, derive_edges=derive_edges)
 
 
 def write_ecsv(ds: xr.Dataset, path: str | os.PathLike, *, sed_type: str | None = None,
@@ -237,8 +248,13 @@ def write_ecsv(ds: xr.Dataset, path: str | os.PathLike, *, sed_type: str | None 
         table.write(tmp, format="ascii.ecsv")
 
 
-def read_hdf5(path: str | os.PathLike, *, sed_type: str | None = None, hdf5_path: str | None = None
-              ) -> xr.Dataset:
+def read_hdf5(
+    path: str | os.PathLike,
+    *,
+    sed_type: str | None = None,
+    hdf5_path: str | None = None,
+    derive_edges: bool = False,
+) -> xr.Dataset:
     """Read a GADF SED table stored with astropy's HDF5 table writer (the GADF samples' flavour)."""
     where = str(path)
     try:
@@ -257,7 +273,9 @@ def read_hdf5(path: str | os.PathLike, *, sed_type: str | None = None, hdf5_path
         raise
     except Exception as exc:  # h5py raises OSError/KeyError/ValueError, among others
         raise FormatError(f"{where}: not a readable HDF5 table: {exc}") from None
-    return dataset_from_table(table, where=f"{where}[{hdf5_path}]", sed_type=sed_type)
+    return dataset_from_table(
+        table, where=f"{where}[{hdf5_path}]", sed_type=sed_type, derive_edges=derive_edges
+    )
 
 
 def write_hdf5(ds: xr.Dataset, path: str | os.PathLike, *, sed_type: str | None = None,
@@ -267,3 +285,53 @@ def write_hdf5(ds: xr.Dataset, path: str | os.PathLike, *, sed_type: str | None 
     table = table_from_dataset(_single(ds, "HDF5", where), sed_type, where=where)
     with atomic_path(path, overwrite=overwrite) as tmp:
         table.write(Path(tmp), format="hdf5", path="sed", serialize_meta=True)
+
+
+def read_ascii(
+    path: str | os.PathLike,
+    *,
+    sed_type: str | None = None,
+    columns: dict[str, str] | None = None,
+    units: dict[str, str] | None = None,
+    ul_conf: float | None = None,
+    derive_edges: bool = False,
+) -> xr.Dataset:
+    """Read a plain-text SED table (whitespace or comma separated, with a header line).
+
+    Plain text holds no units and often other column names, so both are given explicitly: nothing is
+    guessed.
+
+    Parameters
+    ----------
+    path : str or path-like
+    sed_type : str, optional
+        The SED type (else guessed from the column names after renaming).
+    columns : dict, optional
+        File column name -> GADF name, e.g. ``{"E": "e_ref", "Differential_Flux": "dnde"}``.
+    units : dict, optional
+        GADF name -> unit string, for every column with a physical dimension.
+    ul_conf : float, optional
+        Confidence level of the upper limits.
+    derive_edges : bool
+        Derive bin edges for an SED with ``e_ref`` only.
+
+    Returns
+    -------
+    xarray.Dataset
+    """
+    where = str(path)
+    try:
+        table = Table.read(where, format="ascii")
+    except Exception as exc:  # astropy's ascii readers raise many kinds of errors
+        raise FormatError(f"{where}: not a readable text table: {exc}") from None
+    for old, new in (columns or {}).items():
+        if old not in table.colnames:
+            raise FormatError(f"{where}: no column {old!r} to rename; columns: {table.colnames}")
+        table.rename_column(old, new)
+    for name, unit in (units or {}).items():
+        if name not in table.colnames:
+            raise FormatError(f"{where}: no column {name!r} to give a unit; columns: {table.colnames}")
+        table[name].unit = unit
+    if ul_conf is not None:
+        table.meta["UL_CONF"] = ul_conf
+    return dataset_from_table(table, where=where, sed_type=sed_type, derive_edges=derive_edges)

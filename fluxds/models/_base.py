@@ -1,9 +1,9 @@
-"""The base class of the reference spectral models: parameters, units, evaluation and integration."""
+"""Base class of the reference spectral models: parameters, units, evaluation, integration."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import astropy.units as u
@@ -11,64 +11,10 @@ import numpy as np
 
 from fluxds.errors import ModelError, UnitError
 from fluxds.models._integrate import integrate_log
-from fluxds.units import format_unit, parse_unit
+from fluxds.models._params import EFLUX_UNIT, FLUX_UNIT, ParamSpec, check_quantity
+from fluxds.units import format_unit
 
-__all__ = ["SpectralModel", "ParamSpec", "DNDE_UNIT", "FLUX_UNIT", "EFLUX_UNIT"]
-
-DNDE_UNIT = u.Unit("cm-2 s-1 TeV-1")
-FLUX_UNIT = u.Unit("cm-2 s-1")
-EFLUX_UNIT = u.Unit("erg cm-2 s-1")
-
-# kind -> (default unit, what the dimension is, in words)
-KINDS = {
-    "dimensionless": (u.dimensionless_unscaled, "dimensionless"),
-    "energy": (u.TeV, "an energy, e.g. 'TeV'"),
-    "inverse_energy": (u.TeV**-1, "an inverse energy, e.g. 'TeV-1'"),
-    "dnde": (DNDE_UNIT, "a differential flux, e.g. 'cm-2 s-1 TeV-1'"),
-}
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One parameter of a model: its name, physical kind and (if optional) default value."""
-
-    name: str
-    kind: str
-    default: float | None = None
-
-
-def check_quantity(model_type: str, name: str, kind: str, value: Any, unit: Any = None):
-    """Validate a parameter (or a template column) and return ``(float or array, unit)``.
-
-    ``value`` is a Quantity or a number; ``unit`` (a string or unit) applies to a plain number, and
-    ``None`` means the default unit of ``kind``. Raises :class:`ModelError` naming ``name``.
-    """
-    default_unit, words = KINDS[kind]
-    if isinstance(value, u.Quantity):
-        number, unit = value.value, value.unit
-    else:
-        number = value
-        if unit is None:
-            unit = default_unit
-        else:
-            try:
-                unit = parse_unit(unit, where=f"{model_type} parameter {name!r}")
-            except UnitError as exc:
-                raise ModelError(str(exc)) from None
-    if isinstance(number, bool | str) or number is None:
-        raise ModelError(f"{model_type} parameter {name!r}: value {number!r} is not a number")
-    try:
-        number = np.asarray(number, dtype=float)
-    except (TypeError, ValueError):
-        raise ModelError(f"{model_type} parameter {name!r}: value {number!r} is not a number") from None
-    if not unit.is_equivalent(default_unit):
-        raise ModelError(
-            f"{model_type} parameter {name!r} = {number} {format_unit(unit) or '(dimensionless)'!r} "
-            f"has the wrong physical dimension: expected {words}"
-        )
-    if kind == "dimensionless" and unit != u.dimensionless_unscaled:
-        number, unit = number * unit.to(u.dimensionless_unscaled), u.dimensionless_unscaled
-    return number, unit
+__all__ = ["SpectralModel"]
 
 
 class SpectralModel:
@@ -77,8 +23,9 @@ class SpectralModel:
     A model has named scalar parameters (a float for dimensionless ones, an astropy Quantity
     otherwise, available as attributes), evaluates the differential flux ``dnde`` and integrates it
     exactly: ``flux`` (cm-2 s-1) and ``eflux`` (erg cm-2 s-1) over energy bins. Subclasses implement
-    ``_dnde_values`` and, where a closed form exists, ``_integral_values``; the default integral is the
-    adaptive quadrature of :func:`fluxds.models._integrate.integrate_log` (1e-10 relative or better).
+    ``_dnde_values`` and, where a closed form exists, ``_integral_values``; the default integral is
+    the adaptive quadrature of :func:`fluxds.models._integrate.integrate_log` (1e-10 relative or
+    better).
 
     Attributes
     ----------
@@ -101,9 +48,13 @@ class SpectralModel:
             value, unit = items[spec.name]
             number, unit = check_quantity(self.type, spec.name, spec.kind, value, unit)
             if number.ndim != 0:
-                raise ModelError(f"{self.type} parameter {spec.name!r} must be a scalar, got {value!r}")
+                raise ModelError(
+                    f"{self.type} parameter {spec.name!r} must be a scalar, got {value!r}"
+                )
             if not np.isfinite(number):
-                raise ModelError(f"{self.type} parameter {spec.name!r} must be finite, got {value!r}")
+                raise ModelError(
+                    f"{self.type} parameter {spec.name!r} must be finite, got {value!r}"
+                )
             params[spec.name] = (float(number), unit)
         self._params = params
         self._eunit = params[self._energy_param][1]
@@ -134,14 +85,18 @@ class SpectralModel:
                     raise ModelError(f"{cls.type}: parameter {entry['name']!r} is given twice")
                 found[entry["name"]] = (entry.get("value"), entry.get("unit", ""))
         else:
-            raise ModelError(f"{cls.type}: 'parameters' missing or not a dict/list; expected {expected}")
+            raise ModelError(
+                f"{cls.type}: 'parameters' missing or not a dict/list; expected {expected}"
+            )
         extra = [name for name in found if name not in cls.expected_parameters()]
         if extra:
             raise ModelError(f"{cls.type}: unknown parameter(s) {extra}; expected {expected}")
         for spec in cls.param_specs:
             if spec.name not in found:
                 if spec.default is None:
-                    raise ModelError(f"{cls.type}: missing parameter {spec.name!r}; expected {expected}")
+                    raise ModelError(
+                        f"{cls.type}: missing parameter {spec.name!r}; expected {expected}"
+                    )
                 found[spec.name] = (spec.default, "")
         model = cls.__new__(cls)
         model._init_parameters(found)
@@ -201,7 +156,9 @@ class SpectralModel:
     # ---- evaluation ---------------------------------------------------------------------------
     def _energy_values(self, energy: Any, what: str) -> np.ndarray:
         if not isinstance(energy, u.Quantity):
-            raise UnitError(f"{what} must be an astropy Quantity with an energy unit, got {energy!r}")
+            raise UnitError(
+                f"{what} must be an astropy Quantity with an energy unit, got {energy!r}"
+            )
         try:
             return np.asarray(energy.to_value(self._eunit), dtype=float)
         except u.UnitConversionError:
@@ -232,12 +189,37 @@ class SpectralModel:
         values = self._dnde_values(self._energy_values(energy, "energy"))
         return np.asarray(values, dtype=float) << self._dnde_unit
 
+    def _in_energy_unit(self, unit: u.UnitBase) -> SpectralModel:
+        """The same model with its energy-like parameters expressed in ``unit`` (a shallow copy)."""
+        if unit == self._eunit:
+            return self
+        clone = copy.copy(self)
+        params = dict(self._params)
+        for spec in self.param_specs:
+            value, old = params[spec.name]
+            if spec.kind == "energy":
+                params[spec.name] = (float(u.Quantity(value, old).to_value(unit)), unit)
+            elif spec.kind == "inverse_energy":
+                params[spec.name] = (float(u.Quantity(value, old).to_value(1 / unit)), 1 / unit)
+        clone._params = params
+        clone._eunit = unit
+        return clone
+
     def _integral(self, e_min, e_max, moment: int, out_unit: u.UnitBase) -> u.Quantity:
-        lo = self._energy_values(e_min, "e_min")
-        hi = self._energy_values(e_max, "e_max")
+        model = self
+        if (
+            isinstance(e_min, u.Quantity)
+            and isinstance(e_max, u.Quantity)
+            and e_min.unit == e_max.unit
+            and e_min.unit.is_equivalent(self._eunit)
+        ):
+            # integrate in the unit of the edges: narrow bins keep their exact width
+            model = self._in_energy_unit(e_min.unit)
+        lo = model._energy_values(e_min, "e_min")
+        hi = model._energy_values(e_max, "e_max")
         lo, hi = np.broadcast_arrays(lo, hi)
-        values = np.asarray(self._integral_values(lo, hi, moment), dtype=float).reshape(lo.shape)
-        native = self._dnde_unit * self._eunit ** (1 + moment)
+        values = np.asarray(model._integral_values(lo, hi, moment), dtype=float).reshape(lo.shape)
+        native = self._dnde_unit * model._eunit ** (1 + moment)
         try:
             factor = u.Quantity(1.0, native).to_value(out_unit)
         except u.UnitConversionError:  # pragma: no cover - dimensions are checked at construction

@@ -16,10 +16,11 @@ from scipy.special import erf, erfcx, exprel
 
 __all__ = ["log_ratio", "powerlaw_integral", "gauss_exp_integral", "integrate_log"]
 
-# Gauss-Legendre rule on [-1, 1]; 20 nodes integrate smooth shapes over a decade of energy to ~1e-16.
+# Gauss-Legendre rule on [-1, 1]; 20 nodes integrate smooth shapes over a decade of energy to
+# ~1e-16.
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(20)
 # A closed-form difference is trusted when it loses at most this factor to cancellation.
-_MAX_CANCELLATION = 1e3
+_MAX_CANCELLATION = 30.0
 
 
 def log_ratio(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
@@ -46,10 +47,11 @@ def log_ratio(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
 def powerlaw_integral(lo, hi, anchor, k) -> np.ndarray:
     """``∫ exp(k t) dt`` from ``t = ln(lo/anchor)`` to ``ln(hi/anchor)``, with no cancellation.
 
-    This is ``∫_lo^hi (E/anchor)^(k-1) dE / anchor``: the integral of a power law of index ``1 - k``
-    (times ``E^m`` when ``k = 1 + m - index``). It is written as
+    This is ``∫_lo^hi (E/anchor)^(k-1) dE / anchor``: the integral of a power law of index
+    ``1 - k`` (times ``E^m`` when ``k = 1 + m - index``). It is written as
     ``exp(k t_start) * width * exprel(-|k width|)`` with the start chosen so that the argument of
-    ``exprel`` is never positive, which is exact also for ``k == 0`` (the ``ln`` case) and stable near it.
+    ``exprel`` is never positive, which is exact also for ``k == 0`` (the ``ln`` case) and stable
+    near it.
 
     Parameters
     ----------
@@ -65,7 +67,8 @@ def powerlaw_integral(lo, hi, anchor, k) -> np.ndarray:
     numpy.ndarray
         The integral in units of ``anchor`` (multiply by ``anchor**(1 + m)`` for energy units).
     """
-    lo, hi, anchor, k = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (lo, hi, anchor, k)))
+    arrays = (np.asarray(x, dtype=float) for x in (lo, hi, anchor, k))
+    lo, hi, anchor, k = np.broadcast_arrays(*arrays)
     width = log_ratio(hi, lo)
     with np.errstate(all="ignore"):
         kw = k * width
@@ -74,13 +77,13 @@ def powerlaw_integral(lo, hi, anchor, k) -> np.ndarray:
 
 
 def gauss_exp_integral(u1, u2, beta: float, k: float) -> tuple[np.ndarray, np.ndarray]:
-    """``∫_{u1}^{u2} exp(-beta u² + k u) du`` for ``beta > 0`` in closed form, and where it is exact.
+    """``∫_{u1}^{u2} exp(-beta u² + k u) du`` for ``beta > 0`` in closed form, and where exact.
 
     With ``z = (2 beta u - k) / (2 sqrt(beta))`` the integral is
     ``sqrt(pi/beta)/2 * exp(k²/(4 beta)) * (erf(z2) - erf(z1))``. The difference of ``erf`` is never
-    formed where it cancels: on one side of the peak it is written with the scaled complementary error
-    function (``exp(g(u)) * erfcx(|z|)``, which also avoids overflow of ``exp(k²/4beta)``), across the
-    peak as the sum ``erf(z2) + erf(-z1)``.
+    formed where it cancels: on one side of the peak it is written with the scaled complementary
+    error function (``exp(g(u)) * erfcx(|z|)``, which also avoids overflow of ``exp(k²/4beta)``),
+    across the peak as the sum ``erf(z2) + erf(-z1)``.
 
     Parameters
     ----------
@@ -96,8 +99,8 @@ def gauss_exp_integral(u1, u2, beta: float, k: float) -> tuple[np.ndarray, np.nd
     value : numpy.ndarray
         The integral (dimensionless).
     ok : numpy.ndarray of bool
-        False where the closed form would lose more than ~1e-12 relative (narrow bins, tiny ``beta``);
-        the caller computes those bins by quadrature.
+        False where the closed form would lose more than ~1e-14 relative (narrow bins, tiny
+        ``beta``); the caller computes those bins by quadrature.
     """
     u1, u2 = np.broadcast_arrays(np.asarray(u1, dtype=float), np.asarray(u2, dtype=float))
     sign = np.where(u2 >= u1, 1.0, -1.0)
@@ -136,13 +139,13 @@ def integrate_log(
     rtol: float = 1e-11,
     max_rounds: int = 60,
 ) -> np.ndarray:
-    """``∫_lo^hi func(E) dE`` for every bin at once, by adaptive Gauss-Legendre quadrature in ``ln E``.
+    """``∫_lo^hi func(E) dE`` for all bins at once, by adaptive Gauss-Legendre quadrature in ln E.
 
-    Each bin is first integrated with one 20-node rule and with the rule on its two halves. Intervals
-    whose two estimates agree to ``rtol`` (relative to the interval, or to its share of the whole bin)
-    keep the finer estimate; the others are split in two for the next round. All intervals of all bins
-    are handled together in each round; the number of rounds is bounded by ``max_rounds`` (a
-    ``RuntimeWarning`` is issued if some interval has not converged by then).
+    Each bin is first integrated with one 20-node rule and with the rule on its two halves.
+    Intervals whose two estimates agree to ``rtol`` (relative to the interval, or to its share of
+    the whole bin) keep the finer estimate; the others are split in two for the next round. All
+    intervals of all bins are handled together in each round; the number of rounds is bounded by
+    ``max_rounds`` (a ``RuntimeWarning`` is issued if some interval has not converged by then).
 
     Parameters
     ----------

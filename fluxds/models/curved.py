@@ -1,12 +1,13 @@
-"""Curved models: :class:`ExpCutoffPowerLaw` (quadrature) and :class:`LogParabola` (Gaussian integral)."""
+"""Curved spectra: ExpCutoffPowerLaw (adaptive quadrature) and LogParabola (Gaussian integral)."""
 
 from __future__ import annotations
 
 import astropy.units as u
 import numpy as np
 
-from fluxds.models._base import ParamSpec, SpectralModel
+from fluxds.models._base import SpectralModel
 from fluxds.models._integrate import gauss_exp_integral, integrate_log
+from fluxds.models._params import ParamSpec
 
 __all__ = ["ExpCutoffPowerLaw", "LogParabola"]
 
@@ -23,7 +24,8 @@ class ExpCutoffPowerLaw(SpectralModel):
     index : float
         Spectral index (dimensionless).
     amplitude : astropy.units.Quantity
-        Power-law dN/dE at ``reference`` (e.g. cm-2 s-1 TeV-1; a plain number is taken in that unit).
+        Power-law dN/dE at ``reference`` (e.g. cm-2 s-1 TeV-1; a plain number is taken in that
+        unit).
     reference : astropy.units.Quantity
         Reference energy (a plain number is taken in TeV).
     lambda_ : astropy.units.Quantity

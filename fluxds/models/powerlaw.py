@@ -5,8 +5,9 @@ from __future__ import annotations
 import astropy.units as u
 import numpy as np
 
-from fluxds.models._base import ParamSpec, SpectralModel
+from fluxds.models._base import SpectralModel
 from fluxds.models._integrate import powerlaw_integral
+from fluxds.models._params import ParamSpec
 
 __all__ = ["PowerLaw", "BrokenPowerLaw"]
 
@@ -22,8 +23,8 @@ class PowerLaw(SpectralModel):
     index : float
         Spectral index (dimensionless).
     amplitude : astropy.units.Quantity
-        dN/dE at ``reference``, dimension of a differential flux (e.g. cm-2 s-1 TeV-1); a plain number
-        is taken in cm-2 s-1 TeV-1.
+        dN/dE at ``reference``, dimension of a differential flux (e.g. cm-2 s-1 TeV-1); a plain
+        number is taken in cm-2 s-1 TeV-1.
     reference : astropy.units.Quantity
         Reference energy (a plain number is taken in TeV).
 
@@ -50,12 +51,15 @@ class PowerLaw(SpectralModel):
             {"index": (index, None), "amplitude": (amplitude, None), "reference": (reference, None)}
         )
 
+    def _values(self) -> tuple[float, float, float]:
+        return tuple(self._params[n][0] for n in ("index", "amplitude", "reference"))
+
     def _dnde_values(self, energy: np.ndarray) -> np.ndarray:
-        index, amplitude, reference = (self._params[n][0] for n in ("index", "amplitude", "reference"))
+        index, amplitude, reference = self._values()
         return amplitude * np.power(energy / reference, -index)
 
     def _integral_values(self, lo: np.ndarray, hi: np.ndarray, moment: int) -> np.ndarray:
-        index, amplitude, reference = (self._params[n][0] for n in ("index", "amplitude", "reference"))
+        index, amplitude, reference = self._values()
         k = 1.0 + moment - index
         return amplitude * reference ** (1 + moment) * powerlaw_integral(lo, hi, reference, k)
 
@@ -64,8 +68,8 @@ class BrokenPowerLaw(SpectralModel):
     """Broken power law (gammapy's BrokenPowerLawSpectralModel convention).
 
     ``dnde = amplitude * (E / ebreak) ** -index1`` for ``E < ebreak`` and
-    ``amplitude * (E / ebreak) ** -index2`` for ``E >= ebreak``. Integrals are closed forms, each bin
-    split at the break.
+    ``amplitude * (E / ebreak) ** -index2`` for ``E >= ebreak``. Integrals are closed forms, each
+    bin split at the break.
 
     Parameters
     ----------
@@ -127,11 +131,15 @@ class BrokenPowerLaw(SpectralModel):
         has_below = a < ebreak
         has_above = b > ebreak
         below = powerlaw_integral(
-            np.where(has_below, a, ebreak), np.where(has_below, below_hi, ebreak), ebreak,
+            np.where(has_below, a, ebreak),
+            np.where(has_below, below_hi, ebreak),
+            ebreak,
             1.0 + moment - index1,
         )
         above = powerlaw_integral(
-            np.where(has_above, above_lo, ebreak), np.where(has_above, b, ebreak), ebreak,
+            np.where(has_above, above_lo, ebreak),
+            np.where(has_above, b, ebreak),
+            ebreak,
             1.0 + moment - index2,
         )
         total = np.where(has_below, below, 0.0) + np.where(has_above, above, 0.0)

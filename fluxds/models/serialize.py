@@ -1,4 +1,4 @@
-"""Models to and from plain dicts / JSON (fluxds and gammapy shapes), and the default reference model."""
+"""Models to and from plain dicts / JSON (fluxds and gammapy shapes); the default model."""
 
 from __future__ import annotations
 
@@ -35,8 +35,9 @@ def model_from_dict(data: Mapping[str, Any]) -> SpectralModel:
     Accepted shapes: fluxds' own (:meth:`SpectralModel.to_dict`, ``parameters`` a dict of
     ``{"value", "unit"}`` dicts), and gammapy's (type names such as ``PowerLawSpectralModel``,
     ``parameters`` a list of ``{"name", "value", "unit"}`` dicts as in gammapy model YAML files, a
-    missing ``unit`` meaning dimensionless; a ``{"spectral": {...}}`` wrapper; template columns under
-    ``data``). Extra keys of the parameter entries (``frozen``, ``error``, ``min``...) are ignored.
+    missing ``unit`` meaning dimensionless; a ``{"spectral": {...}}`` wrapper; template columns
+    under ``data``). Extra keys of the parameter entries (``frozen``, ``error``, ``min``...) are
+    ignored.
 
     Parameters
     ----------
@@ -74,7 +75,8 @@ def model_from_dict(data: Mapping[str, Any]) -> SpectralModel:
     if cls is None:
         gammapy = ", ".join(cls.gammapy_type for cls in _MODEL_CLASSES)
         raise ModelError(
-            f"unknown spectral model type {name!r}; expected one of {known} (or gammapy's {gammapy})"
+            f"unknown spectral model type {name!r}; expected one of {known} "
+            f"(or gammapy's {gammapy})"
         )
     return cls._from_dict_data(data)
 

@@ -1,7 +1,8 @@
-"""A tabulated spectrum: :class:`Template`, log-log interpolated, with exact segment-wise integrals."""
+"""A tabulated spectrum: :class:`Template`, log-log interpolated, exact segment-wise integrals."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,23 +10,24 @@ import astropy.units as u
 import numpy as np
 
 from fluxds.errors import ModelError
-from fluxds.models._base import SpectralModel, check_quantity
+from fluxds.models._base import SpectralModel
 from fluxds.models._integrate import log_ratio, powerlaw_integral
+from fluxds.models._params import check_quantity
 from fluxds.units import format_unit
 
 __all__ = ["Template"]
 
-# bins x segments handled per block when integrating (bounds the memory of the bins x segments table)
+# bins x segments handled per block when integrating (bounds the memory of that table)
 _BLOCK = 1 << 20
 
 
 class Template(SpectralModel):
-    """Tabulated dN/dE, interpolated linearly in ``ln E`` - ``ln dnde`` (gammapy's TemplateSpectralModel).
+    """Tabulated dN/dE, interpolated linearly in ln E - ln dnde (gammapy's TemplateSpectralModel).
 
-    Between two nodes the model is the power law through them; below the first node and above the last
-    one it is the power law of the first / last segment, extended (log-log linear extrapolation). A
-    log-log interpolated power law is therefore the same power law everywhere. Integrals are the exact
-    sums of the power-law segment integrals that each bin covers.
+    Between two nodes the model is the power law through them; below the first node and above the
+    last one it is the power law of the first / last segment, extended (log-log linear
+    extrapolation). A log-log interpolated power law is therefore the same power law everywhere.
+    Integrals are the exact sums of the power-law segment integrals that each bin covers.
 
     Parameters
     ----------
@@ -60,7 +62,9 @@ class Template(SpectralModel):
         e, eunit = check_quantity(self.type, "energy", "energy", energy, energy_unit)
         v, vunit = check_quantity(self.type, "values", "dnde", values, values_unit)
         if e.ndim != 1 or e.size < 2:
-            raise ModelError(f"Template 'energy' must be 1-D with at least 2 nodes, got shape {e.shape}")
+            raise ModelError(
+                f"Template 'energy' must be 1-D with at least 2 nodes, got shape {e.shape}"
+            )
         if v.shape != e.shape:
             raise ModelError(
                 f"Template 'values' has shape {v.shape}, expected the shape of 'energy' {e.shape}"
@@ -68,19 +72,23 @@ class Template(SpectralModel):
         bad = np.flatnonzero(~(np.isfinite(e) & (e > 0)))
         if bad.size:
             i = bad[0]
-            raise ModelError(f"Template 'energy' node {i} is {e[i]!r}: energies must be positive, finite")
+            raise ModelError(
+                f"Template 'energy' node {i} is {float(e[i])!r}: "
+                "energies must be positive and finite"
+            )
         bad = np.flatnonzero(~(e[1:] > e[:-1]))
         if bad.size:
             i = bad[0] + 1
             raise ModelError(
-                f"Template 'energy' must be strictly increasing: node {i} ({e[i]!r}) is not above "
-                f"node {i - 1} ({e[i - 1]!r})"
+                f"Template 'energy' must be strictly increasing: node {i} ({float(e[i])!r}) "
+                f"is not above node {i - 1} ({float(e[i - 1])!r})"
             )
         bad = np.flatnonzero(~(np.isfinite(v) & (v > 0)))
         if bad.size:
             i = bad[0]
             raise ModelError(
-                f"Template 'values' node {i} (energy {e[i]!r} {format_unit(eunit)}) is {v[i]!r}: "
+                f"Template 'values' node {i} (energy {float(e[i])!r} {format_unit(eunit)}) "
+                f"is {float(v[i])!r}: "
                 "log interpolation needs values > 0 and finite"
             )
         self._energy, self._eunit = e.copy(), eunit
@@ -93,7 +101,9 @@ class Template(SpectralModel):
     def _from_dict_data(cls, data: Mapping[str, Any]) -> Template:
         params = data.get("parameters")
         if params:
-            raise ModelError(f"Template takes no parameters, got {params!r}; expected 'energy', 'values'")
+            raise ModelError(
+                f"Template takes no parameters, got {params!r}; expected 'energy' and 'values'"
+            )
         columns = []
         for key in ("energy", "values"):
             block = data.get(key)
@@ -106,6 +116,14 @@ class Template(SpectralModel):
         model = cls.__new__(cls)
         model._init_table(columns[0][0], columns[0][1], columns[1][0], columns[1][1])
         return model
+
+    def _in_energy_unit(self, unit: u.UnitBase) -> Template:
+        if unit == self._eunit:
+            return self
+        clone = copy.copy(self)
+        clone._energy = u.Quantity(self._energy, self._eunit).to_value(unit)
+        clone._eunit = unit
+        return clone
 
     @property
     def energy(self) -> u.Quantity:
@@ -121,7 +139,10 @@ class Template(SpectralModel):
         """``{"type": "Template", "energy": {"values", "unit"}, "values": {"values", "unit"}}``."""
         return {
             "type": self.type,
-            "energy": {"values": [float(x) for x in self._energy], "unit": format_unit(self._eunit)},
+            "energy": {
+                "values": [float(x) for x in self._energy],
+                "unit": format_unit(self._eunit),
+            },
             "values": {
                 "values": [float(x) for x in self._values],
                 "unit": format_unit(self._dnde_unit),
@@ -144,7 +165,8 @@ class Template(SpectralModel):
 
     def __repr__(self) -> str:
         return (
-            f"Template({self._energy.size} nodes, energy {self._energy[0]!r}..{self._energy[-1]!r} "
+            f"Template({self._energy.size} nodes, energy "
+            f"{float(self._energy[0])!r}..{float(self._energy[-1])!r} "
             f"{format_unit(self._eunit)}, values in {format_unit(self._dnde_unit) or '(none)'})"
         )
 
@@ -171,12 +193,12 @@ class Template(SpectralModel):
         total = np.empty(a.size)
         step = max(1, _BLOCK // left.size)
         for first in range(0, a.size, step):  # blocks of bins, to bound memory; not one per bin
-            aa, bb = a[first:first + step, None], b[first:first + step, None]
+            aa, bb = a[first : first + step, None], b[first : first + step, None]
             c, d = np.maximum(aa, left), np.minimum(bb, right)
             inside = d > c
             c, d = np.where(inside, c, anchor), np.where(inside, d, anchor)
             part = weight * powerlaw_integral(c, d, anchor, k)
-            total[first:first + step] = np.where(inside, part, 0.0).sum(axis=1)
+            total[first : first + step] = np.where(inside, part, 0.0).sum(axis=1)
         with np.errstate(invalid="ignore"):
             valid = np.isfinite(a) & np.isfinite(b) & (a > 0)
         total = np.where(valid, sign * total, np.nan)

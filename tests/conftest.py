@@ -1,0 +1,29 @@
+"""Shared fixtures: paths of the real test files and the numbers gammapy computed from them."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+GADF = DATA / "gadf-spec"
+GAMMAPY_DATA = DATA / "gammapy-data"
+WRITTEN = DATA / "gammapy-written"
+
+
+@pytest.fixture(scope="session")
+def expected() -> dict:
+    """``expected.json``: what gammapy 2.1 computes from each file in ``gammapy-written``."""
+    return json.loads((WRITTEN / "expected.json").read_text())["files"]
+
+
+@pytest.fixture(autouse=True)
+def _quiet_astropy():
+    from astropy.utils.exceptions import AstropyWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyWarning)
+        yield
