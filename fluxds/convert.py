@@ -257,7 +257,8 @@ def to_sed_type(
     """
     kind = schema.sed_type(sed)
     if kind.name == "norm":
-        out = ds.copy()
+        out = ds.copy(deep=False)
+        out.attrs = dict(ds.attrs)
     else:
         converted = {
             f"{kind.name}{suffix}": _measurement(ds, kind.name, suffix, None, filter_success)

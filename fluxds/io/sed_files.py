@@ -176,8 +176,8 @@ def _split_sources(ds: xr.Dataset) -> list[tuple[str | None, xr.Dataset]]:
     parts = []
     for name in ds["source"].values.tolist():
         part = ds.sel(source=name)
-        if by_source is not None:
-            part.attrs["reference_model"] = by_source.get(str(name), "")
+        if by_source is not None:  # a new dict: sel() shares the attrs of ``ds``
+            part.attrs = {**part.attrs, "reference_model": by_source.get(str(name), "")}
         parts.append((str(name), part))
     return parts
 
