@@ -203,7 +203,7 @@ def _variable(name: str, value, dims: Sequence[str], n_energy: int, where: str) 
     var_dims = list(dims)
     if arr.ndim == len(dims) + 1:
         var_dims.append(spec.extra_dim if spec and spec.extra_dim else f"{name}_axis")
-    if arr.ndim != len(var_dims):
+    if arr.ndim != len(var_dims) or arr.shape[var_dims.index(schema.ENERGY)] != n_energy:
         raise SchemaError(
             f"{where}{name!r} has shape {arr.shape}; expected dims {tuple(var_dims)} "
             f"with {n_energy} energy bins"
@@ -316,14 +316,19 @@ def from_sed(
 
     variables = {}
     for name, value in {**norms, **refs, **rest}.items():
-        variables[name] = _variable(name, value, dims, n_energy, where)
+        # references evaluated from the model depend on energy only
+        var_dims = dims if name in data else (schema.ENERGY,)
+        variables[name] = _variable(name, value, var_dims, n_energy, where)
     energy_coords = {
         schema.ENERGY: _energy_coord(e_ref, schema.ENERGY, notes.get("derived")),
     }
     if e_min is not None:
         energy_coords[schema.ENERGY_MIN] = _energy_coord(e_min, schema.ENERGY_MIN, notes.get("edges"))
         energy_coords[schema.ENERGY_MAX] = _energy_coord(e_max, schema.ENERGY_MAX, notes.get("edges"))
-    ds = xr.Dataset(variables, coords={**energy_coords, **(coords or {})})
+    try:
+        ds = xr.Dataset(variables, coords={**energy_coords, **(coords or {})})
+    except ValueError as exc:  # sizes that disagree along a dimension other than energy
+        raise SchemaError(f"{where}the arrays do not fit together: {exc}") from None
     ds.attrs.update(attrs or {})
     ds.attrs["sed_type_init"] = sed
     ds.attrs["n_sigma"] = float(n_sigma if n_sigma is not None else schema.DEFAULT_N_SIGMA)

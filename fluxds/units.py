@@ -49,7 +49,9 @@ def parse_unit(text: str | u.UnitBase | None, *, where: str = "") -> u.UnitBase:
     >>> parse_unit("cm-2 MeV-1 ph s-1")
     Unit("1 / (MeV s cm2)")
     """
-    if isinstance(text, u.UnitBase):
+    if isinstance(text, u.UnrecognizedUnit):
+        text = text.to_string()
+    elif isinstance(text, u.UnitBase):
         counting = {u.photon, u.count}
         if not any(base in counting for base in getattr(text, "bases", [text])):
             return text

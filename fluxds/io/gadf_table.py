@@ -69,7 +69,7 @@ def _normalised_columns(table: Table, where: str) -> dict[str, Any]:
         col = table[raw]
         unit = parse_unit(col.unit, where=f"{where}, column {raw!r}") if col.unit else None
         data = np.asarray(col)
-        if data.dtype.byteorder == ">" or data.dtype.byteorder == "<":
+        if not data.dtype.isnative:
             data = data.astype(data.dtype.newbyteorder("="))  # FITS is big-endian
         if data.dtype.kind in "SU" and name != "source":
             raise FormatError(f"{where}: column {raw!r} holds text, expected numbers")
