@@ -107,9 +107,7 @@ class SedAccessor:
     @property
     def sqrt_ts_threshold_ul(self) -> float:
         """sqrt(TS) below which a point is an upper limit (when ``is_ul`` is not stored)."""
-        return float(
-            self._ds.attrs.get("sqrt_ts_threshold_ul", schema.DEFAULT_SQRT_TS_THRESHOLD_UL)
-        )
+        return float(self._ds.attrs.get("sqrt_ts_threshold_ul", schema.DEFAULT_SQRT_TS_THRESHOLD_UL))
 
     @property
     def has_edges(self) -> bool:

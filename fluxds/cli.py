@@ -43,8 +43,9 @@ def info_text(ds: xr.Dataset, path: str = "") -> str:
         if key in ds.attrs:
             lines.append(f"{key + ':':22s}{ds.attrs[key]}")
     model = ds.sed.reference_model
-    lines.append(f"reference:     {type(model).__name__ if model else None} "
-                 f"({ds.attrs.get('reference_model_origin')})")
+    lines.append(
+        f"reference:     {type(model).__name__ if model else None} ({ds.attrs.get('reference_model_origin')})"
+    )
     lines.append(f"quantities:    {', '.join(quantities)}")
     return "\n".join(line for line in lines if line is not None)
 
@@ -76,8 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(info_text(fluxds.read(args.file), args.file))
         elif args.command == "convert":
             ds = fluxds.read(args.input)
-            ds.sed.write(args.output, format=args.format, sed_type=args.sed_type,
-                         overwrite=args.overwrite)
+            ds.sed.write(args.output, format=args.format, sed_type=args.sed_type, overwrite=args.overwrite)
             print(f"wrote {args.output}")
         elif args.command == "demo":
             from fluxds.demo import run_demo

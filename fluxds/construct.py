@@ -22,10 +22,10 @@ import numpy as np
 import xarray as xr
 
 from fluxds import schema
+from fluxds.confidence import n_sigma_from_ul_conf
 from fluxds.errors import MissingEnergyEdgesError, ModelError, SchemaError, UnitError
 from fluxds.models import SpectralModel, Template, default_reference_model, model_to_json
-from fluxds.units import format_unit, parse_unit
-from fluxds.confidence import n_sigma_from_ul_conf
+from fluxds.units import format_unit
 
 __all__ = ["from_sed", "from_likelihood", "ORIGIN_DEFAULT", "ORIGIN_TEMPLATE", "ORIGIN_GIVEN"]
 
@@ -55,9 +55,7 @@ def _energy(value: Any, name: str, where: str) -> u.Quantity:
     bad = ~np.isfinite(q.value) | (q.value <= 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise SchemaError(
-            f"{where}{name!r} must be finite and > 0; found {q[i]} in bin {i}"
-        )
+        raise SchemaError(f"{where}{name!r} must be finite and > 0; found {q[i]} in bin {i}")
     return q
 
 
@@ -121,8 +119,9 @@ def _references(model, data, e_ref, e_min, e_max, where: str) -> dict[str, u.Qua
     for name in ("ref_dnde", "ref_flux", "ref_eflux"):
         if name in data:
             unit = schema.VARIABLES[name].physical_unit
-            refs[name] = _checked_unit(_quantity(data[name], name, schema.VARIABLES[name].unit, where),
-                                       name, unit, where)
+            refs[name] = _checked_unit(
+                _quantity(data[name], name, schema.VARIABLES[name].unit, where), name, unit, where
+            )
     if model is None:
         return refs
     if "ref_dnde" not in refs:
@@ -167,12 +166,11 @@ def _norms(sed: str, data, refs, e_ref, where: str) -> dict[str, u.Quantity]:
         )
     ref = refs[kind.reference]
     if kind.energy_power:
-        ref = ref * e_ref ** kind.energy_power
+        ref = ref * e_ref**kind.energy_power
     norms = {}
     for s in present:
         name = f"{stem}{s}"
-        value = _checked_unit(_quantity(data[name], name, kind.unit, where), name,
-                              kind.physical_unit, where)
+        value = _checked_unit(_quantity(data[name], name, kind.unit, where), name, kind.physical_unit, where)
         norms[f"norm{s}"] = (value / ref).to(u.dimensionless_unscaled)
         if f"norm{s}" in stored:
             _check_agree(norms[f"norm{s}"], stored[f"norm{s}"], name, f"norm{s}", where)
@@ -303,8 +301,7 @@ def from_sed(
     n_energy = e_ref.size
     if not any(k.startswith(kind.name) and schema.split_measurement(k) for k in data):
         raise SchemaError(
-            f"{where}an SED of type {sed!r} needs a {kind.name!r} column; found: "
-            f"{', '.join(data) or 'none'}"
+            f"{where}an SED of type {sed!r} needs a {kind.name!r} column; found: {', '.join(data) or 'none'}"
         )
     model, origin = _reference_model(sed, reference_model, data, e_ref)
     refs = _references(model, data, e_ref, e_min, e_max, where)
@@ -334,8 +331,7 @@ def from_sed(
     ds.attrs["n_sigma"] = float(n_sigma if n_sigma is not None else schema.DEFAULT_N_SIGMA)
     ds.attrs.update(_ul_attrs(ul_conf, n_sigma_ul))
     ds.attrs["sqrt_ts_threshold_ul"] = float(
-        sqrt_ts_threshold_ul if sqrt_ts_threshold_ul is not None
-        else schema.DEFAULT_SQRT_TS_THRESHOLD_UL
+        sqrt_ts_threshold_ul if sqrt_ts_threshold_ul is not None else schema.DEFAULT_SQRT_TS_THRESHOLD_UL
     )
     if model is not None:
         ds.attrs["reference_model"] = model_to_json(model)
@@ -390,8 +386,18 @@ def from_likelihood(
     options = {
         k: kwargs.pop(k)
         for k in list(kwargs)
-        if k in {"dims", "coords", "attrs", "n_sigma", "n_sigma_ul", "ul_conf",
-                 "sqrt_ts_threshold_ul", "derive_edges", "where"}
+        if k
+        in {
+            "dims",
+            "coords",
+            "attrs",
+            "n_sigma",
+            "n_sigma_ul",
+            "ul_conf",
+            "sqrt_ts_threshold_ul",
+            "derive_edges",
+            "where",
+        }
     }
     return from_sed(
         schema.LIKELIHOOD,

@@ -104,9 +104,7 @@ def _measurement(
     if filter_success and suffix in _SUCCESS_FILTERED:
         norm = _success_filter(ds, norm)
     kind = schema.SED_TYPES[stem]
-    long_name = f"{kind.long_name} {schema.MEASUREMENT_SUFFIXES[suffix]}".replace(
-        " best-fit value", ""
-    )
+    long_name = f"{kind.long_name} {schema.MEASUREMENT_SUFFIXES[suffix]}".replace(" best-fit value", "")
     if stem == "norm":
         target = unit if unit is not None else u.dimensionless_unscaled
         factor = conversion_factor(u.dimensionless_unscaled, target, what=name)
@@ -268,8 +266,7 @@ def to_sed_type(
         kept = [
             name
             for name in ds.data_vars
-            if keep_likelihood
-            or not (str(name).startswith(("norm", "ref_")) and name != "norm_scan")
+            if keep_likelihood or not (str(name).startswith(("norm", "ref_")) and name != "norm_scan")
         ]
         out = xr.Dataset({**converted, **{k: ds[k] for k in kept}}, coords=ds.coords)
         out.attrs.update(ds.attrs)

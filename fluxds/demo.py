@@ -16,7 +16,7 @@ __all__ = ["run_demo", "sed_table_text"]
 def sed_table_text(ds: xr.Dataset, sed_type: str) -> str:
     """A plain-text table of one SED type: energies, value, errors, upper limits."""
     names = [f"{sed_type}{s}" for s in ("", "_err", "_errn", "_errp", "_ul")]
-    columns = {n: ds.sed.get(n) for n in names if f"norm{n[len(sed_type):]}" in ds}
+    columns = {n: ds.sed.get(n) for n in names if f"norm{n[len(sed_type) :]}" in ds}
     unit = next(iter(columns.values())).attrs.get("units", "")
     e_unit = ds[schema.ENERGY].attrs.get("units", "")
     head = f"{'e_ref [' + e_unit + ']':>16}" + "".join(f"{n:>14}" for n in columns)

@@ -45,8 +45,9 @@ def plot_sed(ds: xr.Dataset, sed_type: str = "e2dnde", ax: Any = None, **kwargs:
         xerr = None
     y = np.asarray(value.values, dtype=float)
     if "norm_errp" in ds and "norm_errn" in ds:
-        yerr = np.array([get_quantity(ds, f"{sed_type}_errn").values,
-                         get_quantity(ds, f"{sed_type}_errp").values])
+        yerr = np.array(
+            [get_quantity(ds, f"{sed_type}_errn").values, get_quantity(ds, f"{sed_type}_errp").values]
+        )
     elif "norm_err" in ds:
         err = get_quantity(ds, f"{sed_type}_err").values
         yerr = np.array([err, err])
@@ -54,17 +55,23 @@ def plot_sed(ds: xr.Dataset, sed_type: str = "e2dnde", ax: Any = None, **kwargs:
         yerr = None
     points = ~is_ul
     pts = ax.errorbar(
-        x[points], y[points],
+        x[points],
+        y[points],
         xerr=None if xerr is None else xerr[:, points],
         yerr=None if yerr is None else yerr[:, points],
-        fmt="o", **kwargs,
+        fmt="o",
+        **kwargs,
     )
     uls = None
     if is_ul.any() and "norm_ul" in ds:
         ul = np.asarray(get_quantity(ds, f"{sed_type}_ul").values)
         uls = ax.errorbar(
-            x[is_ul], ul[is_ul], xerr=None if xerr is None else xerr[:, is_ul],
-            yerr=0.4 * ul[is_ul], uplims=True, fmt="none",
+            x[is_ul],
+            ul[is_ul],
+            xerr=None if xerr is None else xerr[:, is_ul],
+            yerr=0.4 * ul[is_ul],
+            uplims=True,
+            fmt="none",
             color=pts[0].get_color(),
         )
     ax.set_xscale("log")

@@ -149,8 +149,7 @@ class Variable:
 
 def _norm_variables() -> list[Variable]:
     return [
-        Variable(f"norm{suffix}", "", f"norm {meaning}")
-        for suffix, meaning in MEASUREMENT_SUFFIXES.items()
+        Variable(f"norm{suffix}", "", f"norm {meaning}") for suffix, meaning in MEASUREMENT_SUFFIXES.items()
     ]
 
 
@@ -217,9 +216,7 @@ DEFAULT_SQRT_TS_THRESHOLD_UL = 2.0
 # and the stored statistics.
 _MEASURED = [f"{t}{s}" for t in SED_TYPES for s in MEASUREMENT_SUFFIXES]
 _REFERENCES = [f"{t}_ref" for t in SED_TYPES if t != "norm"]
-_NPRED_EXCESS = ["npred_excess_ref"] + [
-    f"npred_excess{s}" for s in ("_err", "_errp", "_errn", "_ul")
-]
+_NPRED_EXCESS = ["npred_excess_ref"] + [f"npred_excess{s}" for s in ("_err", "_errp", "_errn", "_ul")]
 QUANTITY_NAMES: tuple[str, ...] = tuple(
     dict.fromkeys(_MEASURED + _REFERENCES + _NPRED_EXCESS + list(VARIABLES))
 )
@@ -233,9 +230,7 @@ def sed_type(name: str) -> SedType:
     except KeyError:
         from fluxds.errors import SchemaError
 
-        raise SchemaError(
-            f"unknown SED type {name!r}; expected one of {', '.join(FILE_SED_TYPES)}"
-        ) from None
+        raise SchemaError(f"unknown SED type {name!r}; expected one of {', '.join(FILE_SED_TYPES)}") from None
 
 
 def measurement_name(sed: str, suffix: str) -> str:

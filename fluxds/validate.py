@@ -43,9 +43,7 @@ def _energy_problems(ds: xr.Dataset) -> list[str]:
         bad = np.flatnonzero(lo >= hi) if np.isfinite(factor) else []
         if len(bad):
             i = int(bad[0])
-            problems.append(
-                f"energy bin {i} has energy_min={lo[i]} >= energy_max={hi[i]} (in the same unit)"
-            )
+            problems.append(f"energy bin {i} has energy_min={lo[i]} >= energy_max={hi[i]} (in the same unit)")
     elif (schema.ENERGY_MIN in ds.coords) != (schema.ENERGY_MAX in ds.coords):
         problems.append("energy bin edges need both 'energy_min' and 'energy_max'")
     return problems
@@ -75,8 +73,7 @@ def _variable_problems(ds: xr.Dataset) -> list[str]:
             continue
         if not unit.is_equivalent(expected):
             problems.append(
-                f"variable {name!r} has units {var.attrs.get('units')!r}, expected a unit like "
-                f"{spec.unit!r}"
+                f"variable {name!r} has units {var.attrs.get('units')!r}, expected a unit like {spec.unit!r}"
             )
     return problems
 
@@ -85,9 +82,7 @@ def _attr_problems(ds: xr.Dataset) -> list[str]:
     problems = []
     sed_init = ds.attrs.get("sed_type_init")
     if sed_init is not None and sed_init not in schema.FILE_SED_TYPES:
-        problems.append(
-            f"attribute 'sed_type_init' is {sed_init!r}, expected one of {schema.FILE_SED_TYPES}"
-        )
+        problems.append(f"attribute 'sed_type_init' is {sed_init!r}, expected one of {schema.FILE_SED_TYPES}")
     ul_conf = ds.attrs.get("ul_conf")
     if ul_conf is not None and not 0 < float(ul_conf) < 1:
         problems.append(f"attribute 'ul_conf' is {ul_conf}, expected a number in (0, 1)")

@@ -21,13 +21,23 @@ PL = fluxds.models.PowerLaw(index=2.5, amplitude=3e-11 * DNDE, reference=1 * u.T
 
 
 def _sed(**extra):
-    columns = dict(norm_err=[0.1, 0.2, 0.3, 0.5], norm_errp=[0.11, 0.22, 0.33, 0.6],
-                   norm_errn=[0.09, 0.18, 0.27, 0.4], norm_ul=[1.3, 1.5, 1.8, 2.0],
-                   norm_errsys=[0.05, 0.05, 0.05, 0.05], ts=[100.0, 25.0, 3.0, 1.0])
+    columns = dict(
+        norm_err=[0.1, 0.2, 0.3, 0.5],
+        norm_errp=[0.11, 0.22, 0.33, 0.6],
+        norm_errn=[0.09, 0.18, 0.27, 0.4],
+        norm_ul=[1.3, 1.5, 1.8, 2.0],
+        norm_errsys=[0.05, 0.05, 0.05, 0.05],
+        ts=[100.0, 25.0, 3.0, 1.0],
+    )
     columns.update(extra)
     return fluxds.from_likelihood(
-        [1.0, 0.9, 0.8, -0.2], energy_min=E_MIN * u.TeV, energy_max=E_MAX * u.TeV,
-        energy_ref=E_REF * u.TeV, reference_model=PL, ul_conf=0.95, **columns,
+        [1.0, 0.9, 0.8, -0.2],
+        energy_min=E_MIN * u.TeV,
+        energy_max=E_MAX * u.TeV,
+        energy_ref=E_REF * u.TeV,
+        reference_model=PL,
+        ul_conf=0.95,
+        **columns,
     )
 
 
@@ -50,15 +60,15 @@ def test_reference_fluxes_are_the_analytic_integrals():
 def test_every_sed_type_is_norm_times_reference(suffix):
     ds = _sed()
     norm = ds[f"norm{suffix}"].values
-    np.testing.assert_allclose(ds.sed.get(f"dnde{suffix}").values, norm * 3e-11 * E_REF**-2.5,
-                               rtol=1e-14)
+    np.testing.assert_allclose(ds.sed.get(f"dnde{suffix}").values, norm * 3e-11 * E_REF**-2.5, rtol=1e-14)
     # e2dnde uses the stored e_ref as given, not the log centre of the bin
-    np.testing.assert_allclose(ds.sed.get(f"e2dnde{suffix}").values,
-                               norm * 3e-11 * E_REF**-0.5 * TEV_TO_ERG, rtol=1e-14)
-    np.testing.assert_allclose(ds.sed.get(f"flux{suffix}").values, norm * _pl_flux(E_MIN, E_MAX),
-                               rtol=1e-14)
-    np.testing.assert_allclose(ds.sed.get(f"eflux{suffix}").values,
-                               norm * _pl_eflux(E_MIN, E_MAX), rtol=1e-14)
+    np.testing.assert_allclose(
+        ds.sed.get(f"e2dnde{suffix}").values, norm * 3e-11 * E_REF**-0.5 * TEV_TO_ERG, rtol=1e-14
+    )
+    np.testing.assert_allclose(ds.sed.get(f"flux{suffix}").values, norm * _pl_flux(E_MIN, E_MAX), rtol=1e-14)
+    np.testing.assert_allclose(
+        ds.sed.get(f"eflux{suffix}").values, norm * _pl_eflux(E_MIN, E_MAX), rtol=1e-14
+    )
 
 
 def test_units_names_and_conversion():
@@ -109,17 +119,17 @@ def test_npred_excess_family():
     ds = _sed(npred_excess=npred_excess, npred=npred_excess + 10.0)
     ref = npred_excess[:, 0] / ds.norm.values
     np.testing.assert_allclose(ds.sed.npred_excess_ref.values[:, 0], ref, rtol=1e-15)
-    np.testing.assert_allclose(ds.sed.npred_excess_ul.values[:, 0], ref * ds.norm_ul.values,
-                               rtol=1e-15)
+    np.testing.assert_allclose(ds.sed.npred_excess_ul.values[:, 0], ref * ds.norm_ul.values, rtol=1e-15)
     np.testing.assert_allclose(ds.sed.npred_background.values, 10.0, rtol=1e-15)
     assert ds.npred_excess.dims == ("energy", "dataset")
 
 
 def test_missing_quantity_names_what_is_needed():
-    ds = fluxds.from_likelihood([1.0, 2.0], energy_min=[1, 2] * u.TeV,
-                                energy_max=[2, 4] * u.TeV, reference_model=PL)
+    ds = fluxds.from_likelihood(
+        [1.0, 2.0], energy_min=[1, 2] * u.TeV, energy_max=[2, 4] * u.TeV, reference_model=PL
+    )
     with pytest.raises(fluxds.MissingQuantityError, match="'norm_ul'.*needed for 'flux_ul'"):
-        ds.sed.flux_ul
+        _ = ds.sed.flux_ul
     assert "flux_ul" not in ds.sed.available_quantities
     assert {"norm", "dnde", "e2dnde", "flux", "eflux", "flux_ref", "is_ul"} <= set(
         ds.sed.available_quantities
@@ -141,17 +151,26 @@ def test_from_sed_and_to_sed_type_invert_each_other(sed_type):
     unit = u.Unit(table[sed_type].attrs["units"])
     data = {k: table[k].values * unit for k in table.data_vars if str(k).startswith(sed_type)}
     data["ts"] = table["ts"].values
-    back = fluxds.from_sed(sed_type, data, energy_ref=E_REF * u.TeV, energy_min=E_MIN * u.TeV,
-                           energy_max=E_MAX * u.TeV, reference_model=PL)
+    back = fluxds.from_sed(
+        sed_type,
+        data,
+        energy_ref=E_REF * u.TeV,
+        energy_min=E_MIN * u.TeV,
+        energy_max=E_MAX * u.TeV,
+        reference_model=PL,
+    )
     for suffix in ("", "_err", "_errp", "_errn", "_ul"):
-        np.testing.assert_allclose(back[f"norm{suffix}"].values, ds[f"norm{suffix}"].values,
-                                   rtol=1e-14)
+        np.testing.assert_allclose(back[f"norm{suffix}"].values, ds[f"norm{suffix}"].values, rtol=1e-14)
     assert back.sed.sed_type_init == sed_type
 
 
 def test_non_likelihood_input_without_model_uses_gammapy_default():
-    ds = fluxds.from_sed("flux", {"flux": [2e-12, 1e-12] * u.Unit("cm-2 s-1")},
-                         energy_min=[1, 2] * u.TeV, energy_max=[2, 4] * u.TeV)
+    ds = fluxds.from_sed(
+        "flux",
+        {"flux": [2e-12, 1e-12] * u.Unit("cm-2 s-1")},
+        energy_min=[1, 2] * u.TeV,
+        energy_max=[2, 4] * u.TeV,
+    )
     assert ds.sed.reference_model == fluxds.models.default_reference_model()
     assert "default" in ds.attrs["reference_model_origin"]
     # power law of index 2 at the log centre: dnde = flux / (e_max - e_min)
@@ -162,17 +181,21 @@ def test_ul_conf_and_n_sigma_ul_are_exact():
     ds = _sed()
     assert ds.sed.ul_conf == 0.95
     assert ds.sed.n_sigma_ul == pytest.approx(1.959963984540054, rel=1e-15)
-    other = fluxds.from_likelihood([1.0], energy_ref=[1] * u.TeV, reference_model=PL,
-                                   n_sigma_ul=3)
+    other = fluxds.from_likelihood([1.0], energy_ref=[1] * u.TeV, reference_model=PL, n_sigma_ul=3)
     assert other.sed.n_sigma_ul == 3.0
     assert other.sed.ul_conf == pytest.approx(0.9973002039367398, rel=1e-15)
 
 
 def test_vectorised_over_sources():
     norm = np.array([[1.0, 0.5, 0.2, 0.1], [2.0, 1.0, 0.4, 0.2], [0.1, 0.1, 0.1, 0.1]])
-    ds = fluxds.from_likelihood(norm, energy_min=E_MIN * u.TeV, energy_max=E_MAX * u.TeV,
-                                reference_model=PL, dims=("source", "energy"),
-                                coords={"source": ["a", "b", "c"]})
+    ds = fluxds.from_likelihood(
+        norm,
+        energy_min=E_MIN * u.TeV,
+        energy_max=E_MAX * u.TeV,
+        reference_model=PL,
+        dims=("source", "energy"),
+        coords={"source": ["a", "b", "c"]},
+    )
     assert ds.sed.flux.dims == ("source", "energy")
     np.testing.assert_allclose(ds.sed.flux.values, norm * _pl_flux(E_MIN, E_MAX), rtol=1e-14)
 

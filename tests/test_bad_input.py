@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.table import Table
+from conftest import GADF
 
 import fluxds
-from conftest import GADF
 
 DNDE = u.Unit("cm-2 s-1 TeV-1")
 
@@ -70,8 +70,11 @@ def test_dnde_column_in_wrong_unit(tmp_path):
     t["dnde"] = [1e-11, 2e-12] * u.Unit("erg cm-2 s-1")
     t.meta["SED_TYPE"] = "dnde"
     path = _write(tmp_path, t)
-    with pytest.raises(fluxds.UnitError, match=r"bad\.fits.*'dnde' has unit 'erg s-1 cm-2'.*"
-                                               r"expected a unit like 'TeV-1 s-1 cm-2'"):
+    with pytest.raises(
+        fluxds.UnitError,
+        match=r"bad\.fits.*'dnde' has unit 'erg s-1 cm-2'.*"
+        r"expected a unit like 'TeV-1 s-1 cm-2'",
+    ):
         fluxds.read(path)
 
 
@@ -149,8 +152,11 @@ def test_light_curve_table_is_named(tmp_path):
 def test_shape_mismatch_in_constructor():
     with pytest.raises(fluxds.SchemaError, match="'norm_err' has shape"):
         fluxds.from_likelihood(
-            [1.0, 2.0], energy_min=[1, 2] * u.TeV, energy_max=[2, 4] * u.TeV,
-            reference_model=fluxds.models.default_reference_model(), norm_err=[0.1, 0.2, 0.3],
+            [1.0, 2.0],
+            energy_min=[1, 2] * u.TeV,
+            energy_max=[2, 4] * u.TeV,
+            reference_model=fluxds.models.default_reference_model(),
+            norm_err=[0.1, 0.2, 0.3],
         )
 
 

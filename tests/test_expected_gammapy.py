@@ -8,10 +8,10 @@ import functools
 import numpy as np
 import pytest
 from astropy.table import Table
+from conftest import WRITTEN
 from scipy import stats
 
 import fluxds
-from conftest import WRITTEN
 
 FP_FILES = [
     "fp_likelihood.fits",
@@ -35,7 +35,7 @@ TEMPLATE_REINTEGRATED = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read(fname: str):
     return fluxds.read(WRITTEN / fname)
 
@@ -137,6 +137,4 @@ def test_reference_model_meta(expected):
     assert type(model).__name__ == "PowerLaw"
     assert model.to_dict()["parameters"]["index"]["value"] == params["index"]["value"]
     assert "default" in ds.attrs["reference_model_origin"]
-    assert type(fluxds.read(WRITTEN / "fp_likelihood.fits").sed.reference_model).__name__ == (
-        "Template"
-    )
+    assert type(fluxds.read(WRITTEN / "fp_likelihood.fits").sed.reference_model).__name__ == ("Template")

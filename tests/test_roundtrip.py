@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import xarray as xr
 from astropy.io import fits
+from conftest import GADF, GAMMAPY_DATA, WRITTEN
 
 import fluxds
-from conftest import GADF, GAMMAPY_DATA, WRITTEN
 
 SOURCES = [
     GAMMAPY_DATA / "crab_hess_fp.fits",
@@ -77,13 +77,28 @@ def test_written_file_has_the_columns_of_its_sed_type(tmp_path):
         header = hdul["FLUXPOINTS"].header
         names = hdul["FLUXPOINTS"].columns.names
         assert header["SED_TYPE"] == "flux" and header["UL_CONF"] == 0.9973002
-        for col in ("e_ref", "e_min", "e_max", "flux", "flux_err", "flux_errp", "flux_errn",
-                    "flux_ul", "ts", "sqrt_ts", "stat_scan", "norm_scan", "is_ul", "success"):
+        for col in (
+            "e_ref",
+            "e_min",
+            "e_max",
+            "flux",
+            "flux_err",
+            "flux_errp",
+            "flux_errn",
+            "flux_ul",
+            "ts",
+            "sqrt_ts",
+            "stat_scan",
+            "norm_scan",
+            "is_ul",
+            "success",
+        ):
             assert col in names
         # the likelihood form travels beside (GADF allows several representations in one SED)
         assert {"norm", "norm_err", "ref_flux", "ref_dnde", "ref_eflux"} <= set(names)
-        np.testing.assert_allclose(hdul["FLUXPOINTS"].data["flux"], ds.sed.flux.values, rtol=0,
-                                   equal_nan=True)
+        np.testing.assert_allclose(
+            hdul["FLUXPOINTS"].data["flux"], ds.sed.flux.values, rtol=0, equal_nan=True
+        )
         assert hdul["GTI"].header["MJDREFI"] == 51544
 
 
@@ -91,17 +106,21 @@ def _three_sources():
     base = fluxds.read(GAMMAPY_DATA / "crab_hess_fp.fits")
     names = ["Crab Nebula", "PKS 2155-304", "Vela X"]
     models = [
-        fluxds.models.PowerLaw(index=i, amplitude=1e-11 * u.Unit("cm-2 s-1 TeV-1"),
-                               reference=1 * u.TeV)
+        fluxds.models.PowerLaw(index=i, amplitude=1e-11 * u.Unit("cm-2 s-1 TeV-1"), reference=1 * u.TeV)
         for i in (2.3, 3.1, 1.8)
     ]
     parts = []
-    for k, (name, model) in enumerate(zip(names, models)):
+    for k, (name, model) in enumerate(zip(names, models, strict=True)):
         ds = fluxds.from_likelihood(
-            base.norm.values * (1 + k), energy_min=base.energy_min.values * u.TeV,
-            energy_max=base.energy_max.values * u.TeV, energy_ref=base.energy.values * u.TeV,
-            reference_model=model, norm_err=base.norm_err.values, norm_ul=base.norm_ul.values,
-            ts=base.ts.values, ul_conf=0.95,
+            base.norm.values * (1 + k),
+            energy_min=base.energy_min.values * u.TeV,
+            energy_max=base.energy_max.values * u.TeV,
+            energy_ref=base.energy.values * u.TeV,
+            reference_model=model,
+            norm_err=base.norm_err.values,
+            norm_ul=base.norm_ul.values,
+            ts=base.ts.values,
+            ul_conf=0.95,
         )
         parts.append((name, ds))
     return fluxds.io.sed_files.join_sources(parts, "test")

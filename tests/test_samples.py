@@ -7,9 +7,9 @@ import astropy.units as u
 import numpy as np
 import pytest
 from astropy.table import Table
+from conftest import GADF, GAMMAPY_DATA
 
 import fluxds
-from conftest import GADF, GAMMAPY_DATA
 
 MEV_TO_ERG = (1 * u.MeV).to_value(u.erg)
 TEV_TO_ERG = (1 * u.TeV).to_value(u.erg)
@@ -47,17 +47,21 @@ def test_gadf_diff_flux_points(ext):
         ds.sed.dnde.values, table["dnde"].data * 1e6, rtol=1e-14, equal_nan=True
     )  # cm-2 s-1 MeV-1 -> TeV-1
     np.testing.assert_allclose(
-        ds.sed.e2dnde_err.values, table["dnde_err"].data * e_ref**2 * MEV_TO_ERG, rtol=1e-13,
+        ds.sed.e2dnde_err.values,
+        table["dnde_err"].data * e_ref**2 * MEV_TO_ERG,
+        rtol=1e-13,
         equal_nan=True,
     )
     np.testing.assert_allclose(
-        ds.sed.e2dnde_ul.values, table["dnde_ul"].data * e_ref**2 * MEV_TO_ERG, rtol=1e-13,
+        ds.sed.e2dnde_ul.values,
+        table["dnde_ul"].data * e_ref**2 * MEV_TO_ERG,
+        rtol=1e-13,
         equal_nan=True,
     )
     with pytest.raises(fluxds.MissingEnergyEdgesError, match="edges"):
-        ds.sed.flux
+        _ = ds.sed.flux
     with pytest.raises(fluxds.MissingEnergyEdgesError):
-        ds.sed.eflux_ul
+        _ = ds.sed.eflux_ul
 
 
 def test_derive_edges_is_explicit_and_recorded():
@@ -109,16 +113,17 @@ def test_binlike_is_ul_from_ts():
 
 @pytest.mark.parametrize(
     ("name", "twin"),
-    [("tests-spectrum-flux_points.fits", "flux_points.fits"),
-     ("tests-spectrum-diff_flux_points.fits", "diff_flux_points.fits")],
+    [
+        ("tests-spectrum-flux_points.fits", "flux_points.fits"),
+        ("tests-spectrum-diff_flux_points.fits", "diff_flux_points.fits"),
+    ],
 )
 def test_ph_units_read_as_number_fluxes(name, twin):
     """'cm-2 ph s-1' is a photon (number) flux: same numbers as the GADF sample without 'ph'."""
     ds = fluxds.read(GAMMAPY_DATA / name)
     ref = fluxds.read(GADF / twin)
     for q in ("dnde", "e2dnde_err", "norm_ul"):
-        np.testing.assert_allclose(ds.sed.get(q).values, ref.sed.get(q).values, rtol=1e-15,
-                                   equal_nan=True)
+        np.testing.assert_allclose(ds.sed.get(q).values, ref.sed.get(q).values, rtol=1e-15, equal_nan=True)
 
 
 def test_crab_hess_fp():
@@ -126,11 +131,13 @@ def test_crab_hess_fp():
     table = Table.read(GAMMAPY_DATA / "crab_hess_fp.fits", hdu="FLUXPOINTS")
     ds = fluxds.read(GAMMAPY_DATA / "crab_hess_fp.fits")
     norm = table["norm"].data
-    np.testing.assert_allclose(ds.sed.eflux.values, norm * table["ref_eflux"].data * TEV_TO_ERG,
-                               rtol=1e-14, equal_nan=True)
+    np.testing.assert_allclose(
+        ds.sed.eflux.values, norm * table["ref_eflux"].data * TEV_TO_ERG, rtol=1e-14, equal_nan=True
+    )
     np.testing.assert_allclose(
         ds.sed.e2dnde_errp.values,
-        table["norm_errp"] * table["ref_dnde"] * table["e_ref"] ** 2 * TEV_TO_ERG, rtol=1e-14,
+        table["norm_errp"] * table["ref_dnde"] * table["e_ref"] ** 2 * TEV_TO_ERG,
+        rtol=1e-14,
         equal_nan=True,
     )
     np.testing.assert_array_equal(ds.sed.sqrt_ts.values, table["sqrt_ts"].data)
@@ -151,14 +158,21 @@ def test_plain_text_sed_with_column_map():
         path,
         format="ascii",
         sed_type="dnde",
-        columns={"E": "e_ref", "Differential_Flux": "dnde", "lower_error": "dnde_errn",
-                 "upper_error": "dnde_errp"},
-        units={"e_ref": "TeV", "dnde": "cm-2 s-1 TeV-1", "dnde_errn": "cm-2 s-1 TeV-1",
-               "dnde_errp": "cm-2 s-1 TeV-1"},
+        columns={
+            "E": "e_ref",
+            "Differential_Flux": "dnde",
+            "lower_error": "dnde_errn",
+            "upper_error": "dnde_errp",
+        },
+        units={
+            "e_ref": "TeV",
+            "dnde": "cm-2 s-1 TeV-1",
+            "dnde_errn": "cm-2 s-1 TeV-1",
+            "dnde_errp": "cm-2 s-1 TeV-1",
+        },
     )
     raw = np.loadtxt(path, skiprows=2)
     np.testing.assert_allclose(ds.sed.dnde.values, raw[:, 1], rtol=1e-15)
-    np.testing.assert_allclose(ds.sed.e2dnde_errp.values, raw[:, 3] * raw[:, 0] ** 2 * TEV_TO_ERG,
-                               rtol=1e-14)
+    np.testing.assert_allclose(ds.sed.e2dnde_errp.values, raw[:, 3] * raw[:, 0] ** 2 * TEV_TO_ERG, rtol=1e-14)
     with pytest.raises(fluxds.MissingEnergyEdgesError):
-        ds.sed.flux
+        _ = ds.sed.flux

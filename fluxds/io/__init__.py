@@ -21,10 +21,17 @@ FORMATS = {
     "ascii": (sed_files.read_ascii, None),
 }
 _SUFFIXES = {
-    ".fits": "gadf-sed", ".fit": "gadf-sed", ".fts": "gadf-sed", ".fits.gz": "gadf-sed",
+    ".fits": "gadf-sed",
+    ".fit": "gadf-sed",
+    ".fts": "gadf-sed",
+    ".fits.gz": "gadf-sed",
     ".ecsv": "ecsv",
-    ".h5": "hdf5", ".hdf5": "hdf5", ".hdf": "hdf5",
-    ".nc": "netcdf", ".nc4": "netcdf", ".netcdf": "netcdf",
+    ".h5": "hdf5",
+    ".hdf5": "hdf5",
+    ".hdf": "hdf5",
+    ".nc": "netcdf",
+    ".nc4": "netcdf",
+    ".netcdf": "netcdf",
 }
 
 

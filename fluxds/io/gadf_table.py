@@ -151,9 +151,7 @@ def dataset_from_table(
         )
     sed = str(sed).strip().lower()
     if sed not in schema.FILE_SED_TYPES:
-        raise FormatError(
-            f"{where}: SED_TYPE is {sed!r}; expected one of {', '.join(schema.FILE_SED_TYPES)}"
-        )
+        raise FormatError(f"{where}: SED_TYPE is {sed!r}; expected one of {', '.join(schema.FILE_SED_TYPES)}")
     stem = schema.sed_type(sed).name
     if stem not in columns:
         raise FormatError(
@@ -168,7 +166,8 @@ def dataset_from_table(
     energies = {k: columns.pop(k, None) for k in ("e_ref", "e_min", "e_max")}
     gti = meta.get("GTI")
     extra_attrs = {
-        k: v for k, v in table.meta.items()
+        k: v
+        for k, v in table.meta.items()
         if str(k).upper() not in _STRUCTURAL_META and isinstance(v, (str, int, float))
     }
     model = None
@@ -282,8 +281,9 @@ def _jsonable(value: Any) -> Any:
 GTI_VARS = ("gti_start", "gti_stop")
 
 
-def gti_from_columns(start, stop, *, unit: str, mjdrefi: float, mjdreff: float, timesys: str,
-                     where: str) -> xr.Dataset:
+def gti_from_columns(
+    start, stop, *, unit: str, mjdrefi: float, mjdreff: float, timesys: str, where: str
+) -> xr.Dataset:
     """A Dataset holding ``gti_start``/``gti_stop`` on the ``gti`` dimension, times as stored
     (``unit`` since the reference MJD ``mjdrefi + mjdreff`` in ``timesys``), so they write back
     bit-exactly."""
@@ -327,8 +327,13 @@ def gti_from_json(text: str, where: str) -> xr.Dataset:
     try:
         obj = json.loads(text)
         return gti_from_columns(
-            obj["start"], obj["stop"], unit=obj["unit"], mjdrefi=obj["mjdrefi"],
-            mjdreff=obj["mjdreff"], timesys=obj["timesys"], where=where,
+            obj["start"],
+            obj["stop"],
+            unit=obj["unit"],
+            mjdrefi=obj["mjdrefi"],
+            mjdreff=obj["mjdreff"],
+            timesys=obj["timesys"],
+            where=where,
         )
     except (TypeError, KeyError, json.JSONDecodeError) as exc:
         raise FormatError(f"{where}: the GTI entry of the table meta is not valid: {exc}") from None

@@ -13,8 +13,9 @@ from fluxds.validate import validate
 __all__ = ["read_netcdf", "write_netcdf"]
 
 
-def write_netcdf(ds: xr.Dataset, path: str | os.PathLike, *, engine: str = "netcdf4",
-                 overwrite: bool = False) -> None:
+def write_netcdf(
+    ds: xr.Dataset, path: str | os.PathLike, *, engine: str = "netcdf4", overwrite: bool = False
+) -> None:
     """Write ``ds`` to netCDF-4 (atomic; refuses to overwrite unless asked).
 
     Parameters

@@ -37,9 +37,7 @@ def _is_sed_hdu(hdu) -> bool:
         return False
     names = [n.lower() for n in hdu.columns.names]
     has_energy = "e_ref" in names or ("e_min" in names and "e_max" in names)
-    return has_energy and guess_sed_type(
-        [schema.COLUMN_ALIASES.get(n, n) for n in names]
-    ) is not None
+    return has_energy and guess_sed_type([schema.COLUMN_ALIASES.get(n, n) for n in names]) is not None
 
 
 def _table(hdu, where: str) -> Table:
@@ -62,9 +60,13 @@ def _gti(hdul, path: str) -> xr.Dataset | None:
     header = hdu.header
     unit = hdu.columns["START"].unit or header.get("TIMEUNIT", "s")
     return gti_from_columns(
-        hdu.data["START"], hdu.data["STOP"], unit=unit,
-        mjdrefi=header.get("MJDREFI", 0.0), mjdreff=header.get("MJDREFF", 0.0),
-        timesys=header.get("TIMESYS", "tt"), where=where,
+        hdu.data["START"],
+        hdu.data["STOP"],
+        unit=unit,
+        mjdrefi=header.get("MJDREFI", 0.0),
+        mjdreff=header.get("MJDREFF", 0.0),
+        timesys=header.get("TIMESYS", "tt"),
+        where=where,
     )
 
 
@@ -182,8 +184,9 @@ def _split_sources(ds: xr.Dataset) -> list[tuple[str | None, xr.Dataset]]:
     return parts
 
 
-def write_fits(ds: xr.Dataset, path: str | os.PathLike, *, sed_type: str | None = None,
-               overwrite: bool = False) -> None:
+def write_fits(
+    ds: xr.Dataset, path: str | os.PathLike, *, sed_type: str | None = None, overwrite: bool = False
+) -> None:
     """Write a GADF SED FITS file: a ``FLUXPOINTS`` HDU (or one HDU per source, ``EXTNAME`` = source
     name) and a ``GTI`` HDU when the Dataset has one. Atomic; refuses to overwrite unless asked."""
     where = str(path)
@@ -239,8 +242,9 @@ def read_ecsv(
     return dataset_from_table(table, where=where, sed_type=sed_type, derive_edges=derive_edges)
 
 
-def write_ecsv(ds: xr.Dataset, path: str | os.PathLike, *, sed_type: str | None = None,
-               overwrite: bool = False) -> None:
+def write_ecsv(
+    ds: xr.Dataset, path: str | os.PathLike, *, sed_type: str | None = None, overwrite: bool = False
+) -> None:
     """Write a GADF SED table to ECSV (one source; the GTI goes into the meta as JSON)."""
     where = str(path)
     table = table_from_dataset(_single(ds, "ECSV", where), sed_type, where=where)
@@ -263,8 +267,9 @@ def read_hdf5(
         with h5py.File(where, "r") as f:
             if hdf5_path is None:
                 found = []
-                f.visititems(lambda n, o: found.append(n) if isinstance(o, h5py.Dataset)
-                             and o.dtype.names else None)
+                f.visititems(
+                    lambda n, o: found.append(n) if isinstance(o, h5py.Dataset) and o.dtype.names else None
+                )
                 if not found:
                     raise FormatError(f"{where}: no table found in the HDF5 file")
                 hdf5_path = found[0]
@@ -278,8 +283,9 @@ def read_hdf5(
     )
 
 
-def write_hdf5(ds: xr.Dataset, path: str | os.PathLike, *, sed_type: str | None = None,
-               overwrite: bool = False) -> None:
+def write_hdf5(
+    ds: xr.Dataset, path: str | os.PathLike, *, sed_type: str | None = None, overwrite: bool = False
+) -> None:
     """Write a GADF SED table to HDF5 (astropy's table layout, meta serialised)."""
     where = str(path)
     table = table_from_dataset(_single(ds, "HDF5", where), sed_type, where=where)

@@ -48,13 +48,9 @@ class SpectralModel:
             value, unit = items[spec.name]
             number, unit = check_quantity(self.type, spec.name, spec.kind, value, unit)
             if number.ndim != 0:
-                raise ModelError(
-                    f"{self.type} parameter {spec.name!r} must be a scalar, got {value!r}"
-                )
+                raise ModelError(f"{self.type} parameter {spec.name!r} must be a scalar, got {value!r}")
             if not np.isfinite(number):
-                raise ModelError(
-                    f"{self.type} parameter {spec.name!r} must be finite, got {value!r}"
-                )
+                raise ModelError(f"{self.type} parameter {spec.name!r} must be finite, got {value!r}")
             params[spec.name] = (float(number), unit)
         self._params = params
         self._eunit = params[self._energy_param][1]
@@ -85,18 +81,14 @@ class SpectralModel:
                     raise ModelError(f"{cls.type}: parameter {entry['name']!r} is given twice")
                 found[entry["name"]] = (entry.get("value"), entry.get("unit", ""))
         else:
-            raise ModelError(
-                f"{cls.type}: 'parameters' missing or not a dict/list; expected {expected}"
-            )
+            raise ModelError(f"{cls.type}: 'parameters' missing or not a dict/list; expected {expected}")
         extra = [name for name in found if name not in cls.expected_parameters()]
         if extra:
             raise ModelError(f"{cls.type}: unknown parameter(s) {extra}; expected {expected}")
         for spec in cls.param_specs:
             if spec.name not in found:
                 if spec.default is None:
-                    raise ModelError(
-                        f"{cls.type}: missing parameter {spec.name!r}; expected {expected}"
-                    )
+                    raise ModelError(f"{cls.type}: missing parameter {spec.name!r}; expected {expected}")
                 found[spec.name] = (spec.default, "")
         model = cls.__new__(cls)
         model._init_parameters(found)
@@ -156,9 +148,7 @@ class SpectralModel:
     # ---- evaluation ---------------------------------------------------------------------------
     def _energy_values(self, energy: Any, what: str) -> np.ndarray:
         if not isinstance(energy, u.Quantity):
-            raise UnitError(
-                f"{what} must be an astropy Quantity with an energy unit, got {energy!r}"
-            )
+            raise UnitError(f"{what} must be an astropy Quantity with an energy unit, got {energy!r}")
         try:
             return np.asarray(energy.to_value(self._eunit), dtype=float)
         except u.UnitConversionError:

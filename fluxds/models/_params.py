@@ -58,9 +58,7 @@ def check_quantity(model_type: str, name: str, kind: str, value: Any, unit: Any 
     try:
         number = np.asarray(number, dtype=float)
     except (TypeError, ValueError):
-        raise ModelError(
-            f"{model_type} parameter {name!r}: value {number!r} is not a number"
-        ) from None
+        raise ModelError(f"{model_type} parameter {name!r}: value {number!r} is not a number") from None
     if not unit.is_equivalent(default_unit):
         raise ModelError(
             f"{model_type} parameter {name!r} = {number} "

@@ -124,9 +124,7 @@ class LogParabola(SpectralModel):
         ParamSpec("beta", "dimensionless"),
     )
 
-    def __init__(
-        self, amplitude: u.Quantity, reference: u.Quantity, alpha: float, beta: float
-    ) -> None:
+    def __init__(self, amplitude: u.Quantity, reference: u.Quantity, alpha: float, beta: float) -> None:
         self._init_parameters(
             {
                 "amplitude": (amplitude, None),
@@ -161,7 +159,5 @@ class LogParabola(SpectralModel):
             ok = closed
         rest = usable & ~ok
         if rest.any():
-            result[rest] = integrate_log(
-                lambda e: self._dnde_values(e) * e**moment, lo[rest], hi[rest]
-            )
+            result[rest] = integrate_log(lambda e: self._dnde_values(e) * e**moment, lo[rest], hi[rest])
         return result

@@ -100,9 +100,7 @@ class BrokenPowerLaw(SpectralModel):
     )
     _energy_param = "ebreak"
 
-    def __init__(
-        self, index1: float, index2: float, amplitude: u.Quantity, ebreak: u.Quantity
-    ) -> None:
+    def __init__(self, index1: float, index2: float, amplitude: u.Quantity, ebreak: u.Quantity) -> None:
         self._init_parameters(
             {
                 "index1": (index1, None),

@@ -75,8 +75,7 @@ def model_from_dict(data: Mapping[str, Any]) -> SpectralModel:
     if cls is None:
         gammapy = ", ".join(cls.gammapy_type for cls in _MODEL_CLASSES)
         raise ModelError(
-            f"unknown spectral model type {name!r}; expected one of {known} "
-            f"(or gammapy's {gammapy})"
+            f"unknown spectral model type {name!r}; expected one of {known} (or gammapy's {gammapy})"
         )
     return cls._from_dict_data(data)
 

@@ -62,9 +62,7 @@ class Template(SpectralModel):
         e, eunit = check_quantity(self.type, "energy", "energy", energy, energy_unit)
         v, vunit = check_quantity(self.type, "values", "dnde", values, values_unit)
         if e.ndim != 1 or e.size < 2:
-            raise ModelError(
-                f"Template 'energy' must be 1-D with at least 2 nodes, got shape {e.shape}"
-            )
+            raise ModelError(f"Template 'energy' must be 1-D with at least 2 nodes, got shape {e.shape}")
         if v.shape != e.shape:
             raise ModelError(
                 f"Template 'values' has shape {v.shape}, expected the shape of 'energy' {e.shape}"
@@ -73,8 +71,7 @@ class Template(SpectralModel):
         if bad.size:
             i = bad[0]
             raise ModelError(
-                f"Template 'energy' node {i} is {float(e[i])!r}: "
-                "energies must be positive and finite"
+                f"Template 'energy' node {i} is {float(e[i])!r}: energies must be positive and finite"
             )
         bad = np.flatnonzero(~(e[1:] > e[:-1]))
         if bad.size:
@@ -101,9 +98,7 @@ class Template(SpectralModel):
     def _from_dict_data(cls, data: Mapping[str, Any]) -> Template:
         params = data.get("parameters")
         if params:
-            raise ModelError(
-                f"Template takes no parameters, got {params!r}; expected 'energy' and 'values'"
-            )
+            raise ModelError(f"Template takes no parameters, got {params!r}; expected 'energy' and 'values'")
         columns = []
         for key in ("energy", "values"):
             block = data.get(key)

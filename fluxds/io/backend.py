@@ -1,0 +1,51 @@
+"""The xarray backend: ``xr.open_dataset(path, engine="fluxds")`` reads any file fluxds reads.
+
+A doorway only: reading lives in :mod:`fluxds.io`. Registered as the ``fluxds`` entry point in
+``pyproject.toml``, so it works without importing fluxds first.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from xarray.backends import BackendEntrypoint
+
+__all__ = ["FluxdsBackendEntrypoint"]
+
+_EXTENSIONS = (".fits", ".fits.gz", ".fit", ".fts", ".ecsv", ".h5", ".hdf5")
+
+
+class FluxdsBackendEntrypoint(BackendEntrypoint):
+    """Open GADF SED tables (FITS, ECSV, HDF5) as fluxds Datasets."""
+
+    description = "Gamma-ray flux estimates (GADF SED tables) as fluxds Datasets"
+    url = "https://github.com/fluxds/fluxds"
+    open_dataset_parameters = ("filename_or_obj", "drop_variables", "format", "sed_type", "hdu")
+
+    def open_dataset(  # type: ignore[override]
+        self,
+        filename_or_obj: str | os.PathLike,
+        *,
+        drop_variables: Iterable[str] | None = None,
+        format: str | None = None,
+        sed_type: str | None = None,
+        hdu: str | None = None,
+    ):
+        from fluxds.io import read
+
+        kwargs = {"sed_type": sed_type} if sed_type else {}
+        if hdu is not None:
+            kwargs["hdu"] = hdu
+        ds = read(filename_or_obj, format=format, **kwargs)
+        if drop_variables:
+            ds = ds.drop_vars(list(drop_variables), errors="ignore")
+        return ds
+
+    def guess_can_open(self, filename_or_obj) -> bool:
+        try:
+            name = Path(filename_or_obj).name.lower()
+        except TypeError:
+            return False
+        return name.endswith(_EXTENSIONS)
