@@ -166,9 +166,9 @@ def dataset_from_table(
     energies = {k: columns.pop(k, None) for k in ("e_ref", "e_min", "e_max")}
     gti = meta.get("GTI")
     extra_attrs = {
-        k: v
+        str(k): v if isinstance(v, (str, int, float)) else json.dumps(_jsonable(v), default=str)
         for k, v in table.meta.items()
-        if str(k).upper() not in _STRUCTURAL_META and isinstance(v, (str, int, float))
+        if str(k).upper() not in _STRUCTURAL_META
     }
     model = None
     if saved and saved.get("reference_model"):
