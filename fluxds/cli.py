@@ -50,14 +50,41 @@ def info_text(ds: xr.Dataset, path: str = "") -> str:
     return "\n".join(line for line in lines if line is not None)
 
 
+_DESCRIPTION = "Gamma-ray flux estimates (GADF SED tables) as xarray Datasets: inspect, convert, demo."
+
+
+def _add_read_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--derive-edges",
+        action="store_true",
+        help="for an SED with e_ref only: derive energy bin edges (geometric midpoints), recorded",
+    )
+    parser.add_argument(
+        "--units",
+        choices=["gadf"],
+        help="units for columns the file gives none for: 'gadf' = the spec's recommended (MeV-based)",
+    )
+
+
+def _read_options(args: argparse.Namespace) -> dict:
+    options = {}
+    if args.derive_edges:
+        options["derive_edges"] = True
+    if args.units:
+        options["units"] = args.units
+    return options
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fluxds", description=__doc__)
+    parser = argparse.ArgumentParser(prog="fluxds", description=_DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="summarise a file")
     info.add_argument("file")
+    _add_read_options(info)
     conv = sub.add_parser("convert", help="convert a file to another format or SED type")
     conv.add_argument("input")
     conv.add_argument("output")
+    _add_read_options(conv)
     conv.add_argument("--sed-type", choices=schema.FILE_SED_TYPES)
     conv.add_argument("--format", help="output format (default: from the file name)")
     conv.add_argument("--overwrite", action="store_true", help="replace an existing output")
@@ -74,15 +101,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.simplefilter("ignore", category=UserWarning)
     try:
         if args.command == "info":
-            print(info_text(fluxds.read(args.file), args.file))
+            print(info_text(fluxds.read(args.file, **_read_options(args)), args.file))
         elif args.command == "convert":
-            ds = fluxds.read(args.input)
+            ds = fluxds.read(args.input, **_read_options(args))
             ds.sed.write(args.output, format=args.format, sed_type=args.sed_type, overwrite=args.overwrite)
             print(f"wrote {args.output}")
         elif args.command == "demo":
             from fluxds.demo import run_demo
 
             run_demo(args.out)
+    except fluxds.OverwriteError as exc:
+        print(f"fluxds: error: {exc}".replace("pass overwrite=True", "pass --overwrite"), file=sys.stderr)
+        return 1
+    except fluxds.MissingEnergyEdgesError as exc:
+        message = str(exc).replace("read or build it with derive_edges=True", "pass --derive-edges")
+        print(f"fluxds: error: {message}", file=sys.stderr)
+        return 1
     except fluxds.FluxdsError as exc:
         print(f"fluxds: error: {exc}", file=sys.stderr)
         return 1

@@ -26,7 +26,7 @@ def n_sigma_from_ul_conf(ul_conf: float) -> float:
     -------
     float
     """
-    return float(np.sqrt(2.0) * special.erfinv(ul_conf))
+    return float(-special.ndtri(0.5 * (1.0 - ul_conf)))  # 1 - ul_conf is exact here
 
 
 def ul_conf_from_n_sigma(n_sigma: float) -> float:

@@ -192,8 +192,9 @@ def _check_agree(
     if bad.any():
         i = np.unravel_index(int(np.flatnonzero(bad)[0]), bad.shape)
         raise SchemaError(
-            f"{where}columns {name!r} and {norm_name!r} (with the reference) disagree: at index {i} "
-            f"{name} / reference = {a[i]!r} but {norm_name} = {b[i]!r}"
+            f"{where}columns {name!r} and {norm_name!r} (with the reference) disagree: at index "
+            f"{tuple(int(k) for k in i)} {name} / reference = {float(a[i])!r} but "
+            f"{norm_name} = {float(b[i])!r}"
         )
 
 
@@ -333,6 +334,7 @@ def from_sed(
         ds = xr.Dataset(variables, coords={**energy_coords, **(coords or {})})
     except ValueError as exc:  # sizes that disagree along a dimension other than energy
         raise SchemaError(f"{where}the arrays do not fit together: {exc}") from None
+    ds = ds.transpose(*schema.canonical_dims(ds.dims))
     ds.attrs.update(attrs or {})
     ds.attrs["sed_type_init"] = sed
     ds.attrs["n_sigma"] = float(n_sigma if n_sigma is not None else schema.DEFAULT_N_SIGMA)

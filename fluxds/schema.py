@@ -30,6 +30,8 @@ __all__ = [
     "sed_type",
     "measurement_name",
     "split_measurement",
+    "canonical_dims",
+    "GADF_RECOMMENDED_UNITS",
 ]
 
 # Dimensions in their canonical order (DESIGN.md section 1). Others pass through untouched.
@@ -247,3 +249,36 @@ def split_measurement(name: str) -> tuple[str, str] | None:
             if suffix in MEASUREMENT_SUFFIXES:
                 return stem, suffix
     return None
+
+
+def canonical_dims(dims) -> list[str]:
+    """``dims`` in the contract's order (:data:`DIMS` first, in that order; others after, as given)."""
+    known = [d for d in DIMS if d in dims]
+    return known + [d for d in dims if d not in DIMS]
+
+
+def _recommended_units() -> dict[str, str]:
+    """The units the GADF SED page recommends for each column (MeV-based), for files that give none."""
+    per_stem = {
+        "dnde": "MeV-1 cm-2 s-1",
+        "e2dnde": "MeV cm-2 s-1",
+        "flux": "cm-2 s-1",
+        "eflux": "MeV cm-2 s-1",
+    }
+    units = {name: "MeV" for name in ENERGY_COLUMNS}
+    for stem, unit in per_stem.items():
+        units.update({f"{stem}{suffix}": unit for suffix in MEASUREMENT_SUFFIXES})
+    units.update(
+        {
+            "ref_dnde": "MeV-1 cm-2 s-1",
+            "ref_dnde_e_min": "MeV-1 cm-2 s-1",
+            "ref_dnde_e_max": "MeV-1 cm-2 s-1",
+            "ref_flux": "cm-2 s-1",
+            "ref_eflux": "MeV cm-2 s-1",
+        }
+    )
+    return units
+
+
+# Applied only on request (``units="gadf"`` when reading), to columns that carry no unit.
+GADF_RECOMMENDED_UNITS: dict[str, str] = _recommended_units()

@@ -41,7 +41,7 @@ def test_convert(tmp_path, capsys):
     np.testing.assert_array_equal(back.sed.eflux.values, ref.sed.eflux.values)
     # a second convert to the same path fails cleanly without --overwrite
     assert main(["convert", str(GAMMAPY_DATA / "crab_hess_fp.fits"), str(out)]) == 1
-    assert "file exists" in capsys.readouterr().err
+    assert "file exists; pass --overwrite" in capsys.readouterr().err
     assert main(["convert", str(GAMMAPY_DATA / "crab_hess_fp.fits"), str(out), "--overwrite"]) == 0
 
 
@@ -92,3 +92,18 @@ def test_import_is_light():
     code = "import sys, fluxds; print('matplotlib' in sys.modules, 'gammapy' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_convert_with_derived_edges(tmp_path, capsys):
+    out = tmp_path / "flux.fits"
+    source = str(GADF / "diff_flux_points.fits")
+    assert main(["convert", source, str(out), "--sed-type", "flux"]) == 1
+    assert "pass --derive-edges" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["convert", source, str(out), "--sed-type", "flux", "--derive-edges"]) == 0
+    back = fluxds.read(out)
+    ref = fluxds.read(GADF / "diff_flux_points.fits", derive_edges=True)
+    np.testing.assert_array_equal(back.sed.flux.values, ref.sed.flux.values)
+    assert "derived" in back.energy_min.attrs["note"]
+    # GADF requires e_min/e_max in a flux table: the derived edges are written (and flagged)
+    assert {"e_min", "e_max", "flux"} <= set(fits.getdata(out, "FLUXPOINTS").columns.names)

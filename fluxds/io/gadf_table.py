@@ -31,7 +31,7 @@ from fluxds import schema
 from fluxds.confidence import ul_conf_from_n_sigma
 from fluxds.construct import EDGES_DERIVED, EREF_DERIVED, from_sed
 from fluxds.convert import to_sed_type
-from fluxds.errors import FormatError, ModelError
+from fluxds.errors import FormatError, ModelError, UnitError
 from fluxds.models import model_from_json
 from fluxds.units import format_unit, parse_unit
 
@@ -40,6 +40,19 @@ __all__ = ["dataset_from_table", "table_from_dataset", "guess_sed_type", "META_A
 META_ATTRS = "FDSATTRS"
 _STRUCTURAL_META = {"SED_TYPE", "UL_CONF", META_ATTRS, "EXTNAME", "GTI", "SOURCE"}
 _VECTOR_DIMS = ("scan", "dataset")
+# Energy columns a table of each SED type must hold even when they were derived (GADF's required
+# columns; gammapy also needs all three for likelihood tables). Derived ones are flagged in FDSATTRS.
+_ENERGY_COLUMNS_NEEDED = {
+    "norm": ("e_ref", "e_min", "e_max"),
+    "dnde": ("e_ref",),
+    "e2dnde": ("e_ref",),
+    "flux": ("e_min", "e_max"),
+    "eflux": ("e_min", "e_max"),
+}
+_DERIVED_FLAGS = (
+    ("_energy_ref_derived", (schema.ENERGY,), EREF_DERIVED),
+    ("_energy_edges_derived", (schema.ENERGY_MIN, schema.ENERGY_MAX), EDGES_DERIVED),
+)
 _OTHER_LAYOUTS = {
     "light-curve": {"time_min", "time_max", "time", "time_bin_start"},
     "flux-profile": {"x_min", "x_max", "x_ref"},
@@ -59,7 +72,7 @@ def guess_sed_type(names: list[str]) -> str | None:
     return None
 
 
-def _normalised_columns(table: Table, where: str) -> dict[str, Any]:
+def _normalised_columns(table: Table, where: str, units: dict[str, str]) -> dict[str, Any]:
     columns: dict[str, Any] = {}
     for raw in table.colnames:
         name = raw.lower()
@@ -67,26 +80,57 @@ def _normalised_columns(table: Table, where: str) -> dict[str, Any]:
         if name in columns:
             raise FormatError(f"{where}: columns {raw!r} and another both mean {name!r}")
         col = table[raw]
-        unit = parse_unit(col.unit, where=f"{where}, column {raw!r}") if col.unit else None
+        given = col.unit if col.unit else units.get(name)
+        unit = parse_unit(given, where=f"{where}, column {raw!r}") if given else None
         data = np.asarray(col)
         if not data.dtype.isnative:
             data = data.astype(data.dtype.newbyteorder("="))  # FITS is big-endian
         if data.dtype.kind in "SU" and name != "source":
             raise FormatError(f"{where}: column {raw!r} holds text, expected numbers")
+        if unit is None and _needs_unit(name):
+            raise UnitError(
+                f"{where}: column {raw!r} has no unit, and {name!r} has a physical dimension; pass "
+                f"units={{{name!r}: ...}} to say which, or units='gadf' for the units the GADF spec "
+                "recommends (MeV, MeV-1 cm-2 s-1, cm-2 s-1, MeV cm-2 s-1)"
+            )
         columns[name] = data * unit if unit is not None else data
     return columns
 
 
+def _needs_unit(name: str) -> bool:
+    if name in schema.ENERGY_COLUMNS:
+        return True
+    spec = schema.VARIABLES.get(name)
+    if spec is not None:
+        return bool(spec.unit)
+    split = schema.split_measurement(name)
+    return split is not None and split[0] != "norm"
+
+
+def _units_option(units: dict[str, str] | str | None, where: str) -> dict[str, str]:
+    if units is None:
+        return {}
+    if isinstance(units, str):
+        if units.lower() != "gadf":
+            raise FormatError(f"{where}: units={units!r}; expected a dict of column -> unit, or 'gadf'")
+        return dict(schema.GADF_RECOMMENDED_UNITS)
+    return {schema.COLUMN_ALIASES.get(k.lower(), k.lower()): v for k, v in units.items()}
+
+
 def _loglike_to_stat(columns: dict[str, Any]) -> None:
-    """GADF log-likelihood columns -> -2 log L statistics (see :data:`schema.LOGLIKE_COLUMNS`)."""
+    """GADF log-likelihood columns -> -2 log L statistics (see :data:`schema.LOGLIKE_COLUMNS`).
+
+    A stored ``stat``/``stat_null``/``stat_scan`` is never replaced: the log-likelihood column beside it
+    is then kept as it is.
+    """
     null = columns.get("loglike_null")
-    if "dloglike_scan" in columns:
+    if "dloglike_scan" in columns and "stat_scan" not in columns:
         dloglike = np.asarray(columns.pop("dloglike_scan"), dtype=float)
         offset = 0.0 if null is None else np.asarray(null, dtype=float)[:, None]
         columns["stat_scan"] = -2.0 * (offset + dloglike)
-    if "loglike" in columns:
+    if "loglike" in columns and "stat" not in columns:
         columns["stat"] = -2.0 * np.asarray(columns.pop("loglike"), dtype=float)
-    if "loglike_null" in columns:
+    if "loglike_null" in columns and "stat_null" not in columns:
         columns["stat_null"] = -2.0 * np.asarray(columns.pop("loglike_null"), dtype=float)
 
 
@@ -108,7 +152,12 @@ def _attrs_from_meta(meta: dict[str, Any], where: str) -> dict[str, Any] | None:
 
 
 def dataset_from_table(
-    table: Table, *, where: str, sed_type: str | None = None, derive_edges: bool = False
+    table: Table,
+    *,
+    where: str,
+    sed_type: str | None = None,
+    derive_edges: bool = False,
+    units: dict[str, str] | str | None = None,
 ) -> xr.Dataset:
     """Read one GADF SED table (one source) into a fluxds Dataset.
 
@@ -122,6 +171,9 @@ def dataset_from_table(
         Overrides the table's ``SED_TYPE``.
     derive_edges : bool
         For a table with ``e_ref`` only: derive bin edges (see :func:`fluxds.from_sed`).
+    units : dict or "gadf", optional
+        Units for columns the file gives none for (column name -> unit), or ``"gadf"`` for the units the
+        GADF spec recommends. Columns that carry a unit keep it.
 
     Returns
     -------
@@ -141,7 +193,7 @@ def dataset_from_table(
                 "time bin or region with energy vectors; this version of fluxds reads GADF SED tables "
                 "(one row per energy bin) only"
             )
-    columns = _normalised_columns(table, where)
+    columns = _normalised_columns(table, where, _units_option(units, where))
     _loglike_to_stat(columns)
     sed = sed_type or meta.get("SED_TYPE") or guess_sed_type(list(columns))
     if sed is None:
@@ -189,10 +241,13 @@ def dataset_from_table(
         where=where,
     )
     if saved is not None:
-        saved.pop("_energy_edges_derived", None)
-        if saved.pop("_energy_ref_derived", False):
-            ds[schema.ENERGY].attrs["note"] = EREF_DERIVED
+        for flag, coords, note in _DERIVED_FLAGS:
+            if saved.pop(flag, False):
+                for coord in coords:
+                    ds[coord].attrs["note"] = note
         ds.attrs = saved
+    if "SOURCE" in meta:
+        ds = ds.assign_coords(source=str(meta["SOURCE"]))
     if gti is not None:
         ds = ds.merge(gti_from_json(gti, where))
     return ds
@@ -232,16 +287,13 @@ def table_from_dataset(ds: xr.Dataset, sed_type: str | None = None, *, where: st
     out = to_sed_type(ds, sed, keep_likelihood=True)
     table = Table()
     attrs = {k: _jsonable(v) for k, v in ds.attrs.items()}
-    point_type = schema.sed_type(sed).name in ("dnde", "e2dnde")
+    needed = _ENERGY_COLUMNS_NEEDED[schema.sed_type(sed).name]
     for name, column in schema.ENERGY_COLUMNS.items():
         if column not in ds.coords:
             continue
         coord = ds[column]
-        note = coord.attrs.get("note")
-        if note == EDGES_DERIVED or (note == EREF_DERIVED and not point_type):
-            continue  # the reader derives them again, bit for bit
-        if note == EREF_DERIVED:
-            attrs["_energy_ref_derived"] = True  # dnde types need e_ref in the file
+        if coord.attrs.get("note") and name not in needed:
+            continue  # derived: the reader derives it again, bit for bit
         table[name] = np.asarray(coord.values)
         table[name].unit = format_unit(parse_unit(coord.attrs.get("units")))
     for name, var in out.data_vars.items():
@@ -251,9 +303,9 @@ def table_from_dataset(ds: xr.Dataset, sed_type: str | None = None, *, where: st
         table[str(name)] = values
         if unit:
             table[str(name)].unit = unit
-    e_min = ds.coords.get(schema.ENERGY_MIN)
-    if e_min is not None and e_min.attrs.get("note") == EDGES_DERIVED:
-        attrs["_energy_edges_derived"] = True
+    for flag, coords, note in _DERIVED_FLAGS:
+        if coords[0] in ds.coords and ds[coords[0]].attrs.get("note") == note:
+            attrs[flag] = True
     gti = gti_to_json(ds)
     if gti is not None:
         table.meta["GTI"] = gti

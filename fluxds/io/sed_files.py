@@ -70,8 +70,15 @@ def _gti(hdul, path: str) -> xr.Dataset | None:
     )
 
 
+SHARED_KEY = "_shared_over_source"
+
+
 def join_sources(parts: list[tuple[str, xr.Dataset]], where: str) -> xr.Dataset:
-    """Join one Dataset per source along a new ``source`` dimension (same energy bins required)."""
+    """Join one Dataset per source along a new ``source`` dimension (same energy bins required).
+
+    Variables that a writer marked as shared by all sources (attribute ``_shared_over_source``, a JSON
+    list) are kept without the ``source`` dimension; the others gain it.
+    """
     first = parts[0][1]
     for name, ds in parts[1:]:
         for coord in (schema.ENERGY, schema.ENERGY_MIN, schema.ENERGY_MAX):
@@ -87,29 +94,26 @@ def join_sources(parts: list[tuple[str, xr.Dataset]], where: str) -> xr.Dataset:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise FormatError(f"{where}: duplicate source names {duplicates}")
+    shared = [v for v in json.loads(first.attrs.get(SHARED_KEY, "[]")) if v in first.data_vars]
     models = {name: ds.attrs.get("reference_model") for name, ds in parts}
     joined = xr.concat(
-        [ds.drop_vars("source", errors="ignore") for _, ds in parts],
+        [ds.drop_vars(["source", *shared], errors="ignore") for _, ds in parts],
         dim=xr.DataArray(names, dims="source", name="source"),
         data_vars="all",
         coords="minimal",
         combine_attrs="drop_conflicts",
         join="exact",
     )
+    joined = joined.assign({v: first[v] for v in shared})
+    joined.attrs.pop(SHARED_KEY, None)
     if len(set(models.values())) > 1:
         joined.attrs["reference_model"] = json.dumps(
             {"by_source": {n: json.loads(m) for n, m in models.items() if m}}
         )
-    return joined
+    return joined.transpose(*schema.canonical_dims(joined.dims))
 
 
-def read_fits(
-    path: str | os.PathLike,
-    *,
-    hdu: str | None = None,
-    sed_type: str | None = None,
-    derive_edges: bool = False,
-) -> xr.Dataset:
+def read_fits(path: str | os.PathLike, *, hdu: str | None = None, **options) -> xr.Dataset:
     """Read a GADF SED FITS file (one SED HDU, or one per source, and an optional GTI HDU).
 
     Parameters
@@ -117,10 +121,9 @@ def read_fits(
     path : str or path-like
     hdu : str, optional
         Read only this HDU.
-    sed_type : str, optional
-        Override the ``SED_TYPE`` keyword.
-    derive_edges : bool
-        For an SED with ``e_ref`` only: derive bin edges (recorded on the coordinate).
+    **options
+        ``sed_type`` (overrides ``SED_TYPE``), ``derive_edges``, ``units``: see
+        :func:`fluxds.io.gadf_table.dataset_from_table`.
 
     Returns
     -------
@@ -151,16 +154,12 @@ def read_fits(
         for i, h in enumerate(sed_hdus):
             label = h.name or f"HDU {hdul.index_of(h) if h in hdul else i}"
             where = f"{path}[{label}]"
-            ds = dataset_from_table(
-                _table(h, where), where=where, sed_type=sed_type, derive_edges=derive_edges
-            )
+            ds = dataset_from_table(_table(h, where), where=where, **options)
             name = h.header.get("SOURCE", h.header.get("EXTNAME", h.name))
             parts.append((str(name), ds))
         gti = _gti(hdul, path)
     if len(parts) == 1:
         ds = parts[0][1]
-        if "SOURCE" in sed_hdus[0].header:
-            ds = ds.assign_coords(source=str(sed_hdus[0].header["SOURCE"]))
     else:
         ds = join_sources(parts, path)
     if gti is not None and "gti_start" not in ds.data_vars:
@@ -175,11 +174,14 @@ def _split_sources(ds: xr.Dataset) -> list[tuple[str | None, xr.Dataset]]:
     text = ds.attrs.get("reference_model")
     if text and '"by_source"' in text:
         by_source = {n: json.dumps(m) for n, m in json.loads(text)["by_source"].items()}
+    shared = [str(v) for v in ds.data_vars if "source" not in ds[v].dims and not str(v).startswith("gti_")]
     parts = []
     for name in ds["source"].values.tolist():
         part = ds.sel(source=name)
-        if by_source is not None:  # a new dict: sel() shares the attrs of ``ds``
-            part.attrs = {**part.attrs, "reference_model": by_source.get(str(name), "")}
+        attrs = {**part.attrs, SHARED_KEY: json.dumps(shared)}  # a new dict: sel() shares ds.attrs
+        if by_source is not None:
+            attrs["reference_model"] = by_source.get(str(name), "")
+        part.attrs = attrs
         parts.append((str(name), part))
     return parts
 
@@ -230,16 +232,15 @@ def _single(ds: xr.Dataset, fmt: str, where: str) -> xr.Dataset:
     return ds
 
 
-def read_ecsv(
-    path: str | os.PathLike, *, sed_type: str | None = None, derive_edges: bool = False
-) -> xr.Dataset:
-    """Read a GADF SED table from ECSV (astropy's safe YAML header reader)."""
+def read_ecsv(path: str | os.PathLike, **options) -> xr.Dataset:
+    """Read a GADF SED table from ECSV (astropy's safe YAML header reader); ``options`` as for
+    :func:`read_fits`."""
     where = str(path)
     try:
         table = Table.read(where, format="ascii.ecsv")
     except Exception as exc:  # OSError, ValueError, and the YAML parser's own errors
         raise FormatError(f"{where}: not a readable ECSV table: {exc}") from None
-    return dataset_from_table(table, where=where, sed_type=sed_type, derive_edges=derive_edges)
+    return dataset_from_table(table, where=where, **options)
 
 
 def write_ecsv(
@@ -252,14 +253,13 @@ def write_ecsv(
         table.write(tmp, format="ascii.ecsv")
 
 
-def read_hdf5(
-    path: str | os.PathLike,
-    *,
-    sed_type: str | None = None,
-    hdf5_path: str | None = None,
-    derive_edges: bool = False,
-) -> xr.Dataset:
-    """Read a GADF SED table stored with astropy's HDF5 table writer (the GADF samples' flavour)."""
+def read_hdf5(path: str | os.PathLike, *, hdf5_path: str | None = None, **options) -> xr.Dataset:
+    """Read a GADF SED table stored with astropy's HDF5 table writer (the GADF samples' flavour: meta as
+    HDF5 attributes, and no units unless the writer serialised them: pass ``units="gadf"`` then).
+
+    ``hdf5_path`` names the table (default: the first table in the file); ``options`` as for
+    :func:`read_fits`.
+    """
     where = str(path)
     try:
         import h5py
@@ -278,9 +278,7 @@ def read_hdf5(
         raise
     except Exception as exc:  # h5py raises OSError/KeyError/ValueError, among others
         raise FormatError(f"{where}: not a readable HDF5 table: {exc}") from None
-    return dataset_from_table(
-        table, where=f"{where}[{hdf5_path}]", sed_type=sed_type, derive_edges=derive_edges
-    )
+    return dataset_from_table(table, where=f"{where}[{hdf5_path}]", **options)
 
 
 def write_hdf5(
@@ -296,11 +294,9 @@ def write_hdf5(
 def read_ascii(
     path: str | os.PathLike,
     *,
-    sed_type: str | None = None,
     columns: dict[str, str] | None = None,
-    units: dict[str, str] | None = None,
     ul_conf: float | None = None,
-    derive_edges: bool = False,
+    **options,
 ) -> xr.Dataset:
     """Read a plain-text SED table (whitespace or comma separated, with a header line).
 
@@ -310,16 +306,13 @@ def read_ascii(
     Parameters
     ----------
     path : str or path-like
-    sed_type : str, optional
-        The SED type (else guessed from the column names after renaming).
     columns : dict, optional
         File column name -> GADF name, e.g. ``{"E": "e_ref", "Differential_Flux": "dnde"}``.
-    units : dict, optional
-        GADF name -> unit string, for every column with a physical dimension.
     ul_conf : float, optional
         Confidence level of the upper limits.
-    derive_edges : bool
-        Derive bin edges for an SED with ``e_ref`` only.
+    **options
+        ``units`` (GADF name -> unit string, for every column with a physical dimension; or
+        ``"gadf"``), ``sed_type``, ``derive_edges``: see :func:`read_fits`.
 
     Returns
     -------
@@ -334,10 +327,6 @@ def read_ascii(
         if old not in table.colnames:
             raise FormatError(f"{where}: no column {old!r} to rename; columns: {table.colnames}")
         table.rename_column(old, new)
-    for name, unit in (units or {}).items():
-        if name not in table.colnames:
-            raise FormatError(f"{where}: no column {name!r} to give a unit; columns: {table.colnames}")
-        table[name].unit = unit
     if ul_conf is not None:
         table.meta["UL_CONF"] = ul_conf
-    return dataset_from_table(table, where=where, sed_type=sed_type, derive_edges=derive_edges)
+    return dataset_from_table(table, where=where, **options)
