@@ -78,6 +78,13 @@ def parse_unit(text: str | u.UnitBase | None, *, where: str = "") -> u.UnitBase:
         raise UnitError(f"unit {raw!r}{place} is not a unit astropy can read: {exc}") from None
 
 
+_RANK = {"length": 0, "time": 1, "energy": 2}
+
+
+def _rank(base: u.UnitBase) -> int:
+    return _RANK.get(str(base.physical_type), len(_RANK))
+
+
 def format_unit(unit: u.UnitBase | str | None) -> str:
     """Write a unit as a string that astropy and UDUNITS-2 both read as the same unit.
 
@@ -97,8 +104,8 @@ def format_unit(unit: u.UnitBase | str | None) -> str:
     scale = getattr(unit, "scale", 1.0)
     if not bases:
         return repr(float(scale))
-    # positive powers first (e.g. erg cm-2 s-1), then the order astropy keeps
-    order = sorted(range(len(bases)), key=lambda i: (powers[i] < 0, i))
+    # positive powers first (erg cm-2 s-1), then area, time, energy, others: cm-2 s-1 TeV-1
+    order = sorted(range(len(bases)), key=lambda i: (powers[i] < 0, _rank(bases[i]), i))
     parts = []
     for i in order:
         name = bases[i].to_string()

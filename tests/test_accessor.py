@@ -74,7 +74,7 @@ def test_every_sed_type_is_norm_times_reference(suffix):
 def test_units_names_and_conversion():
     ds = _sed()
     dnde = ds.sed.dnde
-    assert dnde.name == "dnde" and dnde.attrs["units"] == "TeV-1 s-1 cm-2" and dnde.attrs["long_name"]
+    assert dnde.name == "dnde" and dnde.attrs["units"] == "cm-2 s-1 TeV-1" and dnde.attrs["long_name"]
     in_tev = ds.sed.get("e2dnde", unit="TeV cm-2 s-1")
     np.testing.assert_allclose(in_tev.values, ds.sed.e2dnde.values / TEV_TO_ERG, rtol=1e-14)
     assert u.Unit(in_tev.attrs["units"]) == u.Unit("TeV cm-2 s-1")

@@ -72,8 +72,8 @@ def test_dnde_column_in_wrong_unit(tmp_path):
     path = _write(tmp_path, t)
     with pytest.raises(
         fluxds.UnitError,
-        match=r"bad\.fits.*'dnde' has unit 'erg s-1 cm-2'.*"
-        r"expected a unit like 'TeV-1 s-1 cm-2'",
+        match=r"bad\.fits.*'dnde' has unit 'erg cm-2 s-1'.*"
+        r"expected a unit like 'cm-2 s-1 TeV-1'",
     ):
         fluxds.read(path)
 

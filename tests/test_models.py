@@ -294,7 +294,7 @@ def test_to_dict_shape_and_default_model():
         "type": "PowerLaw",
         "parameters": {
             "index": {"value": 2.0, "unit": ""},
-            "amplitude": {"value": 1e-12, "unit": "TeV-1 s-1 cm-2"},
+            "amplitude": {"value": 1e-12, "unit": "cm-2 s-1 TeV-1"},
             "reference": {"value": 1.0, "unit": "TeV"},
         },
     }

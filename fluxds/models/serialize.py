@@ -61,7 +61,7 @@ def model_from_dict(data: Mapping[str, Any]) -> SpectralModel:
     ...     {"name": "amplitude", "value": 1e-12, "unit": "TeV-1 s-1 cm-2"},
     ...     {"name": "reference", "value": 1.0, "unit": "TeV"}]})
     >>> model
-    PowerLaw(index=2.0, amplitude=1e-12 TeV-1 s-1 cm-2, reference=1.0 TeV)
+    PowerLaw(index=2.0, amplitude=1e-12 cm-2 s-1 TeV-1, reference=1.0 TeV)
     """
     if not isinstance(data, Mapping):
         raise ModelError(f"a spectral model must be a dict, got {type(data).__name__}")
