@@ -51,6 +51,43 @@ def _success_filter(ds: xr.Dataset, da: xr.DataArray) -> xr.DataArray:
     return da.where(ds["success"])
 
 
+def _reference_variable(
+    ds: xr.Dataset, sed: str, unit: str | u.UnitBase | None
+) -> tuple[xr.Variable, u.UnitBase, xr.DataArray]:
+    """The reference of SED type ``sed`` as a bare Variable in ``unit``, that unit, and the stored
+    variable it comes from."""
+    kind = schema.sed_type(sed)
+    if kind.reference is None:
+        raise MissingQuantityError(f"the SED type {sed!r} has no reference quantity")
+    name = f"{kind.name}_ref"
+    if kind.needs_edges and kind.reference not in ds.data_vars and not has_edges(ds):
+        raise MissingEnergyEdgesError(
+            f"{name!r} needs energy bin edges, and this SED has reference energies only "
+            "(no energy_min/energy_max); read or build it with derive_edges=True to derive "
+            "edges from e_ref explicitly"
+        )
+    stored = _stored(ds, kind.reference, name)
+    ref = stored.variable
+    ref_unit = unit_attr(stored)
+    if kind.energy_power:
+        energy = ds[schema.ENERGY]
+        ref = ref * energy.variable**kind.energy_power
+        ref_unit = ref_unit * unit_attr(energy) ** kind.energy_power
+    target = parse_unit(unit) if unit is not None else kind.physical_unit
+    factor = conversion_factor(ref_unit, target, what=name)
+    return (ref * factor if factor != 1.0 else ref), target, stored
+
+
+def _times(da: xr.DataArray, factor: xr.Variable | float) -> xr.DataArray:
+    """``da * factor`` for a factor taken from the same Dataset: Variable arithmetic, no index
+    alignment (the operands are aligned already), the coordinates of ``da`` kept as they are."""
+    if isinstance(factor, float):
+        return da if factor == 1.0 else da.copy(deep=False, data=(da.variable * factor).data)
+    if set(factor.dims) <= set(da.dims):
+        return da.copy(deep=False, data=(da.variable * factor).transpose(*da.dims).data)
+    return da * xr.DataArray(factor)  # the factor has dims of its own: let xarray broadcast
+
+
 def reference(ds: xr.Dataset, sed: str, unit: str | u.UnitBase | None = None) -> xr.DataArray:
     """The reference model's value in each bin, in SED type ``sed``.
 
@@ -75,25 +112,9 @@ def reference(ds: xr.Dataset, sed: str, unit: str | u.UnitBase | None = None) ->
         ``flux``/``eflux`` asked of an SED without bin edges.
     """
     kind = schema.sed_type(sed)
-    if kind.reference is None:
-        raise MissingQuantityError(f"the SED type {sed!r} has no reference quantity")
-    name = f"{kind.name}_ref"
-    if kind.needs_edges and kind.reference not in ds.data_vars and not has_edges(ds):
-        raise MissingEnergyEdgesError(
-            f"{name!r} needs energy bin edges, and this SED has reference energies only "
-            "(no energy_min/energy_max); read or build it with derive_edges=True to derive "
-            "edges from e_ref explicitly"
-        )
-    ref = _stored(ds, kind.reference, name)
-    ref_unit = unit_attr(ref)
-    if kind.energy_power:
-        energy = ds[schema.ENERGY]
-        ref = ref * energy**kind.energy_power
-        ref_unit = ref_unit * unit_attr(energy) ** kind.energy_power
-    target = parse_unit(unit) if unit is not None else kind.physical_unit
-    factor = conversion_factor(ref_unit, target, what=name)
-    out = ref * factor if factor != 1.0 else ref
-    return _labelled(out, name, target, f"reference model {kind.long_name}")
+    ref, target, stored = _reference_variable(ds, sed, unit)
+    out = stored.copy(deep=False, data=ref.transpose(*stored.dims).data)
+    return _labelled(out, f"{kind.name}_ref", target, f"reference model {kind.long_name}")
 
 
 def _measurement(
@@ -108,9 +129,9 @@ def _measurement(
     if stem == "norm":
         target = unit if unit is not None else u.dimensionless_unscaled
         factor = conversion_factor(u.dimensionless_unscaled, target, what=name)
-        return _labelled(norm * factor if factor != 1.0 else norm, name, target, long_name)
-    ref = reference(ds, stem, unit)
-    return _labelled(norm * ref, name, unit_attr(ref), long_name)
+        return _labelled(_times(norm, factor), name, target, long_name)
+    ref, target, _ = _reference_variable(ds, stem, unit)
+    return _labelled(_times(norm, ref), name, target, long_name)
 
 
 def _sqrt_ts(ds: xr.Dataset) -> xr.DataArray:

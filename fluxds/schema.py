@@ -10,6 +10,7 @@ A *quantity* is anything ``ds.sed`` can give: a stored variable of the likelihoo
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import astropy.units as u
@@ -71,6 +72,11 @@ MEASUREMENT_SUFFIXES: dict[str, str] = {
 }
 
 
+@functools.cache
+def _unit(text: str) -> u.UnitBase:
+    return u.Unit(text) if text else u.dimensionless_unscaled
+
+
 @dataclass(frozen=True)
 class SedType:
     """One SED type of the GADF spec.
@@ -101,7 +107,7 @@ class SedType:
     @property
     def physical_unit(self) -> u.UnitBase:
         """The astropy unit of :attr:`unit` (fixes the physical dimension of the type)."""
-        return u.Unit(self.unit) if self.unit else u.dimensionless_unscaled
+        return _unit(self.unit)
 
 
 SED_TYPES: dict[str, SedType] = {
@@ -144,9 +150,7 @@ class Variable:
     @property
     def physical_unit(self) -> u.UnitBase | None:
         """The astropy unit of :attr:`unit`, ``None`` where the variable has no unit."""
-        if self.unit is None:
-            return None
-        return u.Unit(self.unit) if self.unit else u.dimensionless_unscaled
+        return None if self.unit is None else _unit(self.unit)
 
 
 def _norm_variables() -> list[Variable]:

@@ -9,6 +9,7 @@ flux is a number flux).
 
 from __future__ import annotations
 
+import functools
 import re
 
 import astropy.units as u
@@ -58,7 +59,17 @@ def parse_unit(text: str | u.UnitBase | None, *, where: str = "") -> u.UnitBase:
         text = text.to_string()
     if text is None:
         return u.dimensionless_unscaled
-    raw = str(text).strip()
+    try:
+        return _parse_text(str(text))
+    except ValueError as exc:
+        place = f" of {where}" if where else ""
+        raise UnitError(f"unit {str(text).strip()!r}{place} is not a unit astropy can read: {exc}") from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_text(raw: str) -> u.UnitBase:
+    """Parse one unit string (cached: files and Datasets repeat a handful of unit strings)."""
+    raw = raw.strip()
     if raw.lower() in _DIMENSIONLESS_WORDS:
         return u.dimensionless_unscaled
     cleaned = _COUNT_TOKENS.sub("", raw)
@@ -71,11 +82,7 @@ def parse_unit(text: str | u.UnitBase | None, *, where: str = "") -> u.UnitBase:
             return u.Unit(cleaned, format=fmt)
         except ValueError:
             continue
-    try:
-        return u.Unit(cleaned, parse_strict="raise")
-    except ValueError as exc:
-        place = f" of {where}" if where else ""
-        raise UnitError(f"unit {raw!r}{place} is not a unit astropy can read: {exc}") from None
+    return u.Unit(cleaned, parse_strict="raise")
 
 
 _RANK = {"length": 0, "time": 1, "energy": 2}
@@ -85,6 +92,7 @@ def _rank(base: u.UnitBase) -> int:
     return _RANK.get(str(base.physical_type), len(_RANK))
 
 
+@functools.lru_cache(maxsize=1024)
 def format_unit(unit: u.UnitBase | str | None) -> str:
     """Write a unit as a string that astropy and UDUNITS-2 both read as the same unit.
 
@@ -128,6 +136,7 @@ def unit_attr(obj) -> u.UnitBase:
     return parse_unit(obj.attrs.get("units"), where=str(getattr(obj, "name", "") or ""))
 
 
+@functools.lru_cache(maxsize=1024)
 def conversion_factor(from_unit: u.UnitBase, to_unit: u.UnitBase, *, what: str = "") -> float:
     """The number by which values in ``from_unit`` are multiplied to be in ``to_unit``.
 

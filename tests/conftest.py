@@ -13,6 +13,20 @@ GADF = DATA / "gadf-spec"
 GAMMAPY_DATA = DATA / "gammapy-data"
 WRITTEN = DATA / "gammapy-written"
 
+# every flux-points file gammapy 2.1 wrote for expected.json
+FP_FILES = [
+    "fp_likelihood.fits",
+    "fp_likelihood.ecsv",
+    "fp_dnde.fits",
+    "fp_dnde.ecsv",
+    "fp_e2dnde.fits",
+    "fp_flux.fits",
+    "fp_eflux.fits",
+    "fp_ctb37b_dnde_eref_only.fits",
+    "fp_ctb37b_dnde_eref_only.ecsv",
+    "fp_gadf_sample_flux_rewritten.fits",
+]
+
 
 @pytest.fixture(scope="session")
 def expected() -> dict:

@@ -8,23 +8,11 @@ import functools
 import numpy as np
 import pytest
 from astropy.table import Table
-from conftest import WRITTEN
+from conftest import FP_FILES, WRITTEN
 from scipy import stats
 
 import fluxds
 
-FP_FILES = [
-    "fp_likelihood.fits",
-    "fp_likelihood.ecsv",
-    "fp_dnde.fits",
-    "fp_dnde.ecsv",
-    "fp_e2dnde.fits",
-    "fp_flux.fits",
-    "fp_eflux.fits",
-    "fp_ctb37b_dnde_eref_only.fits",
-    "fp_ctb37b_dnde_eref_only.ecsv",
-    "fp_gadf_sample_flux_rewritten.fits",
-]
 # gammapy ignores the stored ref_flux/ref_eflux of a likelihood SED and re-integrates a template
 # through ref_dnde: every integral quantity it gives for these files is off (up to 244 % here).
 TEMPLATE_REINTEGRATED = {

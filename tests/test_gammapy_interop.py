@@ -17,7 +17,7 @@ from astropy.table import Table
 
 gammapy = pytest.importorskip("gammapy")
 
-from conftest import GADF, GAMMAPY_DATA, WRITTEN  # noqa: E402
+from conftest import FP_FILES, GADF, GAMMAPY_DATA, WRITTEN  # noqa: E402
 from gammapy.estimators import FluxPoints  # noqa: E402
 from gammapy.modeling.models import (  # noqa: E402
     LogParabolaSpectralModel,
@@ -252,18 +252,7 @@ TEMPLATE_REINTEGRATED = {f"{stem}{s}" for stem in ("flux", "eflux") for s in (*S
 
 def test_gammapy_written_files_are_all_covered():
     names = {p.name for p in GAMMAPY_FILES}
-    assert {
-        "fp_likelihood.fits",
-        "fp_likelihood.ecsv",
-        "fp_dnde.fits",
-        "fp_dnde.ecsv",
-        "fp_e2dnde.fits",
-        "fp_flux.fits",
-        "fp_eflux.fits",
-        "fp_ctb37b_dnde_eref_only.fits",
-        "fp_ctb37b_dnde_eref_only.ecsv",
-        "fp_gadf_sample_flux_rewritten.fits",
-    } <= names
+    assert set(FP_FILES) <= names
 
 
 @pytest.mark.parametrize("path", GAMMAPY_FILES, ids=lambda p: p.name)
