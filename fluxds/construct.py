@@ -173,28 +173,30 @@ def _norms(sed: str, data, refs, e_ref, where: str) -> dict[str, u.Quantity]:
         value = _checked_unit(_quantity(data[name], name, kind.unit, where), name, kind.physical_unit, where)
         norms[f"norm{s}"] = (value / ref).to(u.dimensionless_unscaled)
         if f"norm{s}" in stored:
-            _check_agree(norms[f"norm{s}"], stored[f"norm{s}"], ref, name, f"norm{s}", where)
+            _check_agree(value, stored[f"norm{s}"], ref, name, f"norm{s}", where)
     norms.update(stored)
     return norms
 
 
 def _check_agree(
-    derived: u.Quantity, stored: u.Quantity, ref: u.Quantity, name: str, norm_name: str, where: str
+    value: u.Quantity, stored: u.Quantity, ref: u.Quantity, name: str, norm_name: str, where: str
 ) -> None:
-    """Two representations of one measurement must agree (rtol 1e-9) wherever the reference can tell
-    (a zero or non-finite reference says nothing about the norm)."""
-    a, b = np.asarray(derived.value, dtype=float), np.asarray(stored.value, dtype=float)
-    ref_value = np.broadcast_to(np.asarray(ref.value, dtype=float), a.shape)
-    informative = np.isfinite(ref_value) & (ref_value != 0)
+    """Two representations of one measurement must agree: the column against the stored norm times the
+    reference, compared in the column's own numbers (rtol 1e-9; values that under- or overflow to
+    zero or infinity agree with what rounds to them)."""
+    a = np.asarray(value.value, dtype=float)
+    b = np.asarray((stored * ref).to_value(value.unit), dtype=float)
     both = np.isfinite(a) & np.isfinite(b)
-    differ = (both & ~np.isclose(a, b, rtol=1e-9, atol=1e-300)) | (np.isfinite(a) != np.isfinite(b))
-    bad = differ & informative
+    floor = np.finfo(float).tiny / 1e-9  # below this, products of normal numbers lose their digits
+    differ = (both & ~np.isclose(a, b, rtol=1e-9, atol=floor)) | (np.isfinite(a) != np.isfinite(b))
+    ref_value = np.broadcast_to(np.asarray(ref.value, dtype=float), a.shape)
+    bad = differ & np.isfinite(ref_value) & (ref_value != 0)
     if bad.any():
         i = np.unravel_index(int(np.flatnonzero(bad)[0]), bad.shape)
         raise SchemaError(
             f"{where}columns {name!r} and {norm_name!r} (with the reference) disagree: at index "
-            f"{tuple(int(k) for k in i)} {name} / reference = {float(a[i])!r} but "
-            f"{norm_name} = {float(b[i])!r}"
+            f"{tuple(int(k) for k in i)} {name} = {float(a[i])!r} but {norm_name} x reference = "
+            f"{float(b[i])!r}"
         )
 
 

@@ -145,7 +145,7 @@ def test_light_curve_table_is_named(tmp_path):
     t = _flux_table()
     t["time_min"] = [1.0, 2.0, 3.0]
     path = _write(tmp_path, t)
-    with pytest.raises(fluxds.FormatError, match="light-curve table"):
+    with pytest.raises(fluxds.FormatError, match=r"bad\.fits.*(light-curve|lightcurve)"):
         fluxds.read(path)
 
 

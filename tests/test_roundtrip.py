@@ -168,7 +168,7 @@ def test_overwrite_is_refused_unless_asked(tmp_path):
 
 
 def test_failed_write_leaves_nothing(tmp_path):
-    ds = fluxds.read(GAMMAPY_DATA / "crab_hess_fp.fits").expand_dims(time=2)
+    ds = fluxds.read(GAMMAPY_DATA / "crab_hess_fp.fits").expand_dims(phase=2)
     with pytest.raises(fluxds.FormatError, match="netCDF"):
         ds.sed.write(tmp_path / "bad.fits")
     assert list(tmp_path.iterdir()) == []

@@ -1,30 +1,42 @@
-"""Reading and writing: format detection and dispatch to one module per format family."""
+"""Reading and writing: format detection and dispatch to one module per format family.
+
+Each format family lives in its own module, imported when first used; this registry is the only place
+that knows them all. A reader is ``read(path, **options) -> Dataset``; a writer is
+``write(ds, path, *, sed_type=None, overwrite=False, **options)``.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
 import xarray as xr
 
 from fluxds.errors import FormatError, UnknownFormatError
-from fluxds.io import netcdf, sed_files
 
 __all__ = ["read", "write", "detect_format", "FORMATS"]
 
-# format name -> (reader, writer)
-FORMATS = {
-    "gadf-sed": (sed_files.read_fits, sed_files.write_fits),
-    "ecsv": (sed_files.read_ecsv, sed_files.write_ecsv),
-    "hdf5": (sed_files.read_hdf5, sed_files.write_hdf5),
-    "netcdf": (netcdf.read_netcdf, netcdf.write_netcdf),
-    "ascii": (sed_files.read_ascii, None),
+# format name -> ("module:reader", "module:writer" or None)
+FORMATS: dict[str, tuple[str, str | None]] = {
+    "gadf-sed": ("fluxds.io.sed_files:read_fits", "fluxds.io.sed_files:write_fits"),
+    "ecsv": ("fluxds.io.sed_files:read_ecsv", "fluxds.io.sed_files:write_ecsv"),
+    "hdf5": ("fluxds.io.sed_files:read_hdf5", "fluxds.io.sed_files:write_hdf5"),
+    "ascii": ("fluxds.io.sed_files:read_ascii", None),
+    "netcdf": ("fluxds.io.netcdf:read_netcdf", "fluxds.io.netcdf:write_netcdf"),
+    "lightcurve": ("fluxds.io.lightcurve:read", "fluxds.io.lightcurve:write"),
+    "binned-time-series": (
+        "fluxds.io.lightcurve:read_binned_time_series",
+        "fluxds.io.lightcurve:write_binned_time_series",
+    ),
+    "flux-map": ("fluxds.io.flux_maps:read", "fluxds.io.flux_maps:write"),
+    "healpix-map": ("fluxds.io.healpix:read", "fluxds.io.healpix:write"),
+    "tscube": ("fluxds.io.tscube:read", "fluxds.io.tscube:write"),
+    "profile": ("fluxds.io.profile:read", "fluxds.io.profile:write"),
 }
-_SUFFIXES = {
-    ".fits": "gadf-sed",
-    ".fit": "gadf-sed",
-    ".fts": "gadf-sed",
-    ".fits.gz": "gadf-sed",
+_FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz")
+_CONTAINERS = {
+    **{s: "fits" for s in _FITS_SUFFIXES},
     ".ecsv": "ecsv",
     ".h5": "hdf5",
     ".hdf5": "hdf5",
@@ -33,18 +45,39 @@ _SUFFIXES = {
     ".nc4": "netcdf",
     ".netcdf": "netcdf",
 }
+# a Dataset's dimensions -> the table/map layout that holds it (first match)
+_LAYOUT_BY_DIM = (
+    ("pixel", "healpix-map"),
+    ("lat", "flux-map"),
+    ("time", "lightcurve"),
+    ("region", "profile"),
+)
+
+
+def _resolve(spec: str, fmt: str, path) -> object:
+    module_name, _, function = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise UnknownFormatError(
+            f"{path}: the {fmt!r} format (lightcurve, flux map ...) is not part of this fluxds version"
+        ) from None
+    return getattr(module, function)
 
 
 def _sniff(path: Path) -> str | None:
+    """The container from the first bytes: fits, ecsv, netcdf, hdf5."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(2048)
     except OSError as exc:
         raise FormatError(f"{path}: cannot open: {exc}") from None
     if head.startswith(b"SIMPLE  ="):
-        return "gadf-sed"
+        return "fits"
     if head.startswith(b"\x1f\x8b"):
-        return "gadf-sed" if path.name.endswith(".gz") else None
+        return "fits" if path.name.lower().endswith(".gz") else None
     if head.lstrip().startswith(b"# %ECSV"):
         return "ecsv"
     if head.startswith(b"CDF\x01") or head.startswith(b"CDF\x02"):
@@ -68,8 +101,43 @@ def _is_netcdf4(path: Path) -> bool:
         return False
 
 
+def _container_from_name(path: Path) -> str | None:
+    name = path.name.lower()
+    for suffix, container in _CONTAINERS.items():
+        if name.endswith(suffix):
+            return container
+    return None
+
+
+def _fits_layout(path: Path) -> str:
+    from astropy.io import fits
+
+    from fluxds.io.layouts import fits_layout
+
+    try:
+        with fits.open(path, memmap=True, lazy_load_hdus=True) as hdul:
+            return fits_layout(hdul)
+    except (OSError, ValueError, IndexError, KeyError, TypeError) as exc:
+        raise FormatError(f"{path}: not a readable FITS file: {exc}") from None
+
+
+def _ecsv_layout(path: Path) -> str:
+    from fluxds.io.layouts import table_layout
+
+    names = []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if not line.startswith("#"):
+                break
+            stripped = line.lstrip("# ").strip()
+            if stripped.startswith("- {name:") or stripped.startswith("- name:"):
+                names.append(stripped.split("name:", 1)[1].split(",", 1)[0].strip(" }'\""))
+    layout = table_layout(names)
+    return "ecsv" if layout == "gadf-sed" else layout
+
+
 def detect_format(path: str | os.PathLike) -> str:
-    """The format of a file, from its content (magic bytes) and then its name.
+    """The format of a file, from its content (magic bytes, HDU and column names) and then its name.
 
     Returns
     -------
@@ -83,31 +151,35 @@ def detect_format(path: str | os.PathLike) -> str:
     path = Path(path)
     if not path.exists():
         raise FormatError(f"{path}: no such file")
-    found = _sniff(path)
-    if found:
-        return found
-    name = path.name.lower()
-    for suffix, fmt in _SUFFIXES.items():
-        if name.endswith(suffix):
-            return fmt
+    container = _sniff(path) or _container_from_name(path)
+    if container == "fits":
+        return _fits_layout(path)
+    if container == "ecsv":
+        return _ecsv_layout(path)
+    if container in ("netcdf", "hdf5"):
+        return container
     raise UnknownFormatError(
         f"{path}: cannot tell the format from the content or the name; pass format= one of "
         f"{', '.join(FORMATS)}"
     )
 
 
-def _format_for_writing(path: Path, fmt: str | None) -> str:
+def _format_for_writing(ds: xr.Dataset, path: Path, fmt: str | None) -> str:
     if fmt is not None:
         if fmt not in FORMATS:
             raise UnknownFormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
         return fmt
-    name = path.name.lower()
-    for suffix, found in _SUFFIXES.items():
-        if name.endswith(suffix):
-            return found
-    raise UnknownFormatError(
-        f"{path}: cannot tell the format from the name; pass format= one of {', '.join(FORMATS)}"
-    )
+    container = _container_from_name(path)
+    if container is None:
+        raise UnknownFormatError(
+            f"{path}: cannot tell the format from the name; pass format= one of {', '.join(FORMATS)}"
+        )
+    if container in ("netcdf", "hdf5"):
+        return container
+    for dim, layout in _LAYOUT_BY_DIM:
+        if dim in ds.dims:
+            return layout
+    return "gadf-sed" if container == "fits" else "ecsv"
 
 
 def read(path: str | os.PathLike, format: str | None = None, **kwargs) -> xr.Dataset:
@@ -117,10 +189,11 @@ def read(path: str | os.PathLike, format: str | None = None, **kwargs) -> xr.Dat
     ----------
     path : str or path-like
     format : str, optional
-        One of ``gadf-sed`` (FITS), ``ecsv``, ``hdf5``, ``netcdf``, ``ascii`` (plain text, with
-        ``columns=`` and ``units=`` maps); detected when not given (never ``ascii``).
+        One of :data:`FORMATS` (``gadf-sed`` for a FITS SED table, ``ecsv``, ``hdf5``, ``netcdf``,
+        ``ascii`` for plain text with ``columns=`` and ``units=`` maps, ``lightcurve``, ``flux-map`` ...);
+        detected when not given (never ``ascii``).
     **kwargs
-        Passed to the reader (e.g. ``sed_type=``, ``hdu=`` for FITS).
+        Passed to the reader (e.g. ``sed_type=``, ``hdu=`` for FITS, ``units="gadf"``).
 
     Returns
     -------
@@ -129,7 +202,7 @@ def read(path: str | os.PathLike, format: str | None = None, **kwargs) -> xr.Dat
     fmt = format or detect_format(path)
     if fmt not in FORMATS:
         raise UnknownFormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    return FORMATS[fmt][0](path, **kwargs)
+    return _resolve(FORMATS[fmt][0], fmt, path)(path, **kwargs)
 
 
 def write(
@@ -138,11 +211,12 @@ def write(
     format: str | None = None,
     sed_type: str | None = None,
     overwrite: bool = False,
+    **kwargs,
 ) -> None:
     """Write a fluxds Dataset; see :meth:`fluxds.SedAccessor.write`."""
-    fmt = _format_for_writing(Path(path), format)
-    writer = FORMATS[fmt][1]
-    if writer is None:
+    fmt = _format_for_writing(ds, Path(path), format)
+    spec = FORMATS[fmt][1]
+    if spec is None:
         raise UnknownFormatError(f"{path}: fluxds reads {fmt!r} but does not write it")
     if fmt == "netcdf":
         if sed_type not in (None, "likelihood"):
@@ -150,6 +224,6 @@ def write(
                 f"{path}: netCDF holds the likelihood form; convert with ds.sed.to_sed_type() first "
                 "if you want other variables in the file"
             )
-        writer(ds, path, overwrite=overwrite)
+        _resolve(spec, fmt, path)(ds, path, overwrite=overwrite, **kwargs)
     else:
-        writer(ds, path, sed_type=sed_type, overwrite=overwrite)
+        _resolve(spec, fmt, path)(ds, path, sed_type=sed_type, overwrite=overwrite, **kwargs)
