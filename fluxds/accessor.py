@@ -119,6 +119,23 @@ class SedAccessor:
         listing every problem. Returns the Dataset."""
         return validate(self._ds)
 
+    # --- sky and time --------------------------------------------------------------------------
+    def get_flux_points(self, positions, **kwargs: Any) -> xr.Dataset:
+        """Flux points at one or many sky positions of a flux map (WCS or HEALPix).
+
+        See :func:`fluxds.maps.get_flux_points`.
+        """
+        from fluxds.maps import get_flux_points
+
+        return get_flux_points(self._ds, positions, **kwargs)
+
+    def times(self):
+        """The time bins as astropy ``Time`` objects ``(time_min, time_max)`` in the Dataset's time
+        scale. See :func:`fluxds.timeaxis.astropy_times`."""
+        from fluxds.timeaxis import astropy_times
+
+        return astropy_times(self._ds)
+
     # --- I/O ----------------------------------------------------------------------------------
     def write(
         self,
