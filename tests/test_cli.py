@@ -83,7 +83,9 @@ def test_ruff_clean():
     if ruff is None:
         pytest.fail("ruff is part of the test extra: pip install -e '.[test]'")
     root = Path(__file__).parents[1]
-    result = subprocess.run([ruff, "check", "fluxds", "tests"], cwd=root, capture_output=True, text=True)
+    result = subprocess.run(
+        [ruff, "check", "fluxds", "tests", "benchmarks"], cwd=root, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
