@@ -30,6 +30,7 @@ from fluxds.errors import (
     UnitError,
     UnknownFormatError,
 )
+from fluxds.interop import from_gammapy, to_gammapy
 from fluxds.io import read, write
 from fluxds.validate import validate
 
@@ -47,6 +48,8 @@ __all__ = [
     "UnitError",
     "UnknownFormatError",
     "demo_path",
+    "from_gammapy",
+    "to_gammapy",
     "from_likelihood",
     "from_sed",
     "get_quantity",

@@ -143,7 +143,17 @@ def _checked_unit(q: u.Quantity, name: str, expected: u.UnitBase | None, where: 
     )
 
 
-def _norms(sed: str, data, refs, e_ref, where: str) -> dict[str, u.Quantity]:
+def _along_energy(ref: u.Quantity, dims: tuple[str, ...]) -> u.Quantity:
+    """A per-energy reference (1-D, or already shaped like ``dims``) shaped to broadcast against
+    arrays on ``dims``, wherever ``energy`` sits among them."""
+    if ref.ndim != 1 or len(dims) == 1:
+        return ref
+    shape = [1] * len(dims)
+    shape[dims.index(schema.ENERGY)] = ref.size
+    return ref.reshape(shape)
+
+
+def _norms(sed: str, data, refs, e_ref, dims: tuple[str, ...], where: str) -> dict[str, u.Quantity]:
     """norm<suffix> = <sed><suffix> / reference of the type (dimensionless).
 
     Where the input also holds the norms themselves (a file with several representations, as fluxds
@@ -166,7 +176,8 @@ def _norms(sed: str, data, refs, e_ref, where: str) -> dict[str, u.Quantity]:
         )
     ref = refs[kind.reference]
     if kind.energy_power:
-        ref = ref * e_ref**kind.energy_power
+        ref = ref * _along_energy(e_ref, dims if ref.ndim > 1 else (schema.ENERGY,)) ** kind.energy_power
+    ref = _along_energy(ref, dims)
     norms = {}
     for s in present:
         name = f"{stem}{s}"
@@ -317,14 +328,14 @@ def from_sed(
     refs = _references(model, data, e_ref, e_min, e_max, where)
     if "ref_dnde" not in refs:
         raise SchemaError(f"{where}a likelihood SED needs a 'ref_dnde' column or a reference model")
-    norms = _norms(sed, data, refs, e_ref, where)
+    norms = _norms(sed, data, refs, e_ref, dims, where)
     measured = {f"{stem}{s}" for stem in (kind.name, "norm") for s in schema.MEASUREMENT_SUFFIXES}
     rest = {k: v for k, v in data.items() if k not in measured and k not in refs}
 
     variables = {}
     for name, value in {**norms, **refs, **rest}.items():
         # references evaluated from the model depend on energy only
-        var_dims = dims if name in data else (schema.ENERGY,)
+        var_dims = dims if name in data or name in norms else (schema.ENERGY,)
         variables[name] = _variable(name, value, var_dims, n_energy, where)
     energy_coords = {
         schema.ENERGY: _energy_coord(e_ref, schema.ENERGY, notes.get("derived")),

@@ -186,10 +186,11 @@ VARIABLES: dict[str, Variable] = {
     ]
 }
 
-# Log-likelihood columns of the GADF spec / fermipy (log L, higher is better). They are read into the
-# stat variables: stat = -2 loglike, stat_null = -2 loglike_null,
-# stat_scan = -2 (loglike_null + dloglike_scan) (the GADF spec: dloglike_scan is relative to the
-# zero-normalisation model).
+# Log-likelihood columns of the GADF spec / fermipy (log L, higher is better), read into the -2 log L
+# statistics: stat = -2 loglike, stat_null = -2 loglike_null. The spec's two pages differ on what
+# dloglike_scan is relative to: in SED tables to the zero-normalisation model, so
+# stat_scan = -2 (loglike_null + dloglike_scan); in TS cubes (SCANDATA) to the best fit, so
+# stat_scan = -2 (LOGLIKE + DLOGLIKE_SCAN) (fluxds.io.tscube).
 LOGLIKE_COLUMNS = ("loglike", "loglike_null", "dloglike_scan")
 
 # Older or other spellings found in real files -> the fluxds name.

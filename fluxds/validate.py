@@ -60,9 +60,14 @@ def _variable_problems(ds: xr.Dataset) -> list[str]:
             continue
         if spec.dtype == "bool" and var.dtype != bool:
             problems.append(f"variable {name!r} must be boolean, found dtype {var.dtype}")
-        if spec.extra_dim and spec.extra_dim not in var.dims and var.ndim > 1:
-            if not any(d.endswith("_axis") for d in var.dims):
-                problems.append(f"variable {name!r} should have a {spec.extra_dim!r} dimension")
+        norm_dims = set(ds["norm"].dims) if "norm" in ds.data_vars else {schema.ENERGY}
+        beyond = [d for d in var.dims if d not in norm_dims]
+        if spec.extra_dim and beyond and spec.extra_dim not in beyond:
+            if not any(str(d).endswith("_axis") for d in beyond):
+                problems.append(
+                    f"variable {name!r} has dims {var.dims}: its extra dimension should be "
+                    f"{spec.extra_dim!r}"
+                )
         expected = spec.physical_unit
         if expected is None or var.dtype.kind != "f":
             continue

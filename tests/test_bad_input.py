@@ -10,6 +10,7 @@ from astropy.table import Table
 from conftest import GADF
 
 import fluxds
+from fluxds.io.sed_files import join_sources
 
 DNDE = u.Unit("cm-2 s-1 TeV-1")
 
@@ -145,7 +146,10 @@ def test_light_curve_table_is_named(tmp_path):
     t = _flux_table()
     t["time_min"] = [1.0, 2.0, 3.0]
     path = _write(tmp_path, t)
-    with pytest.raises(fluxds.FormatError, match=r"bad\.fits.*(light-curve|lightcurve)"):
+    # read as a light curve (time_min marks one), which needs both time_min and time_max
+    with pytest.raises(
+        fluxds.FormatError, match=r"bad\.fits\[.*\]: a light-curve table needs both 'time_min' and 'time_max'"
+    ):
         fluxds.read(path)
 
 
@@ -168,7 +172,7 @@ def test_dimensionful_value_without_unit():
 def test_duplicate_source_names():
     ds = fluxds.from_sed("dnde", {"dnde": [1e-12, 2e-13] * DNDE}, energy_ref=[1, 2] * u.TeV)
     with pytest.raises(fluxds.FormatError, match="duplicate source names"):
-        fluxds.io.sed_files.join_sources([("A", ds), ("A", ds)], "test")
+        join_sources([("A", ds), ("A", ds)], "test")
 
 
 def test_validate_reports_every_problem_at_once():

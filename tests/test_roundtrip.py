@@ -10,6 +10,8 @@ from astropy.io import fits
 from conftest import GADF, GAMMAPY_DATA, WRITTEN
 
 import fluxds
+from fluxds.io.netcdf import write_netcdf
+from fluxds.io.sed_files import join_sources
 
 SOURCES = [
     GAMMAPY_DATA / "crab_hess_fp.fits",
@@ -62,7 +64,7 @@ def test_roundtrip_every_sed_type(tmp_path, source, fmt):
 def test_roundtrip_netcdf(tmp_path, source, engine):
     ds = fluxds.read(source)
     path = tmp_path / "out.nc"
-    fluxds.io.netcdf.write_netcdf(ds, path, engine=engine)
+    write_netcdf(ds, path, engine=engine)
     xr.testing.assert_identical(fluxds.read(path), ds)
     with xr.open_dataset(path) as plain:  # plain xarray reads it, and .sed works on it
         np.testing.assert_array_equal(plain.sed.dnde.values, ds.sed.dnde.values)
@@ -123,7 +125,7 @@ def _three_sources():
             ul_conf=0.95,
         )
         parts.append((name, ds))
-    return fluxds.io.sed_files.join_sources(parts, "test")
+    return join_sources(parts, "test")
 
 
 def test_multi_source_fits(tmp_path):

@@ -1,0 +1,331 @@
+"""Sky maps on a HEALPix grid: how the HEALPix geometry travels with a Dataset, and sky coordinates.
+
+A HEALPix flux map has the dimensions ``("energy", "pixel")`` (instead of ``lat``/``lon``). What travels
+with the data:
+
+- ``pixel``: the dimension coordinate, the HEALPix pixel index (int64) in the map's ordering, in the
+  order the pixels are stored (all-sky maps: ``0 .. 12 nside**2 - 1``; partial-sky maps: the pixels the
+  file lists). It follows ``isel``/``sel``, so a selection of pixels stays a valid partial-sky map;
+- ``healpix``: a scalar coordinate (int 0) whose attributes hold the geometry: ``nside`` (int),
+  ``order`` (``"nested"`` or ``"ring"``), ``frame`` (an astropy frame name: ``"galactic"``, ``"icrs"``)
+  and ``region`` (the partial-sky region as gammapy writes it in ``HPX_REG``, e.g. ``"DISK(0.,0.,15.)"``;
+  ``""`` for an all-sky map or an explicit pixel list);
+- ``sky_lon``/``sky_lat`` on ``pixel``: the pixel centres in degrees, in ``frame`` (longitude in
+  [0, 360)). The names are those :mod:`fluxds.wcs` gives the 2-D world coordinates of a non-separable
+  WCS map: auxiliary coordinates that are not dimensions.
+
+All pixel geometry is astropy-healpix's (:class:`astropy_healpix.HEALPix`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import astropy.units as u
+import numpy as np
+import xarray as xr
+from astropy.coordinates import SkyCoord, angular_separation
+from astropy_healpix import HEALPix
+
+from fluxds.errors import FormatError, SchemaError
+
+__all__ = [
+    "HEALPIX_COORD",
+    "PIXEL",
+    "SKY_LON",
+    "SKY_LAT",
+    "check_nside",
+    "healpix_coords",
+    "assign_healpix",
+    "is_healpix_map",
+    "healpix_of",
+    "pixel_skycoord",
+    "pixel_positions",
+    "interpolation_weights",
+    "region_pixels",
+]
+
+HEALPIX_COORD = "healpix"
+PIXEL = "pixel"
+SKY_LON, SKY_LAT = "sky_lon", "sky_lat"
+ORDERS = ("nested", "ring")
+MAX_NSIDE = 2**29
+_LONG_NAMES = {
+    "galactic": ("galactic longitude", "galactic latitude"),
+    "icrs": ("right ascension (ICRS)", "declination (ICRS)"),
+    "fk5": ("right ascension (FK5)", "declination (FK5)"),
+}
+
+
+def check_nside(nside: Any, *, where: str = "") -> int:
+    """``nside`` as an int, checked: a power of two from 1 to 2**29.
+
+    Raises
+    ------
+    FormatError
+        Naming ``where``, the value found and what is expected.
+    """
+    try:
+        value = int(nside)
+        exact = value == float(nside)
+    except (TypeError, ValueError):
+        value, exact = -1, False
+    if not exact or value < 1 or value > MAX_NSIDE or value & (value - 1):
+        raise FormatError(f"{where}NSIDE is {nside!r}; expected a power of two from 1 to {MAX_NSIDE}")
+    return value
+
+
+def _order(order: str, where: str = "") -> str:
+    key = str(order).strip().lower()
+    key = {"nest": "nested", "nested": "nested", "ring": "ring"}.get(key, key)
+    if key not in ORDERS:
+        raise FormatError(f"{where}ordering is {order!r}; expected 'nested' or 'ring'")
+    return key
+
+
+def _hpx(nside: int, order: str, frame: str) -> HEALPix:
+    return HEALPix(nside=nside, order=order, frame=frame)
+
+
+def healpix_coords(
+    nside: int,
+    *,
+    order: str = "nested",
+    frame: str = "icrs",
+    pixels: Any = None,
+    region: str = "",
+    sky_coords: bool = True,
+    where: str = "",
+) -> dict[str, xr.Variable]:
+    """The coordinates of a HEALPix map: ``pixel``, ``healpix`` and (optionally) ``sky_lon``/``sky_lat``.
+
+    Parameters
+    ----------
+    nside : int
+        HEALPix NSIDE (a power of two).
+    order : {"nested", "ring"}
+        Pixel ordering.
+    frame : str
+        Astropy frame name of the pixelisation (``"galactic"``, ``"icrs"`` ...).
+    pixels : array_like of int, optional
+        The pixel indices held, in storage order; default all ``12 nside**2`` pixels.
+    region : str
+        The partial-sky region text (``HPX_REG``), ``""`` when none.
+    sky_coords : bool
+        Add the pixel centres ``sky_lon``/``sky_lat`` (degrees).
+    where : str
+        For messages.
+
+    Returns
+    -------
+    dict of str to xarray.Variable
+
+    Raises
+    ------
+    FormatError
+        Bad NSIDE or ordering, or a pixel index outside ``[0, 12 nside**2)`` or given twice.
+    """
+    where = f"{where}: " if where and not where.endswith(": ") else where
+    nside = check_nside(nside, where=where)
+    order = _order(order, where)
+    hpx = _hpx(nside, order, frame)
+    npix = int(hpx.npix)
+    if pixels is None:
+        index = np.arange(npix, dtype=np.int64)
+    else:
+        index = np.asarray(pixels)
+        if index.ndim != 1 or (index.size and index.dtype.kind not in "iu"):
+            raise FormatError(
+                f"{where}pixel indices must be a 1-D integer array, found {index.dtype} {index.shape}"
+            )
+        index = index.astype(np.int64)
+        bad = (index < 0) | (index >= npix)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise FormatError(
+                f"{where}pixel index {int(index[i])} (entry {i}) is outside [0, {npix}) for NSIDE {nside}"
+            )
+        unique, counts = np.unique(index, return_counts=True)
+        if (counts > 1).any():
+            raise FormatError(f"{where}pixel index {int(unique[counts > 1][0])} is listed more than once")
+    coords = {
+        PIXEL: xr.Variable(
+            (PIXEL,), index, {"long_name": f"HEALPix pixel index ({order} ordering, NSIDE {nside})"}
+        ),
+        HEALPIX_COORD: xr.Variable(
+            (),
+            0,
+            {
+                "long_name": "HEALPix geometry of the pixel dimension",
+                "nside": nside,
+                "order": order,
+                "frame": hpx.frame.name,
+                "region": str(region or ""),
+            },
+        ),
+    }
+    if sky_coords:
+        lon, lat = hpx.healpix_to_lonlat(index)
+        names = _LONG_NAMES.get(hpx.frame.name, (f"{hpx.frame.name} longitude", f"{hpx.frame.name} latitude"))
+        for name, angle, long_name in ((SKY_LON, lon, names[0]), (SKY_LAT, lat, names[1])):
+            attrs = {
+                "units": "degree",
+                "long_name": f"{long_name} of the pixel centre",
+                "frame": hpx.frame.name,
+            }
+            coords[name] = xr.Variable((PIXEL,), angle.to_value(u.deg), attrs)
+    return coords
+
+
+def assign_healpix(
+    ds: xr.Dataset,
+    nside: int,
+    *,
+    order: str = "nested",
+    frame: str = "icrs",
+    region: str = "",
+    sky_coords: bool = True,
+) -> xr.Dataset:
+    """``ds`` (with a ``pixel`` dimension) with the HEALPix coordinates of :func:`healpix_coords`; the
+    pixel indices are ``ds.pixel`` where it exists, else all pixels of the sky (then the dimension
+    must have ``12 nside**2`` entries).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"counts": (("pixel",), np.zeros(12))})
+    >>> ds = assign_healpix(ds, 1, order="ring", frame="galactic")
+    >>> ds.healpix.attrs["nside"], float(ds.sky_lat[0])
+    (1, 41.810314895778596)
+    """
+    if PIXEL not in ds.dims:
+        raise SchemaError(f"a HEALPix map needs a 'pixel' dimension; dims are {tuple(ds.dims)}")
+    pixels = ds[PIXEL].values if PIXEL in ds.coords else None
+    coords = healpix_coords(
+        nside, order=order, frame=frame, pixels=pixels, region=region, sky_coords=sky_coords
+    )
+    if coords[PIXEL].size != ds.sizes[PIXEL]:
+        raise SchemaError(
+            f"the 'pixel' dimension has {ds.sizes[PIXEL]} entries; an all-sky map of NSIDE {nside} has "
+            f"{coords[PIXEL].size}: give the pixel indices as the 'pixel' coordinate"
+        )
+    return ds.assign_coords(coords)
+
+
+def is_healpix_map(ds: xr.Dataset | xr.DataArray) -> bool:
+    """Whether ``ds`` is a HEALPix map (a ``pixel`` dimension and a ``healpix`` coordinate with ``nside``)."""
+    return PIXEL in ds.dims and HEALPIX_COORD in ds.coords and "nside" in ds[HEALPIX_COORD].attrs
+
+
+def _geometry(ds: xr.Dataset | xr.DataArray) -> tuple[int, str, str]:
+    if not is_healpix_map(ds):
+        raise SchemaError(
+            "not a HEALPix map: needs a 'pixel' dimension and a scalar 'healpix' coordinate with "
+            "nside/order/frame attributes (see fluxds.healpix.assign_healpix)"
+        )
+    attrs = ds[HEALPIX_COORD].attrs
+    return check_nside(attrs["nside"]), _order(attrs.get("order", "nested")), str(attrs.get("frame", "icrs"))
+
+
+def healpix_of(ds: xr.Dataset | xr.DataArray) -> HEALPix:
+    """The :class:`astropy_healpix.HEALPix` pixelisation of a HEALPix map (NSIDE, ordering, frame)."""
+    return _hpx(*_geometry(ds))
+
+
+def pixel_skycoord(ds: xr.Dataset | xr.DataArray) -> SkyCoord:
+    """The centres of the pixels held (in ``pixel`` order) as a :class:`~astropy.coordinates.SkyCoord`."""
+    hpx = healpix_of(ds)
+    return hpx.healpix_to_skycoord(np.asarray(ds[PIXEL].values))
+
+
+def _positions_of(ds: xr.Dataset | xr.DataArray, index: np.ndarray) -> np.ndarray:
+    """Positions along ``pixel`` of HEALPix indices (any shape), -1 where the map does not hold them."""
+    held = np.asarray(ds[PIXEL].values, dtype=np.int64)
+    index = np.asarray(index, dtype=np.int64)
+    if held.size == 0:
+        return np.full(index.shape, -1, dtype=np.int64)
+    order = np.argsort(held, kind="stable")
+    sorted_held = held[order]
+    at = np.clip(np.searchsorted(sorted_held, index), 0, held.size - 1)
+    return np.where(sorted_held[at] == index, order[at], -1).astype(np.int64)
+
+
+def pixel_positions(ds: xr.Dataset | xr.DataArray, positions: SkyCoord) -> np.ndarray:
+    """For each sky position, the position along ``pixel`` of the pixel that contains it.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset or xarray.DataArray
+        A HEALPix map.
+    positions : astropy.coordinates.SkyCoord
+        Any shape, any frame (converted to the map's).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Shape of ``positions``; -1 where the pixel is not in the map (partial-sky maps).
+    """
+    hpx = healpix_of(ds)
+    return _positions_of(ds, hpx.skycoord_to_healpix(positions))
+
+
+def interpolation_weights(
+    ds: xr.Dataset | xr.DataArray, positions: SkyCoord
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bilinear interpolation on the sphere (astropy-healpix's scheme): the four neighbouring pixels of
+    each position, as positions along ``pixel``, and their weights.
+
+    Returns
+    -------
+    index : numpy.ndarray of int64
+        Shape ``(4,) + positions.shape``; -1 where a neighbour is not in the map.
+    weights : numpy.ndarray of float
+        Same shape; they sum to 1 over the first axis.
+    """
+    hpx = healpix_of(ds)
+    coord = positions.transform_to(hpx.frame).spherical
+    pix, weights = hpx.bilinear_interpolation_weights(coord.lon, coord.lat)
+    return _positions_of(ds, pix), weights
+
+
+_REGION = re.compile(r"^\s*([A-Za-z_]*)\s*\((.*)\)\s*$")
+
+
+def region_pixels(nside: int, order: str, frame: str, region: str, *, where: str = "") -> np.ndarray:
+    """The pixels of a partial-sky region given as gammapy's ``HPX_REG`` text, sorted.
+
+    ``DISK(lon,lat,radius)`` (degrees): the pixels whose centres lie within the disc (healpy's
+    ``query_disc(inclusive=False)``, as gammapy); ``DISK_INC(lon,lat,radius[,fact])``: the pixels that
+    overlap the disc (astropy-healpix's exact test, where healpy approximates it with ``fact``);
+    ``HPX_PIXEL(NESTED|RING,nside_pix,ipix)``: the pixels whose centres lie in that pixel.
+
+    Raises
+    ------
+    FormatError
+        A region text that is none of these.
+    """
+    where = f"{where}: " if where and not where.endswith(": ") else where
+    hpx = _hpx(check_nside(nside, where=where), _order(order, where), frame)
+    match = _REGION.match(str(region))
+    tokens = [t.strip() for t in match.group(2).split(",")] if match else []
+    kind = match.group(1).upper() if match else ""
+    try:
+        if kind in ("DISK", "DISK_INC") and len(tokens) >= 3:
+            lon, lat, radius = (float(t) * u.deg for t in tokens[:3])
+            pix = hpx.cone_search_lonlat(lon, lat, radius)
+            if kind == "DISK":
+                plon, plat = hpx.healpix_to_lonlat(pix)
+                pix = pix[angular_separation(plon, plat, lon, lat) <= radius]
+            return np.sort(pix.astype(np.int64))
+        if kind == "HPX_PIXEL" and len(tokens) == 3:
+            coarse = _hpx(check_nside(tokens[1], where=where), _order(tokens[0], where), frame)
+            every = np.arange(hpx.npix, dtype=np.int64)
+            lon, lat = hpx.healpix_to_lonlat(every)
+            return every[coarse.lonlat_to_healpix(lon, lat) == int(tokens[2])]
+    except ValueError as exc:
+        raise FormatError(f"{where}region {region!r} cannot be read: {exc}") from None
+    raise FormatError(
+        f"{where}region {region!r} is not a HEALPix region; expected DISK(lon,lat,radius), "
+        "DISK_INC(lon,lat,radius,fact) or HPX_PIXEL(NESTED|RING,nside,ipix)"
+    )

@@ -1,0 +1,69 @@
+"""What fluxds keeps in the ``FDSATTRS`` keyword of the map files it writes (HEALPix maps, TS cubes):
+the Dataset attributes, the notes of derived energy coordinates and the attributes of every data
+variable, as JSON text, so that a file fluxds wrote reads back to the identical Dataset."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from astropy.io import fits
+
+from fluxds import schema
+from fluxds.errors import FormatError
+from fluxds.io.gadf_table import META_ATTRS
+
+__all__ = ["META_ATTRS", "pack_attrs", "saved_attrs", "restore_attrs"]
+
+NOTES_KEY = "_energy_notes"
+VARIABLE_ATTRS_KEY = "_variable_attrs"
+_ENERGY_COORDS = (schema.ENERGY, schema.ENERGY_MIN, schema.ENERGY_MAX)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def pack_attrs(ds: xr.Dataset) -> str:
+    """JSON text of the attributes, energy-coordinate notes and variable attributes of ``ds``."""
+    attrs = {k: _plain(v) for k, v in ds.attrs.items()}
+    notes = {c: ds[c].attrs["note"] for c in _ENERGY_COORDS if c in ds.coords and ds[c].attrs.get("note")}
+    if notes:
+        attrs[NOTES_KEY] = notes
+    attrs[VARIABLE_ATTRS_KEY] = {
+        str(name): {k: _plain(v) for k, v in var.attrs.items()}
+        for name, var in ds.data_vars.items()
+        if not str(name).startswith("gti_")
+    }
+    return json.dumps(attrs, allow_nan=True)
+
+
+def saved_attrs(header: fits.Header, where: str) -> dict | None:
+    """The JSON object of the keyword ``FDSATTRS``, or None when the file has none."""
+    text = header.get(META_ATTRS)
+    if text is None:
+        return None
+    try:
+        attrs = json.loads(text)
+    except (TypeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{where}: keyword {META_ATTRS} is not valid JSON: {exc}") from None
+    if not isinstance(attrs, dict):
+        raise FormatError(f"{where}: keyword {META_ATTRS} must hold a JSON object")
+    return attrs
+
+
+def restore_attrs(ds: xr.Dataset, saved: dict | None) -> xr.Dataset:
+    """``ds`` with what :func:`pack_attrs` saved (nothing changes when ``saved`` is None)."""
+    if saved is None:
+        return ds
+    saved = dict(saved)
+    for coord, note in saved.pop(NOTES_KEY, {}).items():
+        if coord in ds.coords:
+            ds[coord].attrs["note"] = note
+    for name, attrs in saved.pop(VARIABLE_ATTRS_KEY, {}).items():
+        if name in ds.data_vars and isinstance(attrs, dict):
+            ds[name].attrs = attrs
+    ds.attrs = saved
+    return ds

@@ -1,0 +1,317 @@
+"""The ``time`` dimension of a light curve: coordinates, checks, and astropy ``Time`` objects.
+
+A light curve is a fluxds Dataset with a ``time`` dimension. Its coordinates are
+
+- ``time`` (the index, ``datetime64[ns]``): the centre of each bin as a calendar date and time *in the
+  time scale of the data* (a TT light curve has TT dates), so that label selection works:
+  ``ds.sel(time=slice("2021-03-01", "2021-03-03"))``. It is computed from the numbers below and never
+  written to a file;
+- ``time_min``, ``time_max`` (``float64``): the bin edges exactly as the file stores them, in ``units``
+  (``d`` or ``s``) since the reference MJD ``mjdrefi + mjdreff`` (attributes), in the scale
+  ``time_scale`` (attribute: ``tt``, ``utc``, ``tdb``, ``tai`` ...). Writers write these numbers back
+  unchanged, so every round trip is bit-exact;
+- ``time_value`` (``float64``, optional): a file's ``TIME`` column (GADF light curves), same attributes;
+  when a file gives only ``TIME`` (no bins), ``time`` is this instant instead of a bin centre.
+
+:func:`astropy_times` gives the bin edges as :class:`astropy.time.Time` (what ``ds.sed.times()`` returns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import astropy.units as u
+import numpy as np
+import xarray as xr
+from astropy.time import Time, TimeDelta
+
+from fluxds.errors import FormatError, SchemaError, UnitError
+from fluxds.units import format_unit, parse_unit
+
+__all__ = ["TIME", "TIME_MIN", "TIME_MAX", "TIME_VALUE", "NUMERIC_TIME_COORDS", "time_scale_from_timesys",
+           "time_coords", "time_coords_from_astropy", "astropy_time", "astropy_times", "time_reference",
+           "time_keywords"]  # fmt: skip
+
+TIME = "time"
+TIME_MIN = "time_min"
+TIME_MAX = "time_max"
+TIME_VALUE = "time_value"
+NUMERIC_TIME_COORDS = (TIME_MIN, TIME_MAX, TIME_VALUE)
+_LONG_NAMES = {
+    TIME_MIN: "start of the time bin",
+    TIME_MAX: "end of the time bin",
+    TIME_VALUE: "time of the measurement (the file's TIME column)",
+}
+# FITS TIMESYS values (FITS standard 4.0, table 30, and their deprecated synonyms) -> astropy scale
+_TIMESYS = dict(tt="tt", tdt="tt", et="tt", tai="tai", iat="tai", utc="utc", gmt="utc", ut1="ut1", tdb="tdb",
+                tcg="tcg", tcb="tcb", local="local")  # fmt: skip
+
+
+def time_scale_from_timesys(value, where: str = "") -> str:
+    """The astropy time scale of a FITS ``TIMESYS`` value (``"TT"`` -> ``"tt"``, ``"TDT"`` -> ``"tt"``).
+
+    Raises
+    ------
+    FormatError
+        For a value astropy has no scale for (``GPS`` among them), naming ``where``.
+    """
+    scale = _TIMESYS.get(str(value).strip().lower())
+    if scale is None:
+        raise FormatError(
+            f"{where}: keyword TIMESYS is {value!r}; expected one of "
+            f"{', '.join(sorted({k.upper() for k in _TIMESYS}))}"
+        )
+    return scale
+
+
+def _time_unit(unit, where: str) -> str:
+    try:
+        parsed = parse_unit(unit, where=where)
+    except UnitError as exc:
+        raise FormatError(str(exc)) from None
+    if parsed.physical_type != "time":
+        raise UnitError(f"{where}: time unit is {unit!r}, which is not a time (expected 'd' or 's')")
+    return format_unit(parsed)
+
+
+def time_coords(
+    *,
+    time_min=None,
+    time_max=None,
+    time_value=None,
+    unit: str = "d",
+    mjdrefi: int = 0,
+    mjdreff: float = 0.0,
+    scale: str = "tt",
+    where: str = "",
+    extra_attrs: Mapping[str, str] | None = None,
+) -> dict[str, xr.Variable]:
+    """The coordinates of a ``time`` dimension from the numbers a file stores.
+
+    Parameters
+    ----------
+    time_min, time_max : array_like, optional
+        Bin edges (1-D, ``float64``), in ``unit`` since the reference MJD. Both or neither.
+    time_value : array_like, optional
+        Instants (a GADF ``TIME`` column), same convention. Needed when there are no bins.
+    unit : str
+        Time unit of the numbers (``d``, ``s``, any astropy time unit).
+    mjdrefi, mjdreff : int, float
+        Integer and fractional part of the reference MJD (days), as the ``MJDREFI``/``MJDREFF`` keywords.
+    scale : str
+        astropy time scale (``tt``, ``utc``, ``tdb``, ``tai``, ``tcg``, ``tcb``, ``ut1``, ``local``).
+    where : str
+        The file and HDU, for messages.
+    extra_attrs : mapping, optional
+        Further attributes of the numeric coordinates (e.g. ``timeref``).
+
+    Returns
+    -------
+    dict of str to xarray.Variable
+        ``time`` (``datetime64[ns]`` bin centres or instants) and the numeric coordinates given.
+
+    Raises
+    ------
+    SchemaError
+        Non-finite numbers, ``time_min >= time_max`` in a bin, bins (or instants) not in increasing
+        order; the message names the bin and the values.
+    """
+    prefix = f"{where}: " if where else ""
+    if scale not in set(_TIMESYS.values()):
+        raise SchemaError(f"{prefix}time scale {scale!r} is not an astropy time scale")
+    if (time_min is None) != (time_max is None):
+        raise SchemaError(f"{prefix}time bins need both time_min and time_max")
+    if time_min is None and time_value is None:
+        raise SchemaError(f"{prefix}no times: give time_min and time_max, or time_value")
+    unit = _time_unit(unit, where)
+    attrs = {"units": unit, "time_scale": scale, "mjdrefi": int(mjdrefi), "mjdreff": float(mjdreff)}
+    attrs.update(extra_attrs or {})
+    numbers = {}
+    for name, values in ((TIME_MIN, time_min), (TIME_MAX, time_max), (TIME_VALUE, time_value)):
+        if values is not None:
+            numbers[name] = _checked(name, values, prefix)
+    sizes = {arr.size for arr in numbers.values()}
+    if len(sizes) > 1:
+        raise SchemaError(
+            f"{prefix}time columns differ in length: { ({k: v.size for k, v in numbers.items()}) }"
+        )
+    if TIME_MIN in numbers:
+        lo, hi = numbers[TIME_MIN], numbers[TIME_MAX]
+        _increasing(TIME_MIN, lo, prefix)
+        bad = np.flatnonzero(lo >= hi)
+        if bad.size:
+            i = int(bad[0])
+            raise SchemaError(f"{prefix}time bin {i} has time_min={lo[i]!r} >= time_max={hi[i]!r} ({unit})")
+        centre = lo + 0.5 * (hi - lo)
+    if TIME_VALUE in numbers:
+        _increasing(TIME_VALUE, numbers[TIME_VALUE], prefix)
+        centre = numbers[TIME_VALUE]
+    stamps = _datetime64(centre, unit, int(mjdrefi), float(mjdreff), scale, prefix)
+    what = "instant of the measurement" if TIME_MIN not in numbers else "centre of the time bin"
+    coords = {
+        TIME: xr.Variable(
+            (TIME,), stamps, {"long_name": f"{what}, calendar date in the {scale} scale", "time_scale": scale}
+        )
+    }
+    for name, values in numbers.items():
+        coords[name] = xr.Variable((TIME,), values, {**attrs, "long_name": _LONG_NAMES[name]})
+    return coords
+
+
+def _checked(name: str, values, prefix: str) -> np.ndarray:
+    arr = np.asarray(u.Quantity(values).value if isinstance(values, u.Quantity) else values)
+    if arr.ndim != 1 or arr.dtype.kind not in "fiu":
+        raise SchemaError(f"{prefix}{name!r} must be a 1-D column of numbers, found {arr.dtype} {arr.shape}")
+    arr = arr.astype(np.float64, copy=False)
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise SchemaError(f"{prefix}{name!r} must be finite; found {arr[bad[0]]} in time bin {int(bad[0])}")
+    return arr
+
+
+def _increasing(name: str, arr: np.ndarray, prefix: str) -> None:
+    bad = np.flatnonzero(np.diff(arr) <= 0)
+    if bad.size:
+        i = int(bad[0]) + 1
+        raise SchemaError(
+            f"{prefix}time bins must be in strictly increasing order of {name!r}; bin {i} has "
+            f"{name}={arr[i]!r} after {arr[i - 1]!r} in bin {i - 1}"
+        )
+
+
+def _times(values: np.ndarray, unit: str, mjdrefi: int, mjdreff: float, scale: str) -> Time:
+    ref = Time(float(mjdrefi), float(mjdreff), format="mjd", scale=scale)
+    if mjdrefi == 0 and mjdreff == 0.0 and unit == "d":
+        return Time(values, format="mjd", scale=scale)  # the numbers are MJDs: keep them as they are
+    delta_scale = scale if scale in TimeDelta.SCALES else None  # a UTC delta counts TAI seconds
+    return ref + TimeDelta(u.Quantity(values, unit), scale=delta_scale)
+
+
+_MJD0 = np.datetime64("1858-11-17T00:00:00", "ns")
+_NS_PER_DAY = 86_400_000_000_000
+
+
+def _datetime64(values, unit, mjdrefi, mjdreff, scale, prefix) -> np.ndarray:
+    """Calendar dates in ``scale`` of the times, ``datetime64[ns]``. Every day has 86400 s except in UTC,
+    whose leap seconds astropy handles; for the other scales plain integer arithmetic is exact to the
+    nanosecond and fast (whole days and seconds as int64, only fractions in floating point)."""
+    try:
+        if scale == "utc":
+            return _times(values, unit, mjdrefi, mjdreff, scale).datetime64.astype("datetime64[ns]")
+        seconds = u.Quantity(values, unit).to_value(u.s) if unit != "d" else None
+        with np.errstate(over="raise", invalid="raise"):
+            if seconds is None:
+                whole = np.floor(values)
+                ns = (whole.astype(np.int64) + int(mjdrefi)) * _NS_PER_DAY
+                ns = ns + np.round((values - whole + mjdreff) * _NS_PER_DAY).astype(np.int64)
+            else:
+                whole = np.floor(seconds)
+                ns = int(mjdrefi) * _NS_PER_DAY + whole.astype(np.int64) * 1_000_000_000
+                ns = ns + np.round((seconds - whole) * 1e9 + mjdreff * _NS_PER_DAY).astype(np.int64)
+        return _MJD0 + ns.astype("timedelta64[ns]")
+    except (ValueError, OverflowError, FloatingPointError) as exc:
+        raise SchemaError(f"{prefix}times outside the datetime64[ns] range (1678-2262): {exc}") from None
+
+
+def time_reference(var: xr.DataArray | xr.Variable, where: str = "") -> dict:
+    """``unit``, ``mjdrefi``, ``mjdreff`` and ``scale`` of a numeric time coordinate, from its attributes."""
+    attrs = var.attrs
+    missing = [k for k in ("units", "time_scale", "mjdrefi", "mjdreff") if k not in attrs]
+    if missing:
+        raise SchemaError(f"{where}numeric time coordinate lacks the attributes {missing}")
+    return {
+        "unit": str(attrs["units"]),
+        "mjdrefi": int(attrs["mjdrefi"]),
+        "mjdreff": float(attrs["mjdreff"]),
+        "scale": str(attrs["time_scale"]),
+    }
+
+
+def astropy_time(ds: xr.Dataset, name: str = TIME_MIN) -> Time:
+    """One numeric time coordinate (``time_min``, ``time_max``, ``time_value``) as astropy ``Time``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A light curve.
+    name : str
+        The coordinate.
+
+    Returns
+    -------
+    astropy.time.Time
+        In the Dataset's time scale, ``format="mjd"``; for MJD numbers (``units="d"``, reference 0)
+        ``.mjd`` gives the stored numbers exactly.
+    """
+    if name not in ds.coords:
+        have = [c for c in NUMERIC_TIME_COORDS if c in ds.coords]
+        raise SchemaError(
+            f"the Dataset has no {name!r} coordinate; numeric time coordinates: {have or 'none'}"
+        )
+    ref = time_reference(ds[name], where=f"coordinate {name!r}: ")
+    values = np.asarray(ds[name].values, dtype=np.float64)
+    t = _times(values, ref["unit"], ref["mjdrefi"], ref["mjdreff"], ref["scale"])
+    t.format = "mjd"
+    return t
+
+
+def astropy_times(ds: xr.Dataset) -> tuple[Time, Time]:
+    """The time bins of a light curve as astropy ``Time`` objects ``(time_min, time_max)``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A light curve with ``time_min``/``time_max`` coordinates.
+
+    Returns
+    -------
+    tuple of astropy.time.Time
+        Bin starts and ends in the Dataset's time scale (``ds.time_min.attrs["time_scale"]``).
+
+    Raises
+    ------
+    SchemaError
+        If the Dataset has no time bins.
+
+    Examples
+    --------
+    >>> import fluxds, numpy as np, astropy.units as u
+    >>> coords = time_coords(time_min=[59274.5], time_max=[59275.5], scale="tt")
+    >>> ds = fluxds.from_sed("dnde", {"dnde": [[1e-12]] * u.Unit("cm-2 s-1 TeV-1")}, dims=("time", "energy"),
+    ...                      energy_ref=[1] * u.TeV, coords=coords)
+    >>> start, stop = astropy_times(ds)
+    >>> start.scale, float(stop.mjd[0])
+    ('tt', 59275.5)
+    """
+    return astropy_time(ds, TIME_MIN), astropy_time(ds, TIME_MAX)
+
+
+def time_coords_from_astropy(time_min: Time, time_max: Time, *, scale: str | None = None) -> dict:
+    """Coordinates for a ``time`` dimension from astropy ``Time`` bin edges, stored as MJD (``d``, reference
+    MJD 0) in ``scale`` (default: the scale of ``time_min``). Pass the result as ``coords=`` to
+    :func:`fluxds.from_sed`."""
+    scale = scale or time_min.scale
+    return time_coords(
+        time_min=getattr(time_min, scale).mjd, time_max=getattr(time_max, scale).mjd, unit="d", scale=scale
+    )
+
+
+def time_keywords(ds: xr.Dataset, name: str = TIME_MIN, where: str = "", *, upper: bool = True) -> dict:
+    """The FITS time keywords (``MJDREFI``, ``MJDREFF``, ``TIMESYS``, ``TIMEUNIT`` and ``TIMEREF`` when
+    known) of a light curve's numeric time coordinate ``name``; ``TIMESYS`` in upper case as the FITS
+    standard spells it, or (``upper=False``) in lower case, which gammapy 2.1 needs."""
+    if name not in ds.coords:
+        raise FormatError(
+            f"{where}: the Dataset has no {name!r} coordinate; a light curve needs time_min/time_max "
+            "(see fluxds.timeaxis.time_coords)"
+        )
+    ref = time_reference(ds[name], where=f"{where}: coordinate {name!r}: ")
+    keywords = {
+        "MJDREFI": ref["mjdrefi"],
+        "MJDREFF": ref["mjdreff"],
+        "TIMESYS": ref["scale"].upper() if upper else ref["scale"],
+        "TIMEUNIT": ref["unit"],
+    }
+    if ds[name].attrs.get("timeref"):
+        keywords["TIMEREF"] = str(ds[name].attrs["timeref"])
+    return keywords
