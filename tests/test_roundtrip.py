@@ -215,3 +215,21 @@ def test_scalar_source_name_survives(tmp_path, ext):
     back = fluxds.read(path)
     assert str(back.source.values) == "Crab Nebula"
     xr.testing.assert_identical(back, ds)
+
+
+@pytest.mark.parametrize("names", [["Sgr A*", "east"], ["twin1", "twin2"], ["one"]])
+def test_flux_points_from_a_map_keep_their_positions(tmp_path, names):
+    """The SED extracted from a map keeps its sky positions (source_lon/source_lat) through the file."""
+    from astropy.coordinates import SkyCoord
+
+    fm = fluxds.read(WRITTEN / "fm_excess.fits")
+    lon = [359.944, 0.2] if names[0] == "Sgr A*" else [0.1, 0.1]
+    positions = SkyCoord(lon[: len(names)] * u.deg, [-0.046, 0.1][: len(names)] * u.deg, frame="galactic")
+    if len(names) == 1:
+        positions = positions[0]
+    sed = fm.sed.get_flux_points(positions, names=names)
+    path = tmp_path / "sed.fits"
+    sed.sed.write(path)
+    back = fluxds.read(path)
+    xr.testing.assert_identical(back, sed)
+    assert back["source_lon"].attrs == sed["source_lon"].attrs

@@ -241,6 +241,7 @@ def dataset_from_table(
         where=where,
     )
     if saved is not None:
+        ds = ds.assign_coords(_scalar_coords_from_json(saved.pop(SCALAR_COORDS_KEY, "{}"), where))
         for flag, coords, note in _DERIVED_FLAGS:
             if saved.pop(flag, False):
                 for coord in coords:
@@ -306,6 +307,9 @@ def table_from_dataset(ds: xr.Dataset, sed_type: str | None = None, *, where: st
     for flag, coords, note in _DERIVED_FLAGS:
         if coords[0] in ds.coords and ds[coords[0]].attrs.get("note") == note:
             attrs[flag] = True
+    scalar_coords = _scalar_coords_to_json(ds)
+    if scalar_coords:
+        attrs[SCALAR_COORDS_KEY] = scalar_coords
     gti = gti_to_json(ds)
     if gti is not None:
         table.meta["GTI"] = gti
@@ -389,3 +393,29 @@ def gti_from_json(text: str, where: str) -> xr.Dataset:
         )
     except (TypeError, KeyError, json.JSONDecodeError) as exc:
         raise FormatError(f"{where}: the GTI entry of the table meta is not valid: {exc}") from None
+
+
+# --- scalar coordinates (e.g. the sky position of a source) travel in FDSATTRS --------------------------
+SCALAR_COORDS_KEY = "_scalar_coords"
+
+
+def _scalar_coords_to_json(ds: xr.Dataset) -> str:
+    """JSON text of the 0-d coordinates of ``ds`` (value and attrs), ``""`` if there are none. The scalar
+    ``source`` name travels as the ``SOURCE`` keyword instead."""
+    found = {
+        str(name): {
+            "value": _jsonable(coord.values[()]),
+            "attrs": {k: _jsonable(v) for k, v in coord.attrs.items()},
+        }
+        for name, coord in ds.coords.items()
+        if coord.ndim == 0 and name != "source"
+    }
+    return json.dumps(found) if found else ""
+
+
+def _scalar_coords_from_json(text: str, where: str) -> dict[str, xr.Variable]:
+    try:
+        found = json.loads(text) if text else {}
+        return {name: xr.Variable((), entry["value"], entry["attrs"]) for name, entry in found.items()}
+    except (TypeError, KeyError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{where}: {SCALAR_COORDS_KEY} in {META_ATTRS} is not valid: {exc}") from None

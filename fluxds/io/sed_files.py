@@ -71,6 +71,7 @@ def _gti(hdul, path: str) -> xr.Dataset | None:
 
 
 SHARED_KEY = "_shared_over_source"
+ALONG_SOURCE_KEY = "_coords_along_source"
 
 
 def join_sources(parts: list[tuple[str, xr.Dataset]], where: str) -> xr.Dataset:
@@ -95,9 +96,10 @@ def join_sources(parts: list[tuple[str, xr.Dataset]], where: str) -> xr.Dataset:
     if duplicates:
         raise FormatError(f"{where}: duplicate source names {duplicates}")
     shared = [v for v in json.loads(first.attrs.get(SHARED_KEY, "[]")) if v in first.data_vars]
+    along = [c for c in json.loads(first.attrs.get(ALONG_SOURCE_KEY, "[]")) if c in first.coords]
     models = {name: ds.attrs.get("reference_model") for name, ds in parts}
     joined = xr.concat(
-        [ds.drop_vars(["source", *shared], errors="ignore") for _, ds in parts],
+        [ds.drop_vars(["source", *shared, *along], errors="ignore") for _, ds in parts],
         dim=xr.DataArray(names, dims="source", name="source"),
         data_vars="all",
         coords="minimal",
@@ -105,7 +107,11 @@ def join_sources(parts: list[tuple[str, xr.Dataset]], where: str) -> xr.Dataset:
         join="exact",
     )
     joined = joined.assign({v: first[v] for v in shared})
+    joined = joined.assign_coords(
+        {c: ("source", [ds[c].values[()] for _, ds in parts], first[c].attrs) for c in along}
+    )
     joined.attrs.pop(SHARED_KEY, None)
+    joined.attrs.pop(ALONG_SOURCE_KEY, None)
     if len(set(models.values())) > 1:
         joined.attrs["reference_model"] = json.dumps(
             {"by_source": {n: json.loads(m) for n, m in models.items() if m}}
@@ -175,10 +181,12 @@ def _split_sources(ds: xr.Dataset) -> list[tuple[str | None, xr.Dataset]]:
     if text and '"by_source"' in text:
         by_source = {n: json.dumps(m) for n, m in json.loads(text)["by_source"].items()}
     shared = [str(v) for v in ds.data_vars if "source" not in ds[v].dims and not str(v).startswith("gti_")]
+    along_source = [str(c) for c in ds.coords if c != "source" and ds[c].dims == ("source",)]
     parts = []
     for name in ds["source"].values.tolist():
         part = ds.sel(source=name)
-        attrs = {**part.attrs, SHARED_KEY: json.dumps(shared)}  # a new dict: sel() shares ds.attrs
+        # a new dict: sel() shares ds.attrs
+        attrs = {**part.attrs, SHARED_KEY: json.dumps(shared), ALONG_SOURCE_KEY: json.dumps(along_source)}
         if by_source is not None:
             attrs["reference_model"] = by_source.get(str(name), "")
         part.attrs = attrs
