@@ -31,7 +31,7 @@ from fluxds.errors import (
     UnknownFormatError,
 )
 from fluxds.interop import from_gammapy, to_gammapy
-from fluxds.io import read, write
+from fluxds.io import open_dataset, read, write
 from fluxds.validate import validate
 
 __version__ = "0.1.0"
@@ -54,6 +54,7 @@ __all__ = [
     "from_sed",
     "get_quantity",
     "models",
+    "open_dataset",
     "read",
     "to_sed_type",
     "validate",

@@ -15,7 +15,7 @@ import xarray as xr
 
 from fluxds.errors import FormatError, UnknownFormatError
 
-__all__ = ["read", "write", "detect_format", "FORMATS"]
+__all__ = ["read", "write", "open_dataset", "detect_format", "FORMATS", "LAZY_FORMATS"]
 
 # format name -> ("module:reader", "module:writer" or None)
 FORMATS: dict[str, tuple[str, str | None]] = {
@@ -34,6 +34,8 @@ FORMATS: dict[str, tuple[str, str | None]] = {
     "tscube": ("fluxds.io.tscube:read", "fluxds.io.tscube:write"),
     "profile": ("fluxds.io.profile:read", "fluxds.io.profile:write"),
 }
+# formats whose reader maps the file's data lazily (memmap + dask) when given ``chunks=``
+LAZY_FORMATS = ("flux-map",)
 _FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz")
 _CONTAINERS = {
     **{s: "fits" for s in _FITS_SUFFIXES},
@@ -227,3 +229,40 @@ def write(
         _resolve(spec, fmt, path)(ds, path, overwrite=overwrite, **kwargs)
     else:
         _resolve(spec, fmt, path)(ds, path, sed_type=sed_type, overwrite=overwrite, **kwargs)
+
+
+def open_dataset(path: str | os.PathLike, chunks=None, format: str | None = None, **kwargs) -> xr.Dataset:
+    """Open a file as a dask-backed fluxds Dataset (with ``chunks``), reading as little as possible.
+
+    Parameters
+    ----------
+    path : str or path-like
+    chunks : dict, int, "auto" or None
+        dask chunks by dimension name (as :meth:`xarray.Dataset.chunk`); ``None`` reads eagerly, like
+        :func:`read`.
+    format : str, optional
+        As for :func:`read`.
+    **kwargs
+        Passed to the reader.
+
+    Returns
+    -------
+    xarray.Dataset
+        netCDF files open through xarray's lazy reader and WCS flux maps are memory-mapped
+        (:data:`LAZY_FORMATS`): their data are read only when computed. Other formats are read, then
+        chunked.
+    """
+    fmt = format or detect_format(path)
+    if chunks is None:
+        return read(path, format=fmt, **kwargs)
+    if fmt == "netcdf":
+        from fluxds.validate import validate
+
+        try:
+            ds = xr.open_dataset(path, chunks=chunks, **kwargs)
+        except (OSError, ValueError) as exc:
+            raise FormatError(f"{path}: not a readable netCDF file: {exc}") from None
+        return validate(ds, where=str(path))
+    if fmt in LAZY_FORMATS:
+        return read(path, format=fmt, chunks=chunks, **kwargs)
+    return read(path, format=fmt, **kwargs).chunk(chunks)

@@ -1,5 +1,8 @@
 """The xarray backend: ``xr.open_dataset(path, engine="fluxds")`` reads any file fluxds reads.
 
+WCS flux maps come back dask-backed and memory-mapped (read only when computed), so that
+``chunks=`` never reads a large map eagerly; the other formats are read eagerly.
+
 A doorway only: reading lives in :mod:`fluxds.io`. Registered as the ``fluxds`` entry point in
 ``pyproject.toml``, so it works without importing fluxds first.
 """
@@ -33,12 +36,17 @@ class FluxdsBackendEntrypoint(BackendEntrypoint):
         sed_type: str | None = None,
         hdu: str | None = None,
     ):
-        from fluxds.io import read
+        from fluxds.io import LAZY_FORMATS, detect_format, read
 
         kwargs = {"sed_type": sed_type} if sed_type else {}
         if hdu is not None:
             kwargs["hdu"] = hdu
-        ds = read(filename_or_obj, format=format, **kwargs)
+        fmt = format or detect_format(filename_or_obj)
+        if fmt in LAZY_FORMATS:
+            # xarray chunks after the backend returns: hand it memory-mapped dask arrays, so that a large
+            # map is not read before the user's chunks= applies (and is read only when computed)
+            kwargs["chunks"] = {}
+        ds = read(filename_or_obj, format=fmt, **kwargs)
         if drop_variables:
             ds = ds.drop_vars(list(drop_variables), errors="ignore")
         return ds

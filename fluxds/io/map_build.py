@@ -114,7 +114,12 @@ def _norms(
 
 
 def _sample(var: xr.Variable, unit: str) -> Any:
-    values = np.asarray(var.isel({d: slice(0, 1) for d in SPATIAL}).values)
+    """One pixel of ``var`` for the template Dataset, which takes only structure (shape, dtype, unit)
+    from it: for dask-backed data, zeros of that shape, so that opening a map computes nothing."""
+    part = var.isel({d: slice(0, 1) for d in SPATIAL})
+    values = (
+        np.asarray(part.values) if isinstance(part.data, np.ndarray) else np.zeros(part.shape, part.dtype)
+    )
     return values * parse_unit(unit) if unit else values
 
 
