@@ -54,3 +54,27 @@ def test_other_formats_are_chunked_after_reading():
     assert lazy["norm"].data.chunks == ((3, 2),)
     xr.testing.assert_identical(lazy.load(), fluxds.read(GAMMAPY_DATA / "crab_hess_fp.fits"))
     assert isinstance(fluxds.open_dataset(GAMMAPY_DATA / "crab_hess_fp.fits")["norm"].data, np.ndarray)
+
+
+@pytest.mark.parametrize("sed_type", ["likelihood", "dnde", "e2dnde", "flux", "eflux"])
+def test_healpix_map_opens_lazily(tmp_path, sed_type):
+    """A HEALPix map of any SED type (without stored norms: they are derived lazily) opens with nothing
+    computed, and loads bit-identical to the eager read."""
+    from astropy.io import fits
+
+    path = tmp_path / f"hpx_{sed_type}.fits"
+    fluxds.read(WRITTEN / "fm_hpx.fits").sed.write(path, sed_type=sed_type)
+    if sed_type != "likelihood":
+        with fits.open(path) as hdul:  # keep only the columns of the SED type
+            fits.HDUList([h for h in hdul if not h.name.startswith("NORM")]).writeto(tmp_path / "only.fits")
+        path = tmp_path / "only.fits"
+    eager = fluxds.read(path)
+    counter = _Counter()
+    with dask.config.set(scheduler=counter):
+        lazy = fluxds.open_dataset(path, chunks={"pixel": 16})
+        assert isinstance(lazy["norm"].data, da.Array) and lazy["norm"].data.chunks[-1][0] == 16
+        flux_ul = lazy.sed.get("flux_ul" if "norm_ul" in lazy else "flux")
+        assert counter.calls == 0
+        loaded = lazy.load()
+    xr.testing.assert_identical(loaded, eager)
+    np.testing.assert_array_equal(flux_ul.values, eager.sed.get(flux_ul.name).values)

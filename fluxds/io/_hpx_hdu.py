@@ -131,9 +131,12 @@ def _native(array: np.ndarray) -> np.ndarray:
     return array.astype(array.dtype.newbyteorder("=")) if not array.dtype.isnative else array
 
 
-def values_from_hdu(hdu, geometry: HpxGeometry, n_bands: int, where: str) -> tuple[np.ndarray, np.ndarray]:
+def values_from_hdu(
+    hdu, geometry: HpxGeometry, n_bands: int, where: str, lazy: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """The pixel indices (storage order) and the values, shape ``(n_bands, n_pixels)`` (for a SPARSE
-    map, ``n_bands`` is the size of its bands table, or 1)."""
+    map, ``n_bands`` is the size of its bands table, or 1). With ``lazy``, the value columns of an
+    IMPLICIT or EXPLICIT map come as dask arrays over the (memory-mapped) columns: nothing is read."""
     npix = 12 * geometry.nside**2
     data = hdu.data
     if geometry.indxschm == "SPARSE":
@@ -144,7 +147,15 @@ def values_from_hdu(hdu, geometry: HpxGeometry, n_bands: int, where: str) -> tup
         )
         return pixels, _sparse_values(hdu, pixels, npix, n_bands, where)
     columns = _value_columns(hdu, where)
-    arrays = [_native(data[name]) if data is not None else np.zeros(0) for name in columns]
+    if lazy and data is not None:
+        import dask.array as da
+
+        arrays = [
+            da.from_array(data[name], chunks=-1).astype(data[name].dtype.newbyteorder("="))
+            for name in columns
+        ]
+    else:
+        arrays = [_native(data[name]) if data is not None else np.zeros(0) for name in columns]
     if geometry.indxschm == "IMPLICIT":
         arrays = [a.reshape(-1) for a in arrays]  # healpy packs several pixels per row
         if arrays[0].size != npix:
@@ -158,6 +169,10 @@ def values_from_hdu(hdu, geometry: HpxGeometry, n_bands: int, where: str) -> tup
         _check_pix(pixels, npix, where)
         if any(a.ndim != 1 for a in arrays):
             raise FormatError(f"{where}: value columns must hold one number per row, found vectors")
+    if lazy and data is not None:
+        import dask.array as da
+
+        return pixels, da.stack(arrays, axis=0)
     return pixels, np.stack(arrays, axis=0)
 
 

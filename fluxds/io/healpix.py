@@ -130,6 +130,7 @@ def read(
     sed_type: str | None = None,
     reference_model: SpectralModel | None = None,
     sky_coords: bool = True,
+    chunks=None,
 ) -> xr.Dataset:
     """Read a HEALPix flux-map FITS file (gammapy's layout) into a Dataset with dims ``(energy, pixel)``.
 
@@ -142,6 +143,10 @@ def read(
         Overrides the model the file embeds (``FDSATTRS``) or names (``MODEL``).
     sky_coords : bool
         Add the pixel centres ``sky_lon``/``sky_lat`` (degrees).
+    chunks : dict, int or None
+        Give dask-backed variables over the memory-mapped value columns (IMPLICIT and EXPLICIT maps):
+        nothing but the headers, bands tables and ``PIX`` column is read until computed. ``None``
+        reads eagerly.
 
     Returns
     -------
@@ -155,13 +160,13 @@ def read(
     """
     path = str(path)
     try:
-        hdul = fits.open(path, memmap=False)
+        hdul = fits.open(path, memmap=chunks is not None)
     except (OSError, ValueError) as exc:
         raise FormatError(f"{path}: not a readable FITS file: {exc}") from None
     with hdul:
         primary = hdul[0].header
         saved = saved_attrs(primary, f"{path}[PRIMARY]")
-        maps = [_read_hdu(hdul, hdu, path) for hdu in hdul if is_healpix_hdu(hdu)]
+        maps = [_read_hdu(hdul, hdu, path, lazy=chunks is not None) for hdu in hdul if is_healpix_hdu(hdu)]
         banded = [m for m in maps if m["axis"] is not None]
         if not banded:
             raise FormatError(
@@ -180,7 +185,7 @@ def read(
         values, unit = axis["refs"]["ref_dnde"]
         model = Template(energy=axis["energies"]["e_ref"], values=values * u.Unit(unit))
         origin = ORIGIN_TEMPLATE
-    quantities = {m["name"]: m["values"].T for m in banded}  # energy last: from_sed divides by refs
+    quantities = {m["name"]: _with_unit(m).T for m in banded if chunks is None}
     pixel_only = {m["name"]: m for m in maps if m["axis"] is None}
     sed = (sed_type or primary.get("SED_TYPE") or guess_sed_type(list(quantities)) or "").strip().lower()
     if sed not in schema.FILE_SED_TYPES:
@@ -197,17 +202,20 @@ def read(
         where=where,
     )
     energies = axis["energies"]
-    ds = from_sed(
-        sed,
-        quantities,
-        energy_ref=energies.get("e_ref"),
-        energy_min=energies.get("e_min"),
-        energy_max=energies.get("e_max"),
-        reference_model=model,
-        dims=(PIXEL, schema.ENERGY),
-        coords=coords,
-        where=where,
-    )
+    if chunks is not None:
+        ds = _lazy_dataset(sed, banded, energies, model, coords, where).chunk(chunks)
+    else:
+        ds = from_sed(
+            sed,
+            quantities,
+            energy_ref=energies.get("e_ref"),
+            energy_min=energies.get("e_min"),
+            energy_max=energies.get("e_max"),
+            reference_model=model,
+            dims=(PIXEL, schema.ENERGY),
+            coords=coords,
+            where=where,
+        )
     ds = xr.Dataset({k: v.variable for k, v in ds.data_vars.items()}, ds.coords, ds.attrs)  # dims in order
     for name, (values, unit) in axis["refs"].items():
         attrs = {"long_name": schema.VARIABLES[name].long_name if name in schema.VARIABLES else name}
@@ -215,8 +223,8 @@ def read(
             (schema.ENERGY,), values, {**attrs, "units": unit} if unit is not None else attrs
         )
     for name, m in pixel_only.items():
-        values = np.asarray(m["values"][0])
-        units = {"units": format_unit(m["values"].unit)} if values.dtype.kind == "f" else {}
+        values = m["values"][0] if chunks is not None else np.asarray(m["values"][0])
+        units = {"units": format_unit(m["unit"])} if m["unit"] is not None else {}
         ds[name] = xr.Variable((PIXEL,), values, {"long_name": name, **units})
     if origin is not None:
         ds.attrs["reference_model_origin"] = origin
@@ -226,14 +234,15 @@ def read(
     return ds
 
 
-def _read_hdu(hdul, hdu, path: str) -> dict:
-    """One map HDU: its name, geometry, pixels, values (Quantity for floats) and energy axis."""
+def _read_hdu(hdul, hdu, path: str, lazy: bool = False) -> dict:
+    """One map HDU: its name, geometry, pixels, values (numpy, or dask when ``lazy``), their unit (None
+    for flags and counts of things) and energy axis."""
     where = f"{path}[{hdu.name}]"
     has_pix = "PIX" in [n.upper() for n in hdu.columns.names]
     geometry = geometry_from_header(hdu.header, has_pix, where)
     bands = _bands(hdul, hdu, where)
     axis = _energy_axis(bands, where) if bands is not None else None
-    pixels, values = values_from_hdu(hdu, geometry, axis["n"] if axis else 1, where)
+    pixels, values = values_from_hdu(hdu, geometry, axis["n"] if axis else 1, where, lazy=lazy)
     if axis is None and values.shape[0] != 1:
         raise FormatError(f"{where}: {values.shape[0]} value columns but no BANDSHDU keyword")
     if axis is not None and values.shape[0] != axis["n"]:
@@ -242,8 +251,11 @@ def _read_hdu(hdul, hdu, path: str) -> dict:
         )
     if hdu.header.get(BOOL_KEY) == "bool":
         values = values.astype(bool)
-    if values.dtype.kind == "f":
-        values = values * parse_unit(hdu.header.get("BUNIT", ""), where=f"{where}, keyword BUNIT")
+    unit = (
+        parse_unit(hdu.header.get("BUNIT", ""), where=f"{where}, keyword BUNIT")
+        if values.dtype.kind == "f"
+        else None
+    )
     name = schema.COLUMN_ALIASES.get(hdu.name.lower(), hdu.name.lower())
     return {
         "name": name,
@@ -251,6 +263,7 @@ def _read_hdu(hdul, hdu, path: str) -> dict:
         "geometry": geometry,
         "pixels": pixels,
         "values": values,
+        "unit": unit,
         "axis": axis,
     }
 
@@ -280,3 +293,54 @@ def _model(primary: fits.Header, saved: dict | None, path: str) -> tuple[Spectra
         found = reference_model_file(str(primary["MODEL"]), Path(path).parent, f"{path}[PRIMARY]")
         return reference_model_from_yaml(found), f"MODEL keyword: {found}"
     return None, None
+
+
+def _with_unit(m: dict):
+    """The values of a map HDU as a Quantity when they have a unit."""
+    return m["values"] * m["unit"] if m["unit"] is not None else m["values"]
+
+
+def _lazy_dataset(
+    sed: str, banded: list[dict], energies: dict, model, coords: dict, where: str
+) -> xr.Dataset:
+    """The Dataset of :func:`read` over lazy (dask) values: its structure (variables, units, attrs,
+    references) from :func:`fluxds.from_sed` on a one-pixel template of zeros, its data the lazy columns.
+    Stored norms are used as they are; other SED types become norms by dividing by the per-energy
+    reference, as dask arithmetic."""
+    template = from_sed(
+        sed,
+        {
+            m["name"]: _with_unit({**m, "values": np.zeros((1, m["values"].shape[0]), m["values"].dtype)})
+            for m in banded
+        },
+        energy_ref=energies.get("e_ref"),
+        energy_min=energies.get("e_min"),
+        energy_max=energies.get("e_max"),
+        reference_model=model,
+        dims=(PIXEL, schema.ENERGY),
+        where=where,
+    )
+    stored = {m["name"]: m for m in banded}
+    kind = schema.sed_type(sed)
+    variables = {}
+    for name, var in template.data_vars.items():
+        if PIXEL not in var.dims:
+            variables[name] = var.variable
+            continue
+        if name in stored:
+            data = stored[name]["values"]
+        else:  # norm<suffix> of a dnde/e2dnde/flux/eflux map
+            source = stored[f"{kind.name}{name[len('norm') :]}"]
+            ref = template[kind.reference]
+            ref_unit = parse_unit(ref.attrs.get("units"))
+            ref_values = np.asarray(ref.values, dtype=float)
+            if kind.energy_power:
+                energy = template[schema.ENERGY]
+                ref_values = ref_values * np.asarray(energy.values) ** kind.energy_power
+                ref_unit = ref_unit * parse_unit(energy.attrs.get("units")) ** kind.energy_power
+            # the same operations, in the same order, as fluxds.construct: (value / ref) to dimensionless
+            factor = u.Quantity(1.0, source["unit"] / ref_unit).to_value(u.dimensionless_unscaled)
+            data = (source["values"] / ref_values[:, None]) * factor
+        variables[name] = xr.Variable(var.dims, data, var.attrs)
+    energy_coords = {k: template[k].variable for k in template.coords}
+    return xr.Dataset(variables, coords={**energy_coords, **coords}, attrs=template.attrs)
