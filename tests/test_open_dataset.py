@@ -7,7 +7,7 @@ import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import GAMMAPY_DATA, WRITTEN
+from conftest import DATA, GAMMAPY_DATA, WRITTEN
 
 import fluxds
 
@@ -78,3 +78,21 @@ def test_healpix_map_opens_lazily(tmp_path, sed_type):
         loaded = lazy.load()
     xr.testing.assert_identical(loaded, eager)
     np.testing.assert_array_equal(flux_ul.values, eager.sed.get(flux_ul.name).values)
+
+
+def test_tscube_opens_lazily(tmp_path):
+    """The SCANDATA of a TS cube (pixels x energy x scan: the bulk of the file) stays on disk until
+    computed; an uncompressed copy is memory-mapped."""
+    import gzip
+
+    path = tmp_path / "tscube.fits"
+    path.write_bytes(gzip.decompress((DATA / "gadf-spec" / "tscube_lowts.fits.gz").read_bytes()))
+    eager = fluxds.read(path)
+    counter = _Counter()
+    with dask.config.set(scheduler=counter):
+        lazy = xr.open_dataset(path, engine="fluxds", chunks={"lat": 5})
+        assert isinstance(lazy["stat_scan"].data, da.Array) and isinstance(lazy["norm"].data, da.Array)
+        assert lazy["norm"].data.chunks[lazy["norm"].dims.index("lat")] == (5, 5, 5, 5)
+        assert counter.calls == 0
+        loaded = lazy.load()
+    xr.testing.assert_identical(loaded, eager)

@@ -35,7 +35,7 @@ FORMATS: dict[str, tuple[str, str | None]] = {
     "profile": ("fluxds.io.profile:read", "fluxds.io.profile:write"),
 }
 # formats whose reader maps the file's data lazily (memmap + dask) when given ``chunks=``
-LAZY_FORMATS = ("flux-map", "healpix-map")
+LAZY_FORMATS = ("flux-map", "healpix-map", "tscube")
 _FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz")
 _CONTAINERS = {
     **{s: "fits" for s in _FITS_SUFFIXES},

@@ -69,8 +69,28 @@ def _table(hdul, name: str, path: str, required: bool = True) -> tuple[Table | N
 
 
 def _native(column) -> np.ndarray:
+    if hasattr(column, "dask"):  # a lazy column: stays lazy
+        return column.astype(column.dtype.newbyteorder("=")) if not column.dtype.isnative else column
     array = np.asarray(column)
     return array.astype(array.dtype.newbyteorder("=")) if not array.dtype.isnative else array
+
+
+class _LazyTable:
+    """The columns of a memory-mapped table HDU as dask arrays, with the few Table features
+    :func:`_scandata` uses (``colnames``, ``len``, ``meta``, ``[name]``): nothing is read."""
+
+    def __init__(self, hdu):
+        self._hdu = hdu
+        self.colnames = list(hdu.columns.names)
+        self.meta = {key: hdu.header[key] for key in ("UL_CONF", "UL_CONFIDENCE") if key in hdu.header}
+
+    def __len__(self) -> int:
+        return int(self._hdu.header["NAXIS2"])
+
+    def __getitem__(self, name: str):
+        import dask.array as da
+
+        return da.from_array(self._hdu.data[name], chunks=-1)
 
 
 def _ebounds(table: Table, where: str) -> tuple[dict, dict]:
@@ -145,12 +165,15 @@ def _baseline(table: Table | None) -> str | None:
     return json.dumps({name: np.asarray(table[name]).tolist() for name in table.colnames})
 
 
-def read(path: str | os.PathLike) -> xr.Dataset:
+def read(path: str | os.PathLike, *, chunks=None) -> xr.Dataset:
     """Read a fermipy/gttscube TS cube into a WCS map with dims ``(energy, lat, lon, scan)``.
 
     Parameters
     ----------
     path : str or path-like
+    chunks : dict, int or None
+        Give the ``SCANDATA`` variables (the bulk of the file) as dask arrays over the memory-mapped
+        columns, read only when computed; ``None`` reads eagerly.
 
     Returns
     -------
@@ -167,7 +190,7 @@ def read(path: str | os.PathLike) -> xr.Dataset:
     """
     path = str(path)
     try:
-        hdul = fits.open(path, memmap=False)
+        hdul = fits.open(path, memmap=chunks is not None)
     except (OSError, ValueError) as exc:
         raise FormatError(f"{path}: not a readable FITS file: {exc}") from None
     with hdul:
@@ -183,13 +206,21 @@ def read(path: str | os.PathLike) -> xr.Dataset:
         saved = saved_attrs(primary.header, f"{path}[PRIMARY]")
         ebounds, where_e = _table(hdul, "EBOUNDS", path)
         energies, refs = _ebounds(ebounds, where_e)
-        scandata, where_s = _table(hdul, "SCANDATA", path)
+        if chunks is not None and "SCANDATA" in hdul:
+            scandata, where_s = _LazyTable(hdul["SCANDATA"]), f"{path}[SCANDATA]"
+        else:
+            scandata, where_s = _table(hdul, "SCANDATA", path)
         columns = _scandata(scandata, shape, len(ebounds), where_s)
         fitdata = _per_pixel(*_table(hdul, "FITDATA", path, required=False), shape)
         baseline = _baseline(_table(hdul, "BASELINE", path, required=False)[0])
         meta = {str(k).upper(): v for k, v in scandata.meta.items()}
     ul_conf = meta.get("UL_CONF", meta.get("UL_CONFIDENCE", 0.95))
     model = _model(saved, energies, refs, path)
+    lazy = {k: v for k, v in columns.items() if hasattr(v, "dask")}
+    if lazy:  # structure from a one-pixel template of zeros; the data are the lazy columns
+        columns = {
+            k: np.zeros((1, 1, *v.shape[2:]), v.dtype) if k in lazy else v[:1, :1] for k, v in columns.items()
+        }
     ds = from_sed(
         schema.LIKELIHOOD,
         columns,
@@ -198,10 +229,26 @@ def read(path: str | os.PathLike) -> xr.Dataset:
         energy_max=energies.get("e_max"),
         reference_model=model,
         dims=(LAT, LON, schema.ENERGY),
-        coords=wcs_coords(header, shape, where=f"{path}[PRIMARY]"),
+        coords=None if lazy else wcs_coords(header, shape, where=f"{path}[PRIMARY]"),
         ul_conf=ul_conf,
         where=path,
     )
+    if lazy:
+        variables = {}
+        for name, var in ds.data_vars.items():
+            if name not in lazy:
+                variables[name] = var.variable
+                continue
+            # SCANDATA columns are on (lat, lon, energy[, scan]); the template has the canonical order
+            extra = [d for d in var.dims if d not in (LAT, LON, schema.ENERGY)]
+            variables[name] = xr.Variable((LAT, LON, schema.ENERGY, *extra), lazy[name], var.attrs).transpose(
+                *var.dims
+            )
+        coords = {
+            **{k: ds[k].variable for k in ds.coords},
+            **wcs_coords(header, shape, where=f"{path}[PRIMARY]"),
+        }
+        ds = xr.Dataset(variables, coords, ds.attrs).chunk(chunks)
     ds = xr.Dataset({k: v.variable for k, v in ds.data_vars.items()}, ds.coords, ds.attrs)  # dims in order
     if model is not None and saved is None:
         ds.attrs["reference_model_origin"] = ORIGIN_TEMPLATE
