@@ -12,8 +12,7 @@ import xarray as xr
 from astropy.io import fits
 
 from fluxds import schema
-from fluxds.errors import FormatError
-from fluxds.io.gadf_table import META_ATTRS
+from fluxds.io.gadf_table import META_ATTRS, parse_attrs_json
 
 __all__ = ["META_ATTRS", "pack_attrs", "saved_attrs", "restore_attrs"]
 
@@ -42,16 +41,7 @@ def pack_attrs(ds: xr.Dataset) -> str:
 
 def saved_attrs(header: fits.Header, where: str) -> dict | None:
     """The JSON object of the keyword ``FDSATTRS``, or None when the file has none."""
-    text = header.get(META_ATTRS)
-    if text is None:
-        return None
-    try:
-        attrs = json.loads(text)
-    except (TypeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{where}: keyword {META_ATTRS} is not valid JSON: {exc}") from None
-    if not isinstance(attrs, dict):
-        raise FormatError(f"{where}: keyword {META_ATTRS} must hold a JSON object")
-    return attrs
+    return parse_attrs_json(header.get(META_ATTRS), where)
 
 
 def restore_attrs(ds: xr.Dataset, saved: dict | None) -> xr.Dataset:

@@ -13,7 +13,7 @@ from astropy.table import Table
 from fluxds import schema
 from fluxds.errors import FormatError
 from fluxds.io.atomic import atomic_path
-from fluxds.io.gadf_table import META_ATTRS, _jsonable, gti_to_json
+from fluxds.io.gadf_table import META_ATTRS, _jsonable, gti_to_json, standard_meta
 from fluxds.io.profile_columns import (
     ENERGY_COLUMNS,
     HDU_NAME,
@@ -62,7 +62,6 @@ def profile_table_from_dataset(ds: xr.Dataset, sed_type: str | None = None, *, w
     astropy.table.Table
         One row per region.
     """
-    from fluxds.confidence import ul_conf_from_n_sigma
     from fluxds.convert import to_sed_type
 
     _check_dims(ds, where)
@@ -103,12 +102,7 @@ def profile_table_from_dataset(ds: xr.Dataset, sed_type: str | None = None, *, w
     attrs[SHARED_KEY] = shared
     if notes:
         attrs[NOTES_KEY] = notes
-    table.meta["SED_TYPE"] = out.attrs["sed_type"]
-    ul_conf = ds.attrs.get("ul_conf")
-    if ul_conf is None and ds.attrs.get("n_sigma_ul") is not None:
-        ul_conf = ul_conf_from_n_sigma(float(ds.attrs["n_sigma_ul"]))
-    if ul_conf is not None:
-        table.meta["UL_CONF"] = float(ul_conf)
+    table.meta.update({k: v for k, v in standard_meta(ds, out.attrs["sed_type"]).items() if k != "GTI"})
     table.meta[META_ATTRS] = json.dumps(attrs, allow_nan=True)
     return table
 

@@ -11,11 +11,11 @@ from astropy.io import fits
 from astropy.table import Table
 
 from fluxds import schema
-from fluxds.confidence import ul_conf_from_n_sigma
 from fluxds.construct import EREF_DERIVED
 from fluxds.errors import FormatError
 from fluxds.io._fds_attrs import META_ATTRS, pack_attrs
 from fluxds.io.atomic import atomic_path
+from fluxds.io.gadf_table import ul_conf_of
 from fluxds.wcs import LAT, LON, header_of, is_wcs_map
 
 __all__ = ["write"]
@@ -65,11 +65,9 @@ def _scandata(ds: xr.Dataset, where: str) -> Table:
     if "stat_scan" in ds.data_vars:
         scan = -0.5 * _rows(ds["stat_scan"], (schema.ENERGY, "scan")).astype(np.float64)
         table["DLOGLIKE_SCAN"] = _compact(scan - loglike[..., None])
-    ul_conf = ds.attrs.get("ul_conf")
-    if ul_conf is None and ds.attrs.get("n_sigma_ul") is not None:
-        ul_conf = ul_conf_from_n_sigma(float(ds.attrs["n_sigma_ul"]))
+    ul_conf = ul_conf_of(ds)
     if ul_conf is not None:
-        table.meta["UL_CONF"] = float(ul_conf)
+        table.meta["UL_CONF"] = ul_conf
     return table
 
 

@@ -139,7 +139,11 @@ def _meta(table: Table) -> dict[str, Any]:
 
 
 def _attrs_from_meta(meta: dict[str, Any], where: str) -> dict[str, Any] | None:
-    text = meta.get(META_ATTRS)
+    return parse_attrs_json(meta.get(META_ATTRS), where)
+
+
+def parse_attrs_json(text: str | None, where: str) -> dict[str, Any] | None:
+    """The JSON object of a ``FDSATTRS`` keyword (the attributes fluxds wrote), or None without one."""
     if text is None:
         return None
     try:
@@ -310,19 +314,32 @@ def table_from_dataset(ds: xr.Dataset, sed_type: str | None = None, *, where: st
     scalar_coords = _scalar_coords_to_json(ds)
     if scalar_coords:
         attrs[SCALAR_COORDS_KEY] = scalar_coords
-    gti = gti_to_json(ds)
-    if gti is not None:
-        table.meta["GTI"] = gti
-    table.meta["SED_TYPE"] = out.attrs["sed_type"]
+    table.meta.update(standard_meta(ds, out.attrs["sed_type"]))
+    table.meta[META_ATTRS] = json.dumps(attrs, allow_nan=True)
+    return table
+
+
+def ul_conf_of(ds: xr.Dataset) -> float | None:
+    """The upper limits' confidence level: the stored ``ul_conf``, else from ``n_sigma_ul``, else None."""
     ul_conf = ds.attrs.get("ul_conf")
     if ul_conf is None and ds.attrs.get("n_sigma_ul") is not None:
         ul_conf = ul_conf_from_n_sigma(float(ds.attrs["n_sigma_ul"]))
+    return None if ul_conf is None else float(ul_conf)
+
+
+def standard_meta(ds: xr.Dataset, sed_type: str) -> dict[str, Any]:
+    """The keywords every table fluxds writes carries: ``SED_TYPE``, ``UL_CONF`` (exact), ``SOURCE`` for a
+    scalar source name, ``GTI`` as JSON (a FITS writer moves it to a GTI HDU)."""
+    meta: dict[str, Any] = {"SED_TYPE": sed_type}
+    ul_conf = ul_conf_of(ds)
     if ul_conf is not None:
-        table.meta["UL_CONF"] = float(ul_conf)
+        meta["UL_CONF"] = ul_conf
     if "source" in ds.coords and ds["source"].ndim == 0:
-        table.meta["SOURCE"] = str(ds["source"].values)
-    table.meta[META_ATTRS] = json.dumps(attrs, allow_nan=True)
-    return table
+        meta["SOURCE"] = str(ds["source"].values)
+    gti = gti_to_json(ds)
+    if gti is not None:
+        meta["GTI"] = gti
+    return meta
 
 
 def _jsonable(value: Any) -> Any:

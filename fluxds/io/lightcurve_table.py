@@ -21,7 +21,6 @@ import xarray as xr
 from astropy.table import Table
 
 from fluxds import schema
-from fluxds.confidence import ul_conf_from_n_sigma
 from fluxds.construct import ORIGIN_TEMPLATE, from_sed
 from fluxds.convert import to_sed_type
 from fluxds.errors import FormatError, ModelError
@@ -32,8 +31,8 @@ from fluxds.io.gadf_table import (
     _normalised_columns,
     _units_option,
     gti_from_json,
-    gti_to_json,
     guess_sed_type,
+    standard_meta,
 )
 from fluxds.io.lightcurve_keys import (
     CONSTANT_KEY,
@@ -284,16 +283,6 @@ def lightcurve_table_from_dataset(
     attrs[TIME_ATTRS_KEY] = {c: a for c, a in extra.items() if a}
     attrs[MJDREFF_KEY] = keywords["MJDREFF"]
     table.meta.update(keywords)
-    gti = gti_to_json(ds)
-    if gti is not None:
-        table.meta["GTI"] = gti
-    table.meta["SED_TYPE"] = out.attrs["sed_type"]
-    ul_conf = ds.attrs.get("ul_conf")
-    if ul_conf is None and ds.attrs.get("n_sigma_ul") is not None:
-        ul_conf = ul_conf_from_n_sigma(float(ds.attrs["n_sigma_ul"]))
-    if ul_conf is not None:
-        table.meta["UL_CONF"] = float(ul_conf)
-    if "source" in ds.coords and ds["source"].ndim == 0:
-        table.meta["SOURCE"] = str(ds["source"].values)
+    table.meta.update(standard_meta(ds, out.attrs["sed_type"]))
     table.meta[META_ATTRS] = json.dumps(attrs, allow_nan=True)
     return table

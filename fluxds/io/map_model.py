@@ -14,7 +14,6 @@ a ``MODEL`` keyword naming it relative to the FITS file, so that gammapy reads t
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import yaml
 
 from fluxds.errors import FormatError, ModelError
 from fluxds.io.atomic import atomic_path
+from fluxds.io.gadf_table import parse_attrs_json
 from fluxds.models import SpectralModel, Template, model_from_dict, model_from_json
 
 __all__ = ["resolve_model", "model_yaml_text", "write_model_yaml"]
@@ -155,12 +155,4 @@ def write_model_yaml(ds_attrs: dict[str, Any], fits_path: Path, model_file, over
 
 def saved_attrs(text: str | None, where: str) -> dict[str, Any] | None:
     """The fluxds attributes embedded as JSON (``FDSATTRS``), or None."""
-    if text is None:
-        return None
-    try:
-        attrs = json.loads(text)
-    except (TypeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{where}: keyword FDSATTRS is not valid JSON: {exc}") from None
-    if not isinstance(attrs, dict):
-        raise FormatError(f"{where}: keyword FDSATTRS must hold a JSON object")
-    return attrs
+    return parse_attrs_json(text, where)
