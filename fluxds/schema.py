@@ -193,6 +193,18 @@ VARIABLES: dict[str, Variable] = {
 # stat_scan = -2 (LOGLIKE + DLOGLIKE_SCAN) (fluxds.io.tscube).
 LOGLIKE_COLUMNS = ("loglike", "loglike_null", "dloglike_scan")
 
+# Variables that depend on energy only when they come from one reference model or one scan grid: tables
+# that repeat them per row (light curves, profiles) store them once per energy when every row agrees.
+ENERGY_ONLY_VARIABLES = (
+    "ref_dnde",
+    "ref_flux",
+    "ref_eflux",
+    "ref_dnde_e_min",
+    "ref_dnde_e_max",
+    "ref_npred",
+    "norm_scan",
+)
+
 # Older or other spellings found in real files -> the fluxds name.
 COLUMN_ALIASES: dict[str, str] = {
     "ref_dfde": "ref_dnde",

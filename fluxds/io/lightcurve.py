@@ -9,13 +9,11 @@ file, joins sources, handles the ``GTI`` HDU, and writes atomically. See ``docs/
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import xarray as xr
 from astropy.io import fits
 from astropy.table import Table
-from astropy.utils.exceptions import AstropyWarning
 
 from fluxds.errors import FormatError
 from fluxds.io.atomic import atomic_path
@@ -27,7 +25,15 @@ from fluxds.io.lightcurve_gadf import (
     is_gadf_table,
 )
 from fluxds.io.lightcurve_table import dataset_from_lightcurve_table, lightcurve_table_from_dataset
-from fluxds.io.sed_files import DEFAULT_HDU, _gti, _gti_hdu, _single, _split_sources, join_sources
+from fluxds.io.sed_files import (
+    DEFAULT_HDU,
+    _gti,
+    _gti_hdu,
+    _single,
+    _split_sources,
+    join_sources,
+    read_table_hdu,
+)
 
 __all__ = ["read", "write", "read_binned_time_series", "write_binned_time_series"]
 
@@ -51,15 +57,6 @@ def _read_ecsv(path: str) -> Table:
         return Table.read(path, format="ascii.ecsv")
     except Exception as exc:  # OSError, ValueError, and the YAML parser's own errors
         raise FormatError(f"{path}: not a readable ECSV table: {exc}") from None
-
-
-def _table(hdu, where: str) -> Table:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AstropyWarning)
-        try:
-            return Table.read(hdu)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise FormatError(f"{where}: cannot read the table: {exc}") from None
 
 
 def _names(hdu) -> set[str]:
@@ -90,7 +87,7 @@ def _fits_tables(
         for h in chosen:
             where = f"{path}[{h.name}]" if h.ver in (0, 1) else f"{path}[{h.name},{h.ver}]"
             label = h.header.get("SOURCE", h.header.get("EXTNAME", h.name))
-            tables.append((where, str(label), _table(h, where)))
+            tables.append((where, str(label), read_table_hdu(h, where)))
         gti = _gti(hdul, path)
     return tables, gti
 

@@ -12,6 +12,7 @@ import numpy as np
 import xarray as xr
 from astropy.table import Table
 
+from fluxds import schema
 from fluxds.errors import FormatError
 from fluxds.io.gadf_table import META_ATTRS, _jsonable
 from fluxds.timeaxis import NUMERIC_TIME_COORDS, time_coords, time_scale_from_timesys
@@ -25,18 +26,10 @@ __all__ = [
     "extra_meta_attrs",
 ]
 
-ENERGY_COLUMNS = ("e_ref", "e_min", "e_max")
-ENERGY_COORDS = ("energy", "energy_min", "energy_max")
+ENERGY_COLUMNS = tuple(schema.ENERGY_COLUMNS)
+ENERGY_COORDS = tuple(schema.ENERGY_COLUMNS.values())
 # columns that do not change with time when they come from one reference model / one scan grid
-TIME_CONSTANT_CANDIDATES = (
-    "ref_dnde",
-    "ref_flux",
-    "ref_eflux",
-    "ref_dnde_e_min",
-    "ref_dnde_e_max",
-    "ref_npred",
-    "norm_scan",
-)
+TIME_CONSTANT_CANDIDATES = schema.ENERGY_ONLY_VARIABLES
 _TIME_KEYWORDS = ("MJDREFI", "MJDREFF", "MJDREF", "TIMESYS", "TIMEUNIT", "TIMEREF", "TIMEZERO")
 STRUCTURAL_META = {"SED_TYPE", "UL_CONF", META_ATTRS, "EXTNAME", "EXTVER", "GTI", "SOURCE", *_TIME_KEYWORDS}
 STANDARD_TIME_ATTRS = {"units", "time_scale", "mjdrefi", "mjdreff", "long_name", "timeref"}

@@ -40,17 +40,9 @@ TEXT_COLUMNS = (REGION_DIM, SHAPE_COORD)
 STRUCTURAL_META = {"SED_TYPE", "UL_CONF", META_ATTRS, "EXTNAME", "GTI"}
 SHARED_KEY = "_shared_over_region"
 NOTES_KEY = "_energy_notes"
-ENERGY_COLUMNS = {"e_ref": schema.ENERGY, "e_min": schema.ENERGY_MIN, "e_max": schema.ENERGY_MAX}
+ENERGY_COLUMNS = schema.ENERGY_COLUMNS
 # stored once per energy when the same in every row of a file fluxds did not write
-SHARED_COLUMNS = (
-    "ref_dnde",
-    "ref_flux",
-    "ref_eflux",
-    "ref_dnde_e_min",
-    "ref_dnde_e_max",
-    "ref_npred",
-    "norm_scan",
-)
+SHARED_COLUMNS = schema.ENERGY_ONLY_VARIABLES
 
 
 def per_row(values: np.ndarray) -> np.ndarray:

@@ -40,7 +40,8 @@ def _is_sed_hdu(hdu) -> bool:
     return has_energy and guess_sed_type([schema.COLUMN_ALIASES.get(n, n) for n in names]) is not None
 
 
-def _table(hdu, where: str) -> Table:
+def read_table_hdu(hdu, where: str) -> Table:
+    """A FITS table HDU as an astropy Table (astropy's unit warnings silenced; errors as FormatError)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)
         try:
@@ -160,7 +161,7 @@ def read_fits(path: str | os.PathLike, *, hdu: str | None = None, **options) -> 
         for i, h in enumerate(sed_hdus):
             label = h.name or f"HDU {hdul.index_of(h) if h in hdul else i}"
             where = f"{path}[{label}]"
-            ds = dataset_from_table(_table(h, where), where=where, **options)
+            ds = dataset_from_table(read_table_hdu(h, where), where=where, **options)
             name = h.header.get("SOURCE", h.header.get("EXTNAME", h.name))
             parts.append((str(name), ds))
         gti = _gti(hdul, path)
