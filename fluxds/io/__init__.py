@@ -262,7 +262,9 @@ def open_dataset(path: str | os.PathLike, chunks=None, format: str | None = None
             ds = xr.open_dataset(path, chunks=chunks, **kwargs)
         except (OSError, ValueError) as exc:
             raise FormatError(f"{path}: not a readable netCDF file: {exc}") from None
-        return validate(ds, where=str(path))
+        from fluxds.io.cf import decode
+
+        return validate(decode(ds), where=str(path))
     if fmt in LAZY_FORMATS:
         return read(path, format=fmt, chunks=chunks, **kwargs)
     return read(path, format=fmt, **kwargs).chunk(chunks)

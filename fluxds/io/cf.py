@@ -1,0 +1,134 @@
+"""A reversible CF encoding of fluxds Datasets for netCDF, so that tools in other languages read the
+files cleanly (ncdump, the CF checkers, UDUNITS-2, R's ncdf4, NCO) and fluxds reads them back exactly.
+
+What :func:`encode` changes, and :func:`decode` undoes (a record of it travels in the global attribute
+``fluxds_cf``):
+
+- the energy bin edges ``energy_min``/``energy_max`` become the CF bounds variable ``energy_bounds``
+  (``energy:bounds``), shape (energy, 2), where they share the unit of ``energy``;
+- a dimensionless ``units`` of ``""`` is written ``"1"`` (UDUNITS refuses an empty unit);
+- every variable and coordinate gets a ``long_name`` (the schema's words, or its name) where it has none;
+- text coordinates (source and region names) are written as fixed-width character arrays;
+- the ``time`` coordinate gets ``standard_name = "time"``;
+- map dimensions run along their pixel-index coordinates (``lat`` -> ``iy``, ``lon`` -> ``ix``) and 1-D sky
+  coordinates are called ``sky_lat``/``sky_lon``: CF tools read variables named ``lat``/``lon`` as
+  geographic latitude/longitude, which galactic or celestial coordinates are not;
+- global attributes ``Conventions = "CF-1.8"``, ``title`` and ``history`` are added where missing;
+- coordinates and bounds carry no ``_FillValue``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import xarray as xr
+
+from fluxds import schema
+
+__all__ = ["encode", "decode", "netcdf_encoding"]
+
+RECORD = "fluxds_cf"
+BOUNDS = "energy_bounds"
+BOUNDS_DIM = "bounds2"
+_MAP_AXES = (("lat", "iy"), ("lon", "ix"))
+_ADDED_GLOBALS = {
+    "Conventions": "CF-1.8",
+    "title": "gamma-ray flux estimate (fluxds)",
+    "history": "written by fluxds",
+}
+
+
+def _long_name(name: str) -> str:
+    spec = schema.VARIABLES.get(name)
+    return spec.long_name if spec else schema.ENERGY_LONG_NAMES.get(name, name.replace("_", " "))
+
+
+def encode(ds: xr.Dataset) -> xr.Dataset:
+    """The CF form of a fluxds Dataset (see the module docstring); :func:`decode` inverts it exactly."""
+    record: dict = {"long_names": [], "dimensionless": [], "globals": [], "bounds": None, "swapped": []}
+    out = ds.copy(deep=False)
+    out.attrs = dict(ds.attrs)
+    for name in list(out.variables):
+        var = out[name]
+        attrs = dict(var.attrs)
+        if "long_name" not in attrs and "standard_name" not in attrs:
+            attrs["long_name"] = _long_name(str(name))
+            record["long_names"].append(str(name))
+        if attrs.get("units") == "":
+            attrs["units"] = "1"
+            record["dimensionless"].append(str(name))
+        out[name].attrs = attrs
+    edges = (schema.ENERGY_MIN, schema.ENERGY_MAX)
+    if all(e in out.coords for e in edges) and all(
+        out[e].attrs.get("units") == out[schema.ENERGY].attrs.get("units") for e in edges
+    ):
+        record["bounds"] = {e: dict(out[e].attrs) for e in edges}
+        bounds = np.stack([out[e].values for e in edges], axis=-1)
+        out = out.drop_vars(list(edges))
+        bounds_attrs = {"long_name": "energy bin edges", "units": out[schema.ENERGY].attrs.get("units", "")}
+        out[BOUNDS] = xr.Variable((schema.ENERGY, BOUNDS_DIM), bounds, bounds_attrs)
+        out = out.set_coords(BOUNDS)
+        out[schema.ENERGY].attrs["bounds"] = BOUNDS
+    if "time" in out.coords and "standard_name" not in out["time"].attrs:
+        out["time"].attrs = {**out["time"].attrs, "standard_name": "time"}
+        record["time_standard_name"] = True
+    for dim, index in _MAP_AXES:
+        if dim in out.dims and index in out.coords and out[index].dims == (dim,):
+            out = out.swap_dims({dim: index})
+            if dim in out.variables and f"sky_{dim}" not in out.variables:
+                out = out.rename_vars({dim: f"sky_{dim}"})
+            record["swapped"].append([dim, index])
+    for key, value in _ADDED_GLOBALS.items():
+        if key not in out.attrs:
+            out.attrs[key] = value
+            record["globals"].append(key)
+    out.attrs[RECORD] = json.dumps(record)
+    return out
+
+
+def decode(ds: xr.Dataset) -> xr.Dataset:
+    """Undo :func:`encode` (a Dataset without the ``fluxds_cf`` record is returned unchanged)."""
+    if RECORD not in ds.attrs:
+        return ds
+    record = json.loads(ds.attrs[RECORD])
+    out = ds.copy(deep=False)
+    out.attrs = {k: v for k, v in ds.attrs.items() if k != RECORD and k not in record["globals"]}
+    if record.get("bounds") and BOUNDS in out.variables:
+        bounds = out[BOUNDS].values
+        out = out.drop_vars(BOUNDS)
+        energy_attrs = {k: v for k, v in out[schema.ENERGY].attrs.items() if k != "bounds"}
+        out[schema.ENERGY].attrs = energy_attrs
+        for i, edge in enumerate((schema.ENERGY_MIN, schema.ENERGY_MAX)):
+            out = out.assign_coords(
+                {edge: xr.Variable((schema.ENERGY,), bounds[:, i], record["bounds"][edge])}
+            )
+    if record.get("time_standard_name") and "time" in out.coords:
+        out["time"].attrs = {k: v for k, v in out["time"].attrs.items() if k != "standard_name"}
+    for dim, index in record.get("swapped", []):
+        if f"sky_{dim}" in out.variables and out[f"sky_{dim}"].dims == (index,):
+            out = out.rename_vars({f"sky_{dim}": dim})
+        out = out.swap_dims({index: dim})
+    for name in record["long_names"]:
+        if name in out.variables:
+            out[name].attrs = {k: v for k, v in out[name].attrs.items() if k != "long_name"}
+    for name in record["dimensionless"]:
+        if name in out.variables:
+            out[name].attrs = {**out[name].attrs, "units": ""}
+    return out
+
+
+def netcdf_encoding(ds: xr.Dataset) -> dict:
+    """Per-variable encoding for ``to_netcdf``: no fill values on coordinates and bounds, text
+    coordinates as character arrays."""
+    encoding = {}
+    for name, var in ds.variables.items():
+        entry = {}
+        if name in ds.coords:
+            entry["_FillValue"] = None
+        if var.dtype.kind == "U":
+            entry["dtype"] = "S1"
+            entry.pop("_FillValue", None)
+        if entry:
+            encoding[name] = entry
+    return encoding
