@@ -4,6 +4,8 @@ both engines, and the file carries what CF tools look for."""
 from __future__ import annotations
 
 import functools
+import os
+from pathlib import Path
 
 import netCDF4
 import pytest
@@ -47,9 +49,12 @@ def test_roundtrip_is_exact(tmp_path, kind, engine):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_file_is_cf_shaped(tmp_path, kind):
+    """The file holds what CF tools look for. With FLUXDS_NETCDF_OUT=DIR the files are kept there, for
+    ../shared/tools/netcdf-clients-check.sh (the README's netCDF exchange check, run by CI)."""
     ds = _datasets()[kind]
-    path = tmp_path / f"{kind}.nc"
-    ds.sed.write(path)
+    keep = os.environ.get("FLUXDS_NETCDF_OUT")
+    path = (Path(keep) if keep else tmp_path) / f"{kind}.nc"
+    ds.sed.write(path, overwrite=True)
     with netCDF4.Dataset(path) as nc:
         assert nc.getncattr("Conventions") == "CF-1.8"
         for name, var in nc.variables.items():
