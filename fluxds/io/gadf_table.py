@@ -59,6 +59,21 @@ _OTHER_LAYOUTS = {
 }
 
 
+def resolve_sed_type(sed_type: str | None, meta: dict[str, Any], columns, where: str) -> str:
+    """The SED type of a table: ``sed_type`` if given, else the ``SED_TYPE`` keyword (meta with upper-case
+    keys), else guessed from the (normalised) column names; checked against the GADF types."""
+    sed = sed_type or meta.get("SED_TYPE") or guess_sed_type(list(columns))
+    if sed is None:
+        raise FormatError(
+            f"{where}: no SED_TYPE keyword and no column that names an SED type "
+            f"(norm, dnde, e2dnde, flux, eflux); columns: {', '.join(columns)}"
+        )
+    sed = str(sed).strip().lower()
+    if sed not in schema.FILE_SED_TYPES:
+        raise FormatError(f"{where}: SED_TYPE is {sed!r}; expected one of {', '.join(schema.FILE_SED_TYPES)}")
+    return sed
+
+
 def guess_sed_type(names: list[str]) -> str | None:
     """The SED type a set of (normalised) column names holds, or None."""
     names = set(names)
@@ -199,15 +214,7 @@ def dataset_from_table(
             )
     columns = _normalised_columns(table, where, _units_option(units, where))
     _loglike_to_stat(columns)
-    sed = sed_type or meta.get("SED_TYPE") or guess_sed_type(list(columns))
-    if sed is None:
-        raise FormatError(
-            f"{where}: no SED_TYPE keyword and no column that names an SED type "
-            f"(norm, dnde, e2dnde, flux, eflux); columns: {', '.join(table.colnames)}"
-        )
-    sed = str(sed).strip().lower()
-    if sed not in schema.FILE_SED_TYPES:
-        raise FormatError(f"{where}: SED_TYPE is {sed!r}; expected one of {', '.join(schema.FILE_SED_TYPES)}")
+    sed = resolve_sed_type(sed_type, meta, columns, where)
     stem = schema.sed_type(sed).name
     if stem not in columns:
         raise FormatError(

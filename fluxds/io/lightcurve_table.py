@@ -31,7 +31,7 @@ from fluxds.io.gadf_table import (
     _normalised_columns,
     _units_option,
     gti_from_json,
-    guess_sed_type,
+    resolve_sed_type,
     standard_meta,
 )
 from fluxds.io.lightcurve_keys import (
@@ -73,15 +73,7 @@ def dataset_from_columns(
 ) -> xr.Dataset:
     """Build a light-curve Dataset from per-row columns (time columns already taken out)."""
     saved = dict(saved) if saved is not None else None
-    sed = sed_type or meta.get("SED_TYPE") or guess_sed_type(list(columns))
-    if sed is None:
-        raise FormatError(
-            f"{where}: no SED_TYPE keyword and no column naming an SED type (norm, dnde, e2dnde, "
-            f"flux, eflux); columns: {', '.join(columns)}"
-        )
-    sed = str(sed).strip().lower()
-    if sed not in schema.FILE_SED_TYPES:
-        raise FormatError(f"{where}: SED_TYPE is {sed!r}; expected one of {', '.join(schema.FILE_SED_TYPES)}")
+    sed = resolve_sed_type(sed_type, meta, columns, where)
     if schema.sed_type(sed).name not in columns:
         raise FormatError(
             f"{where}: SED_TYPE {sed!r} needs a column {schema.sed_type(sed).name!r}; "

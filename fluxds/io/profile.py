@@ -44,7 +44,7 @@ from fluxds.io.gadf_table import (
     _normalised_columns,
     _units_option,
     gti_from_json,
-    guess_sed_type,
+    resolve_sed_type,
 )
 from fluxds.io.profile_columns import (
     HDU_NAME,
@@ -101,15 +101,7 @@ def dataset_from_profile_table(
     loglike_to_stat(columns)
     e = energy_columns(columns, where)
     columns = {k: per_row(v) for k, v in columns.items()}
-    sed = sed_type or meta.get("SED_TYPE") or guess_sed_type(list(columns))
-    if sed is None:
-        raise FormatError(
-            f"{where}: no SED_TYPE keyword and no column that names an SED type "
-            f"(norm, dnde, e2dnde, flux, eflux); columns: {', '.join(table.colnames)}"
-        )
-    sed = str(sed).strip().lower()
-    if sed not in schema.FILE_SED_TYPES:
-        raise FormatError(f"{where}: SED_TYPE is {sed!r}; expected one of {', '.join(schema.FILE_SED_TYPES)}")
+    sed = resolve_sed_type(sed_type, meta, columns, where)
     shared = shared_columns(columns, saved, where)
     model, origin = None, None
     if saved and saved.get("reference_model"):
