@@ -24,6 +24,7 @@ FORMATS: dict[str, tuple[str, str | None]] = {
     "hdf5": ("fluxds.io.sed_files:read_hdf5", "fluxds.io.sed_files:write_hdf5"),
     "ascii": ("fluxds.io.sed_files:read_ascii", None),
     "netcdf": ("fluxds.io.netcdf:read_netcdf", "fluxds.io.netcdf:write_netcdf"),
+    "zarr": ("fluxds.io.zarr_store:read_zarr", "fluxds.io.zarr_store:write_zarr"),
     "lightcurve": ("fluxds.io.lightcurve:read", "fluxds.io.lightcurve:write"),
     "binned-time-series": (
         "fluxds.io.lightcurve:read_binned_time_series",
@@ -46,6 +47,7 @@ _CONTAINERS = {
     ".nc": "netcdf",
     ".nc4": "netcdf",
     ".netcdf": "netcdf",
+    ".zarr": "zarr",
 }
 # a Dataset's dimensions -> the table/map layout that holds it (first match)
 _LAYOUT_BY_DIM = (
@@ -153,6 +155,12 @@ def detect_format(path: str | os.PathLike) -> str:
     path = Path(path)
     if not path.exists():
         raise FormatError(f"{path}: no such file")
+    if path.is_dir():
+        from fluxds.io.zarr_store import is_zarr_store
+
+        if is_zarr_store(path):
+            return "zarr"
+        raise UnknownFormatError(f"{path}: a directory, and not a zarr store")
     container = _sniff(path) or _container_from_name(path)
     if container == "fits":
         return _fits_layout(path)
@@ -176,7 +184,7 @@ def _format_for_writing(ds: xr.Dataset, path: Path, fmt: str | None) -> str:
         raise UnknownFormatError(
             f"{path}: cannot tell the format from the name; pass format= one of {', '.join(FORMATS)}"
         )
-    if container in ("netcdf", "hdf5"):
+    if container in ("netcdf", "hdf5", "zarr"):
         return container
     for dim, layout in _LAYOUT_BY_DIM:
         if dim in ds.dims:
@@ -220,10 +228,10 @@ def write(
     spec = FORMATS[fmt][1]
     if spec is None:
         raise UnknownFormatError(f"{path}: fluxds reads {fmt!r} but does not write it")
-    if fmt == "netcdf":
+    if fmt in ("netcdf", "zarr"):
         if sed_type not in (None, "likelihood"):
             raise FormatError(
-                f"{path}: netCDF holds the likelihood form; convert with ds.sed.to_sed_type() first "
+                f"{path}: {fmt} holds the likelihood form; convert with ds.sed.to_sed_type() first "
                 "if you want other variables in the file"
             )
         _resolve(spec, fmt, path)(ds, path, overwrite=overwrite, **kwargs)
@@ -265,6 +273,6 @@ def open_dataset(path: str | os.PathLike, chunks=None, format: str | None = None
         from fluxds.io.cf import decode
 
         return validate(decode(ds), where=str(path))
-    if fmt in LAZY_FORMATS:
+    if fmt in LAZY_FORMATS or fmt == "zarr":
         return read(path, format=fmt, chunks=chunks, **kwargs)
     return read(path, format=fmt, **kwargs).chunk(chunks)

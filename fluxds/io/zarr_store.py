@@ -1,0 +1,76 @@
+"""zarr stores (an optional extra: ``pip install fluxds[zarr]``), in the same reversible CF encoding as
+netCDF (:mod:`fluxds.io.cf`), with consolidated metadata."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import xarray as xr
+
+from fluxds.errors import FormatError, OverwriteError
+from fluxds.io.cf import decode, encode
+from fluxds.validate import validate
+
+__all__ = ["read_zarr", "write_zarr", "is_zarr_store"]
+
+_MARKERS = (".zmetadata", ".zgroup", "zarr.json")
+
+
+def is_zarr_store(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a directory holding a zarr store."""
+    path = Path(path)
+    return path.is_dir() and any((path / marker).exists() for marker in _MARKERS)
+
+
+def _require_zarr(what: str) -> None:
+    try:
+        import zarr  # noqa: F401
+    except ImportError:
+        raise FormatError(f"{what}: zarr is not installed; pip install 'fluxds[zarr]'") from None
+
+
+def write_zarr(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False) -> None:
+    """Write ``ds`` to a zarr store (a directory), atomically: the store is built in a temporary
+    directory beside ``path`` and renamed into place; an existing store is replaced only with
+    ``overwrite=True`` (and only once the new one is complete)."""
+    target = Path(path)
+    _require_zarr(str(target))
+    if target.exists() and not overwrite:
+        raise OverwriteError(f"{target}: store exists; pass overwrite=True to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    old = None
+    try:
+        encode(ds).to_zarr(tmp, mode="w", consolidated=True)
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{tmp.name}")
+            os.rename(target, old)
+        os.rename(tmp, target)
+    except BaseException:
+        if old is not None and not target.exists():
+            os.rename(old, target)  # put the previous store back
+        raise
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(tmp)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def read_zarr(path: str | os.PathLike, *, chunks=None) -> xr.Dataset:
+    """Read a zarr store written by fluxds (or any zarr store holding a valid fluxds Dataset); with
+    ``chunks`` the variables stay dask-backed (nothing is read until computed)."""
+    where = str(path)
+    _require_zarr(where)
+    if not is_zarr_store(path):
+        raise FormatError(f"{where}: not a zarr store (no {' / '.join(_MARKERS)})")
+    try:
+        opened = xr.open_zarr(path, consolidated=True, chunks=chunks if chunks is not None else {})
+    except Exception as exc:  # zarr and xarray raise many kinds for a damaged store
+        raise FormatError(f"{where}: not a readable zarr store: {exc}") from None
+    ds = decode(opened if chunks is not None else opened.load())
+    return validate(ds, where=where)
