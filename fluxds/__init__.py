@@ -32,6 +32,7 @@ from fluxds.errors import (
 )
 from fluxds.interop import from_gammapy, to_gammapy
 from fluxds.io import open_dataset, read, write
+from fluxds.io.multi import open_mfdataset
 from fluxds.validate import validate
 
 __version__ = "0.1.0"
@@ -55,6 +56,7 @@ __all__ = [
     "get_quantity",
     "models",
     "open_dataset",
+    "open_mfdataset",
     "read",
     "to_sed_type",
     "validate",
