@@ -96,3 +96,20 @@ def test_tscube_opens_lazily(tmp_path):
         assert counter.calls == 0
         loaded = lazy.load()
     xr.testing.assert_identical(loaded, eager)
+
+
+def test_nothing_computes_until_written(tmp_path):
+    """Open lazily, convert, extract flux points and select: no dask computation; writing computes."""
+    from astropy.coordinates import SkyCoord
+
+    counter = _Counter()
+    with dask.config.set(scheduler=counter):
+        fm = fluxds.open_dataset(WRITTEN / "fm_excess.fits", chunks={"lat": 10})
+        flux = fm.sed.to_sed_type("flux")
+        seds = fm.sed.get_flux_points(SkyCoord([0.0, 0.1], [0.0, 0.0], unit="deg", frame="galactic"))
+        dnde = seds.sed.dnde
+        assert isinstance(flux["flux_ul"].data, da.Array) and isinstance(dnde.data, da.Array)
+        assert counter.calls == 0
+        fm.sed.write(tmp_path / "map.nc")
+        assert counter.calls >= 1
+    xr.testing.assert_identical(fluxds.read(tmp_path / "map.nc"), fluxds.read(WRITTEN / "fm_excess.fits"))
