@@ -33,12 +33,15 @@ from fluxds.errors import (
 from fluxds.interop import from_gammapy, to_gammapy
 from fluxds.io import open_dataset, read, write
 from fluxds.io.multi import open_mfdataset
+from fluxds.parallel import BatchResult, batch
 from fluxds.validate import validate
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SedAccessor",
+    "batch",
+    "BatchResult",
     "FluxdsError",
     "FormatError",
     "MissingEnergyEdgesError",

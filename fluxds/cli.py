@@ -88,6 +88,14 @@ def _parser() -> argparse.ArgumentParser:
     conv.add_argument("--sed-type", choices=schema.FILE_SED_TYPES)
     conv.add_argument("--format", help="output format (default: from the file name)")
     conv.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    many = sub.add_parser("batch", help="convert many files in parallel (dask)")
+    many.add_argument("inputs", nargs="+", metavar="INPUT")
+    many.add_argument("--out", required=True, help="output directory")
+    many.add_argument("--to", choices=["netcdf", "zarr", "fits"], default="netcdf")
+    many.add_argument("--sed-type", choices=schema.FILE_SED_TYPES)
+    many.add_argument("--scheduler", help="address of a dask.distributed scheduler")
+    many.add_argument("--workers", type=int, help="start a local dask.distributed cluster of N processes")
+    many.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo = sub.add_parser("demo", help="run the demo on the SED shipped with fluxds")
     demo.add_argument("--out", default="fluxds-demo", help="output directory")
     return parser
@@ -106,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ds = fluxds.read(args.input, **_read_options(args))
             ds.sed.write(args.output, format=args.format, sed_type=args.sed_type, overwrite=args.overwrite)
             print(f"wrote {args.output}")
+        elif args.command == "batch":
+            return _batch(args)
         elif args.command == "demo":
             from fluxds.demo import run_demo
 
@@ -121,6 +131,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fluxds: error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from fluxds.parallel import batch
+
+    result = batch(
+        args.inputs,
+        args.out,
+        to=args.to,
+        sed_type=args.sed_type,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        progress=not args.no_progress,
+    )
+    print(
+        f"written {len(result.written)}, skipped {len(result.skipped)} (exist), failed {len(result.failed)}"
+    )
+    for source, message in result.failed.items():
+        print(f"fluxds: error: {source}: {message}", file=sys.stderr)
+    return 0 if result.ok else 1
 
 
 if __name__ == "__main__":

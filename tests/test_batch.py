@@ -1,0 +1,94 @@
+"""fluxds batch: many files in parallel (threads, or a dask.distributed LocalCluster), atomic outputs,
+resumable, failures reported per file."""
+
+from __future__ import annotations
+
+import shutil
+
+import astropy.units as u
+import numpy as np
+import pytest
+import xarray as xr
+
+import fluxds
+from fluxds.cli import main
+
+
+def _inputs(folder, n: int) -> list:
+    """n small SED files: 10 distinct generated SEDs, each copied n/10 times under its own name."""
+    folder.mkdir()
+    rng = np.random.default_rng(7)
+    model = fluxds.models.PowerLaw(index=2.4, amplitude=1e-11 * u.Unit("cm-2 s-1 TeV-1"), reference=1 * u.TeV)
+    paths = []
+    for i in range(n):
+        path = folder / f"sed{i:03d}.fits"
+        if i < 10:
+            fluxds.from_likelihood(
+                rng.normal(1, 0.2, 4),
+                energy_min=[1, 2, 4, 8] * u.TeV,
+                energy_max=[2, 4, 8, 16] * u.TeV,
+                reference_model=model,
+                norm_err=rng.uniform(0.05, 0.2, 4),
+                ts=rng.uniform(0, 50, 4),
+            ).sed.write(path)
+        else:
+            shutil.copyfile(folder / f"sed{i % 10:03d}.fits", path)
+        paths.append(path)
+    return paths
+
+
+def _check_outputs(paths, out, ext=".nc"):
+    for path in paths:
+        xr.testing.assert_identical(fluxds.read(out / (path.stem + ext)), fluxds.read(path))
+
+
+def test_two_hundred_files_with_two_workers(tmp_path, capsys):
+    """The issue's case: 200 files on a LocalCluster of 2 worker processes; a re-run skips them all."""
+    paths = _inputs(tmp_path / "in", 200)
+    out = tmp_path / "out"
+    result = fluxds.batch(paths, out, to="netcdf", workers=2)
+    assert result.ok and len(result.written) == 200 and not result.skipped
+    _check_outputs(paths[::37], out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.stem + ".nc" for p in paths)  # no temporaries
+    again = fluxds.batch(paths, out, to="netcdf", workers=2)
+    assert not again.written and len(again.skipped) == 200
+
+
+def test_threads_progress_and_failures(tmp_path, capsys):
+    paths = _inputs(tmp_path / "in", 20)
+    bad = tmp_path / "in" / "broken.fits"
+    bad.write_bytes(b"SIMPLE  = this is not a FITS file")
+    out = tmp_path / "out"
+    result = fluxds.batch([*paths, bad], out, to="fits", sed_type="flux")
+    assert len(result.written) == 20 and list(result.failed) == [bad]
+    assert "broken.fits" in str(bad) and "FormatError" in result.failed[bad]
+    assert "100%" in capsys.readouterr().out  # the progress bar ran to the end
+    _check_outputs(paths[:3], out, ".fits")
+    assert fluxds.read(out / "sed000.fits").sed.sed_type_init == "likelihood"
+    assert not (out / "broken.fits").exists()
+
+
+def test_cli(tmp_path, capsys):
+    paths = _inputs(tmp_path / "in", 12)
+    (tmp_path / "in" / "junk.fits").write_bytes(b"\x00\x01")
+    args = [
+        "batch",
+        *map(str, paths),
+        str(tmp_path / "in" / "junk.fits"),
+        "--out",
+        str(tmp_path / "out"),
+        "--to",
+        "zarr",
+        "--no-progress",
+    ]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert "written 12, skipped 0 (exist), failed 1" in captured.out and "junk.fits" in captured.err
+    _check_outputs(paths[:2], tmp_path / "out", ".zarr")
+    assert main(args) == 1  # the junk file fails again; the others are skipped
+    assert "written 0, skipped 12 (exist), failed 1" in capsys.readouterr().out
+
+
+def test_unknown_target(tmp_path):
+    with pytest.raises(fluxds.UnknownFormatError, match="unknown batch target"):
+        fluxds.batch([], tmp_path, to="parquet")
