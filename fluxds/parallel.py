@@ -39,11 +39,7 @@ def _convert_one(source: str, target: str, fmt: str | None, sed_type: str | None
     import fluxds
 
     try:
-        ds = fluxds.read(source)
-        options = {} if sed_type is None or fmt in ("netcdf", "zarr") else {"sed_type": sed_type}
-        if sed_type is not None and fmt in ("netcdf", "zarr"):
-            ds = ds.sed.to_sed_type(sed_type) if sed_type != "likelihood" else ds
-        fluxds.write(ds, target, format=fmt, **options)
+        fluxds.write(fluxds.read(source), target, format=fmt, sed_type=sed_type)
         return "written", ""
     except Exception as exc:  # noqa: BLE001 - reported per file; a bad file must not stop the batch
         return "failed", f"{type(exc).__name__}: {exc}"
@@ -90,6 +86,12 @@ def batch(
 
         raise UnknownFormatError(f"unknown batch target {to!r}; expected one of {', '.join(TARGETS)}")
     fmt, extension = TARGETS[to]
+    if fmt in ("netcdf", "zarr") and sed_type not in (None, "likelihood"):
+        from fluxds.errors import FormatError
+
+        raise FormatError(
+            f"{to} holds the likelihood form; sed_type={sed_type!r} applies to FITS tables only"
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = BatchResult()

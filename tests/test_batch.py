@@ -92,3 +92,8 @@ def test_cli(tmp_path, capsys):
 def test_unknown_target(tmp_path):
     with pytest.raises(fluxds.UnknownFormatError, match="unknown batch target"):
         fluxds.batch([], tmp_path, to="parquet")
+
+
+def test_sed_type_only_for_tables(tmp_path):
+    with pytest.raises(fluxds.FormatError, match="likelihood form"):
+        fluxds.batch([], tmp_path, to="netcdf", sed_type="flux")
