@@ -9,7 +9,6 @@ below ``n**2``: ``ul_conf = erf(n / sqrt(2))``. gammapy rounds ``n`` to 0.1 when
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
 
 __all__ = ["n_sigma_from_ul_conf", "ul_conf_from_n_sigma"]
 
@@ -26,6 +25,8 @@ def n_sigma_from_ul_conf(ul_conf: float) -> float:
     -------
     float
     """
+    from scipy import special
+
     return float(-special.ndtri(0.5 * (1.0 - ul_conf)))  # 1 - ul_conf is exact here
 
 
@@ -41,4 +42,6 @@ def ul_conf_from_n_sigma(n_sigma: float) -> float:
     -------
     float
     """
+    from scipy import special
+
     return float(special.erf(n_sigma / np.sqrt(2.0)))

@@ -12,7 +12,6 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
-from scipy.special import erf, erfcx, exprel
 
 __all__ = ["log_ratio", "powerlaw_integral", "gauss_exp_integral", "integrate_log"]
 
@@ -21,6 +20,25 @@ __all__ = ["log_ratio", "powerlaw_integral", "gauss_exp_integral", "integrate_lo
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(20)
 # A closed-form difference is trusted when it loses at most this factor to cancellation.
 _MAX_CANCELLATION = 30.0
+
+
+# scipy.special costs ~0.2 s to import: load it when a curved model is first integrated
+def _special():
+    import scipy.special
+
+    return scipy.special
+
+
+def exprel(x):
+    return _special().exprel(x)
+
+
+def erf(x):
+    return _special().erf(x)
+
+
+def erfcx(x):
+    return _special().erfcx(x)
 
 
 def log_ratio(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
