@@ -36,7 +36,7 @@ from fluxds.io.flux_maps_write import TABLE_MAP_KEY, write
 from fluxds.io.map_bands import Axis, read_axes
 from fluxds.io.map_build import build_map_dataset
 from fluxds.io.map_model import resolve_model, saved_attrs
-from fluxds.io.sed_files import _gti
+from fluxds.io.sed_files import _gti, open_fits
 from fluxds.models import default_reference_model
 from fluxds.wcs import LAT, LON, celestial_header, header_text, wcs_coords
 
@@ -167,10 +167,7 @@ def read(
         Naming the file, the HDU or keyword and what was expected.
     """
     where = str(path)
-    try:
-        hdul = fits.open(where, memmap=chunks is not None)
-    except (OSError, ValueError) as exc:
-        raise FormatError(f"{where}: not a readable FITS file: {exc}") from None
+    hdul = open_fits(where, memmap=chunks is not None)
     with hdul:
         primary = hdul[0].header
         found = _quantity_hdus(hdul, primary_name)

@@ -31,7 +31,7 @@ from fluxds.io._fds_attrs import restore_attrs, saved_attrs
 from fluxds.io._hpx_hdu import BOOL_KEY, geometry_from_header, is_healpix_hdu, values_from_hdu
 from fluxds.io._hpx_write import write
 from fluxds.io.gadf_table import META_ATTRS, guess_sed_type
-from fluxds.io.sed_files import _gti
+from fluxds.io.sed_files import _gti, open_fits
 from fluxds.models import SpectralModel, Template, model_from_dict, model_from_json
 from fluxds.units import format_unit, parse_unit
 
@@ -159,10 +159,7 @@ def read(
         Naming the file, HDU, keyword or column, the value found and what was expected.
     """
     path = str(path)
-    try:
-        hdul = fits.open(path, memmap=chunks is not None)
-    except (OSError, ValueError) as exc:
-        raise FormatError(f"{path}: not a readable FITS file: {exc}") from None
+    hdul = open_fits(path, memmap=chunks is not None)
     with hdul:
         primary = hdul[0].header
         saved = saved_attrs(primary, f"{path}[PRIMARY]")

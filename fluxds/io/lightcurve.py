@@ -32,6 +32,7 @@ from fluxds.io.sed_files import (
     _single,
     _split_sources,
     join_sources,
+    open_fits,
     read_table_hdu,
 )
 
@@ -67,10 +68,7 @@ def _fits_tables(
     path: str, hdu: str | None, marker
 ) -> tuple[list[tuple[str, str, Table]], xr.Dataset | None]:
     """(where, name, table) of every table HDU that ``marker(column names)`` accepts, and the GTI."""
-    try:
-        hdul = fits.open(path, memmap=False)
-    except (OSError, ValueError) as exc:
-        raise FormatError(f"{path}: not a readable FITS file: {exc}") from None
+    hdul = open_fits(path, memmap=False)
     with hdul:
         names = [h.name for h in hdul]
         if hdu is not None:

@@ -40,6 +40,14 @@ def _is_sed_hdu(hdu) -> bool:
     return has_energy and guess_sed_type([schema.COLUMN_ALIASES.get(n, n) for n in names]) is not None
 
 
+def open_fits(path: str, *, memmap: bool = False) -> fits.HDUList:
+    """Open a FITS file, any failure as a :class:`FormatError` naming the file."""
+    try:
+        return fits.open(path, memmap=memmap)
+    except (OSError, ValueError) as exc:
+        raise FormatError(f"{path}: not a readable FITS file: {exc}") from None
+
+
 def read_table_hdu(hdu, where: str) -> Table:
     """A FITS table HDU as an astropy Table (astropy's unit warnings silenced; errors as FormatError)."""
     with warnings.catch_warnings():
@@ -139,10 +147,7 @@ def read_fits(path: str | os.PathLike, *, hdu: str | None = None, **options) -> 
         ``SOURCE`` keyword where present).
     """
     path = str(path)
-    try:
-        hdul = fits.open(path, memmap=False)
-    except (OSError, ValueError) as exc:
-        raise FormatError(f"{path}: not a readable FITS file: {exc}") from None
+    hdul = open_fits(path, memmap=False)
     with hdul:
         if hdu is not None:
             if hdu not in hdul:

@@ -33,7 +33,6 @@ import warnings
 import astropy.units as u
 import numpy as np
 import xarray as xr
-from astropy.io import fits
 from astropy.table import Table
 from astropy.utils.exceptions import AstropyWarning
 
@@ -42,6 +41,7 @@ from fluxds.construct import ORIGIN_TEMPLATE, from_sed
 from fluxds.errors import FormatError, ModelError
 from fluxds.io._fds_attrs import restore_attrs, saved_attrs
 from fluxds.io._tscube_write import write
+from fluxds.io.sed_files import open_fits
 from fluxds.models import Template, model_from_json
 from fluxds.units import format_unit, parse_unit
 from fluxds.wcs import LAT, LON, celestial_header, wcs_coords
@@ -189,10 +189,7 @@ def read(path: str | os.PathLike, *, chunks=None) -> xr.Dataset:
         Naming the file, HDU and column, the value found and what was expected.
     """
     path = str(path)
-    try:
-        hdul = fits.open(path, memmap=chunks is not None)
-    except (OSError, ValueError) as exc:
-        raise FormatError(f"{path}: not a readable FITS file: {exc}") from None
+    hdul = open_fits(path, memmap=chunks is not None)
     with hdul:
         primary = hdul[0]
         if primary.data is None or primary.data.ndim != 2:
