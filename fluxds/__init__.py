@@ -12,13 +12,12 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from fluxds import models
 from fluxds.accessor import SedAccessor
-from fluxds.construct import from_likelihood, from_sed
-from fluxds.convert import get_quantity, to_sed_type
 from fluxds.errors import (
     FluxdsError,
     FormatError,
@@ -30,11 +29,51 @@ from fluxds.errors import (
     UnitError,
     UnknownFormatError,
 )
-from fluxds.interop import from_gammapy, to_gammapy
-from fluxds.io import open_dataset, read, write
-from fluxds.io.multi import open_mfdataset
-from fluxds.parallel import BatchResult, batch
-from fluxds.validate import validate
+from fluxds.validate import validate  # eagerly: the function shadows its module's name
+
+# The rest of the public API is imported on first use (PEP 562), so that ``import fluxds`` costs
+# little more than ``import xarray`` (astropy.units alone takes ~0.3 s to import).
+_LAZY = {
+    "models": "fluxds.models",
+    "from_likelihood": "fluxds.construct",
+    "from_sed": "fluxds.construct",
+    "get_quantity": "fluxds.convert",
+    "to_sed_type": "fluxds.convert",
+    "from_gammapy": "fluxds.interop",
+    "to_gammapy": "fluxds.interop",
+    "open_dataset": "fluxds.io",
+    "read": "fluxds.io",
+    "write": "fluxds.io",
+    "open_mfdataset": "fluxds.io.multi",
+    "BatchResult": "fluxds.parallel",
+    "batch": "fluxds.parallel",
+    "concat_files": "fluxds.concat",
+}
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported eagerly
+    from fluxds import models
+    from fluxds.concat import concat_files
+    from fluxds.construct import from_likelihood, from_sed
+    from fluxds.convert import get_quantity, to_sed_type
+    from fluxds.interop import from_gammapy, to_gammapy
+    from fluxds.io import open_dataset, read, write
+    from fluxds.io.multi import open_mfdataset
+    from fluxds.parallel import BatchResult, batch
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'fluxds' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if name == "models" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 
@@ -42,6 +81,7 @@ __all__ = [
     "SedAccessor",
     "batch",
     "BatchResult",
+    "concat_files",
     "FluxdsError",
     "FormatError",
     "MissingEnergyEdgesError",

@@ -37,9 +37,13 @@ class BatchResult:
 def _convert_one(source: str, target: str, fmt: str | None, sed_type: str | None) -> tuple[str, str]:
     """Read one input and write one output; never raises (the error is returned, per file)."""
     import fluxds
+    from fluxds.io.locks import lock_for
 
     try:
-        fluxds.write(fluxds.read(source), target, format=fmt, sed_type=sed_type)
+        with lock_for(source):
+            ds = fluxds.read(source)
+        with lock_for(target):  # named .nc/.h5: the netCDF-C/HDF5 libraries are not thread-safe
+            fluxds.write(ds, target, format=fmt, sed_type=sed_type)
         return "written", ""
     except Exception as exc:  # noqa: BLE001 - reported per file; a bad file must not stop the batch
         return "failed", f"{type(exc).__name__}: {exc}"

@@ -7,12 +7,13 @@ import xarray as xr
 
 from fluxds import schema
 from fluxds.errors import SchemaError, UnitError
-from fluxds.units import conversion_factor, parse_unit
 
 __all__ = ["validate"]
 
 
 def _energy_problems(ds: xr.Dataset) -> list[str]:
+    from fluxds.units import conversion_factor, parse_unit
+
     problems = []
     if schema.ENERGY not in ds.dims or schema.ENERGY not in ds.coords:
         return [f"no {schema.ENERGY!r} dimension with a coordinate of reference energies"]
@@ -50,6 +51,8 @@ def _energy_problems(ds: xr.Dataset) -> list[str]:
 
 
 def _variable_problems(ds: xr.Dataset) -> list[str]:
+    from fluxds.units import parse_unit
+
     problems = []
     for name in ("norm", "ref_dnde"):
         if name not in ds.data_vars:
@@ -65,8 +68,7 @@ def _variable_problems(ds: xr.Dataset) -> list[str]:
         if spec.extra_dim and beyond and spec.extra_dim not in beyond:
             if not any(str(d).endswith("_axis") for d in beyond):
                 problems.append(
-                    f"variable {name!r} has dims {var.dims}: its extra dimension should be "
-                    f"{spec.extra_dim!r}"
+                    f"variable {name!r} has dims {var.dims}: its extra dimension should be {spec.extra_dim!r}"
                 )
         expected = spec.physical_unit
         if expected is None or var.dtype.kind != "f":

@@ -232,8 +232,13 @@ def test_non_likelihood_input_with_energy_not_last(sed_type):
     """Arrays on ("energy", "source") convert exactly like the same arrays on ("source", "energy")."""
     unit = u.Unit(schema.SED_TYPES[sed_type].unit)
     values = np.arange(1.0, 9.0).reshape(4, 2) * 1e-12
-    common = dict(energy_min=E_MIN * u.TeV, energy_max=E_MAX * u.TeV, energy_ref=E_REF * u.TeV,
-                  reference_model=PL, coords={"source": ["a", "b"]})
+    common = dict(
+        energy_min=E_MIN * u.TeV,
+        energy_max=E_MAX * u.TeV,
+        energy_ref=E_REF * u.TeV,
+        reference_model=PL,
+        coords={"source": ["a", "b"]},
+    )
     a = fluxds.from_sed(sed_type, {sed_type: values * unit}, dims=("energy", "source"), **common)
     b = fluxds.from_sed(sed_type, {sed_type: values.T * unit}, dims=("source", "energy"), **common)
     xr.testing.assert_identical(a, b)

@@ -1,0 +1,276 @@
+"""Many input files as one output Dataset along ``source`` (a catalog of SEDs) or ``time`` (a long light
+curve), written incrementally: memory stays bounded by one input file per worker, never the total.
+
+How it works (:func:`concat_files`):
+
+1. the inputs are taken in groups of ``group_size``; each group is read, concatenated in memory and written,
+   in parallel (the :func:`fluxds.batch` machinery: dask threads or a ``dask.distributed`` cluster), as one
+   *part* (a netCDF file in the fluxds CF encoding) in a parts folder beside the output,
+   ``.<output name>.parts``;
+2. the parts are opened lazily as one dask-backed Dataset, one chunk per part, concatenated along ``dim``;
+3. the output is written from that lazy Dataset chunk by chunk (netCDF or zarr), atomically; the parts
+   folder is then removed.
+
+Memory: a worker holds one group (``group_size`` inputs); the final write holds a few parts at a time; the
+dask graph has a few tasks per part and variable, so grouping keeps it small for 10⁴ inputs too.
+
+If some inputs fail, nothing is written under the output name: the failures are reported per file and the
+parts already made are kept, so that a re-run reads only what is missing (resumable, like ``batch``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+import xarray as xr
+
+from fluxds.errors import FormatError
+from fluxds.io.locks import NETCDF_LOCK, lock_for
+from fluxds.parallel import TARGETS, BatchResult
+
+__all__ = ["concat_files", "CONCAT_DIMS"]
+
+CONCAT_DIMS = ("source", "time")
+_GTI_VARS = ("gti_start", "gti_stop")
+
+
+def _part_name(group: list[Path]) -> str:
+    """The part of a group of inputs: named by their absolute paths, so that a re-run finds the parts
+    already made (and remakes a group whose inputs changed)."""
+    digest = hashlib.sha1("\n".join(str(p.resolve()) for p in group).encode()).hexdigest()[:16]
+    return f"{digest}.nc"
+
+
+def _with_dim(ds: xr.Dataset, dim: str, source: str) -> xr.Dataset:
+    """``ds`` with ``dim`` as a dimension: a scalar coordinate is expanded; a single-source SED without a
+    source name is named after its file."""
+    if dim == "source":
+        if "source" not in ds.dims:
+            if "source" not in ds.coords:
+                ds = ds.assign_coords(source=Path(source).name.split(".")[0])
+            ds = ds.expand_dims("source")
+        # variables shared by the sources of one file (e.g. one reference model for all) gain the
+        # dimension, so that files with other references concatenate
+        shared = [v for v in ds.data_vars if "source" not in ds[v].dims and v not in _GTI_VARS]
+        if shared:
+            ds = ds.assign({v: ds[v].expand_dims(source=ds["source"].values) for v in shared})
+        return ds.transpose(*_canonical(ds.dims, "source"))
+    if dim in ds.dims:
+        return ds
+    raise FormatError(f"{source}: has no {dim!r} dimension to concatenate along (dims: {dict(ds.sizes)})")
+
+
+def _canonical(dims, extra: str) -> list[str]:
+    from fluxds import schema
+
+    return schema.canonical_dims([extra, *dims])
+
+
+def _part_one(group: list[str], part: str, dim: str) -> list[tuple[str, str]]:
+    """Read a group of inputs and write them, concatenated, as one part; never raises (errors are
+    returned per input, and then no part is written)."""
+    import fluxds
+    from fluxds.io.netcdf import write_netcdf
+
+    datasets, outcomes = [], []
+    for source in group:  # a handful of files in one task; the tasks run in parallel
+        try:
+            with lock_for(source):
+                datasets.append(_with_dim(fluxds.read(source), dim, source))
+            outcomes.append(("read", ""))
+        except Exception as exc:  # noqa: BLE001 - reported per file; a bad file must not stop the others
+            outcomes.append(("failed", f"{type(exc).__name__}: {exc}"))
+    if any(status == "failed" for status, _ in outcomes):
+        return outcomes
+    try:
+        combined = _combine(datasets, dim, where=f"{group[0]} ...")
+        with NETCDF_LOCK:  # the netCDF-C library is not thread-safe
+            write_netcdf(combined, part)
+    except Exception as exc:  # noqa: BLE001 - the group's inputs do not go together: say so for each
+        return [("failed", f"{type(exc).__name__}: {exc}")] * len(group)
+    return [("written", "")] * len(group)
+
+
+def _combine(datasets: list[xr.Dataset], dim: str, where: str) -> xr.Dataset:
+    """Concatenate Datasets (in memory or dask-backed) along ``dim``: variables with ``dim`` are
+    concatenated; the others (per-energy references of a light curve) are kept once and must be equal in
+    all (only those small variables are read to compare); GTIs are merged; reference models of different
+    sources are kept by source name."""
+    gtis = [ds[list(_GTI_VARS)].load() for ds in datasets if all(v in ds for v in _GTI_VARS)]
+    stripped = [ds.drop_vars([v for v in _GTI_VARS if v in ds]) for ds in datasets]
+    try:
+        ds = xr.concat(
+            stripped,
+            dim=dim,
+            data_vars="minimal",
+            coords="minimal",
+            compat="equals",
+            join="exact",
+            combine_attrs="drop_conflicts",
+        )
+    except (ValueError, KeyError) as exc:
+        raise FormatError(f"{where}: the inputs cannot be concatenated along {dim!r}: {exc}") from None
+    ds.attrs.update(_merged_attrs([(d.attrs, d.sizes[dim]) for d in datasets], ds, dim, where))
+    if gtis:
+        ds = ds.assign(_merged_gti(gtis, where))
+    return ds
+
+
+def _open_parts(parts: list[Path], dim: str, where: str) -> xr.Dataset:
+    """The parts as one lazy Dataset along ``dim`` (one dask chunk per part), validated."""
+    from fluxds.io.cf import decode
+    from fluxds.validate import validate
+
+    opened = []
+    try:
+        for part in parts:  # opening reads metadata only
+            opened.append(decode(xr.open_dataset(part, chunks={})))
+    except (OSError, ValueError) as exc:
+        raise FormatError(f"{where}: cannot open the part {part}: {exc}") from None
+    ds = _combine(opened, dim, where)
+    if dim == "time":
+        ds = ds.sortby("time")  # the order of the inputs does not matter; lazy (a reordering of chunks)
+    return validate(ds, where=where)
+
+
+def _merged_gti(gtis: list[xr.Dataset], where: str) -> xr.Dataset:
+    """The parts' good time intervals, concatenated, each interval once, in time order."""
+    import numpy as np
+
+    first = gtis[0]
+    for gti in gtis[1:]:
+        if any(gti[v].attrs != first[v].attrs for v in _GTI_VARS):
+            raise FormatError(f"{where}: the inputs' GTIs have different time references or units")
+    pairs = np.stack([np.concatenate([g[v].values for g in gtis]) for v in _GTI_VARS], axis=-1)
+    pairs = np.unique(pairs, axis=0)
+    return xr.Dataset({v: ("gti", pairs[:, i], first[v].attrs) for i, v in enumerate(_GTI_VARS)})
+
+
+def _merged_attrs(attrs_and_sizes: list[tuple[dict, int]], ds: xr.Dataset, dim: str, where: str) -> dict:
+    """Attributes that differ between inputs are dropped by xarray; the reference models of different
+    sources are kept, by source name (as :func:`fluxds.io.sed_files.join_sources` does)."""
+    models = [attrs.get("reference_model") for attrs, _ in attrs_and_sizes]
+    if len(set(models)) <= 1:
+        return {}
+    if dim != "source":
+        raise FormatError(
+            f"{where}: the inputs have different reference models; a light curve along time needs one"
+        )
+    names = [str(n) for n in ds["source"].values]
+    by_source: dict = {}
+    start = 0
+    for (_, size), model in zip(attrs_and_sizes, models, strict=True):
+        if model is not None:
+            parsed = json.loads(model)
+            for name in names[start : start + size]:
+                by_source[name] = parsed["by_source"].get(name) if "by_source" in parsed else parsed
+        start += size
+    return {"reference_model": json.dumps({"by_source": by_source})}
+
+
+def concat_files(
+    inputs: Iterable[str | os.PathLike],
+    path: str | os.PathLike,
+    *,
+    dim: str = "source",
+    to: str | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    group_size: int = 32,
+) -> BatchResult:
+    """Concatenate many files into one Dataset along ``dim`` and write it, with bounded memory.
+
+    Parameters
+    ----------
+    inputs : iterable of paths
+        Any files :func:`fluxds.read` reads, in the order wanted along ``dim``. For ``dim="source"``,
+        single-source files become one source each (named by their ``source`` coordinate, else by the
+        file name); multi-source files contribute all their sources; names must be unique. For
+        ``dim="time"``, light curves with the same energy bins and reference model, in any order (the
+        result is sorted by time; a time bin present twice is an error); their GTIs are merged.
+    path : path
+        The output: a netCDF file (``.nc``) or a zarr store (``.zarr``).
+    dim : {"source", "time"}
+    to : {"netcdf", "zarr"}, optional
+        Output format (default: from the extension of ``path``).
+    scheduler, workers, progress
+        As for :func:`fluxds.batch` (reading the inputs runs in parallel).
+    overwrite : bool
+        Replace an existing output.
+    group_size : int
+        Inputs read and concatenated together by one task (the memory a worker needs is about this many
+        inputs); larger groups mean fewer parts and a smaller dask graph for the final write.
+
+    Returns
+    -------
+    BatchResult
+        ``written`` is ``[path]`` on success; ``failed`` lists inputs that could not be read (then nothing
+        is written, and the parts made so far are kept for a re-run); ``skipped`` holds ``path`` when it
+        existed already (and ``overwrite`` is False).
+
+    Examples
+    --------
+    >>> import fluxds, tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> result = fluxds.concat_files([fluxds.demo_path()], folder / "catalog.nc", progress=False)
+    >>> fluxds.read(folder / "catalog.nc").sizes["source"]
+    1
+    """
+    from fluxds.io import write
+    from fluxds.parallel import _run
+
+    if dim not in CONCAT_DIMS:
+        raise FormatError(f"cannot concatenate along {dim!r}; expected one of {', '.join(CONCAT_DIMS)}")
+    target = Path(path)
+    to = to or ("zarr" if target.suffix == ".zarr" else "netcdf")
+    if to not in ("netcdf", "zarr"):
+        raise FormatError(f"{target}: concatenated outputs are netCDF or zarr, not {to!r}")
+    result = BatchResult()
+    if target.exists() and not overwrite:
+        result.skipped.append(target)
+        return result
+    sources = [Path(p) for p in inputs]
+    if not sources:
+        raise FormatError(f"{target}: no inputs to concatenate")
+    resolved = [str(s.resolve()) for s in sources]
+    repeated = sorted({s for s in resolved if resolved.count(s) > 1})
+    if repeated:
+        raise FormatError(f"{target}: inputs listed more than once: {repeated[:10]}")
+    if group_size < 1:
+        raise FormatError(f"group_size must be at least 1, not {group_size}")
+    parts_dir = target.parent / f".{target.name}.parts"
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    groups = [sources[i : i + group_size] for i in range(0, len(sources), group_size)]
+    parts = [parts_dir / _part_name(group) for group in groups]
+    todo = [(g, p) for g, p in zip(groups, parts, strict=True) if not p.exists()]
+    import dask
+
+    tasks = [dask.delayed(_part_one)([str(s) for s in g], str(p), dim) for g, p in todo]
+    outcomes = _run(tasks, scheduler=scheduler, workers=workers, progress=progress)
+    for (group, _), group_outcomes in zip(todo, outcomes, strict=True):
+        for source, (status, message) in zip(group, group_outcomes, strict=True):
+            if status == "failed":
+                result.failed[source] = message
+    if result.failed:
+        return result
+    combined = _open_parts(parts, dim, str(target))
+    labels = [str(n) for n in combined[dim].values]
+    duplicates = sorted({n for n in labels if labels.count(n) > 1})
+    if duplicates:
+        combined.close()
+        what = "source names" if dim == "source" else "time bins"
+        raise FormatError(f"{target}: duplicate {what} among the inputs: {duplicates[:10]}")
+    try:
+        write(combined, target, format=TARGETS[to][0], overwrite=overwrite)
+    finally:
+        combined.close()
+    shutil.rmtree(parts_dir, ignore_errors=True)
+    result.written.append(target)
+    return result
