@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import astropy.units as u
+if TYPE_CHECKING:
+    import astropy.units as u
+
 
 __all__ = [
     "DIMS",
@@ -74,6 +77,8 @@ MEASUREMENT_SUFFIXES: dict[str, str] = {
 
 @functools.cache
 def _unit(text: str) -> u.UnitBase:
+    import astropy.units as u
+
     return u.Unit(text) if text else u.dimensionless_unscaled
 
 
@@ -179,6 +184,11 @@ VARIABLES: dict[str, Variable] = {
         Variable("success", None, "fit converged", dtype="bool"),
         Variable("niter", None, "number of fit iterations", dtype="int"),
         Variable("n_dof", "", "number of degrees of freedom"),
+        # --- likelihood profiles: status of values derived from stat_scan (fluxds.profiles) ---
+        Variable("norm_ul_status", None, "status of norm_ul from the likelihood profile", dtype="int"),
+        Variable("norm_errp_status", None, "status of norm_errp from the likelihood profile", dtype="int"),
+        Variable("norm_errn_status", None, "status of norm_errn from the likelihood profile", dtype="int"),
+        # --- end likelihood profiles ---
         Variable("counts", "", "observed counts", "dataset"),
         Variable("npred", "", "predicted counts at the best fit", "dataset"),
         Variable("npred_excess", "", "predicted excess counts at the best fit", "dataset"),

@@ -1,0 +1,192 @@
+"""The piecewise-cubic form of a likelihood profile, built once and shared by every profile function.
+
+A profile is given as ``norm_scan``/``stat_scan`` of shape ``(..., scan)``, each bin with its own grid,
+NaN-padded, in any order. :func:`build` sorts each bin's valid points and writes the interpolant (see
+:mod:`fluxds.profiles.interp`) as one cubic per interval in the local variable ``t = x - s_i``::
+
+    f(t) = c0 + c1 t + c2 t**2 + c3 t**3,   c0 = y_i,  c1 = d_i,
+    c2 = (3 m - 2 d_i - d_{i+1}) / h,       c3 = (d_i + d_{i+1} - 2 m) / h**2
+
+(cubic Hermite form) with ``h = s_{i+1} - s_i``, ``m`` the chord slope and ``d_i`` the node slopes of
+:func:`node_slopes`. Beyond the scan each end continues with the parabola of the interpolant's end value,
+slope and curvature if that curvature is positive, else with the straight line of the end slope.
+
+Everything here is numpy on whole arrays: no loop over bins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Pieces", "build", "cubic", "cubic_slope", "node_slopes", "take"]
+
+
+@dataclass
+class Pieces:
+    """A batch of profiles in piecewise-cubic form (all arrays ``(..., ·)``, leading dims shared).
+
+    Attributes
+    ----------
+    s, y : ndarray, (..., K)
+        Sorted valid scan points, NaN-padded at the end.
+    n : ndarray of int, (...)
+        Number of valid points per bin.
+    coef : ndarray, (4, ..., K - 1)
+        ``c0..c3`` of each interval in ``t = x - s_i`` (NaN for intervals past the valid points).
+    h : ndarray, (..., K - 1)
+        Interval widths.
+    lo_slope, lo_curv, hi_slope, hi_curv : ndarray, (...)
+        Slope and curvature (``a`` in ``a t**2``, 0 when the end parabola does not open upward) of the
+        extrapolation below ``s_0`` and above ``s_{n-1}``.
+    s_lo, y_lo, s_hi, y_hi : ndarray, (...)
+        The first and last valid point of each bin.
+    """
+
+    s: np.ndarray
+    y: np.ndarray
+    n: np.ndarray
+    coef: np.ndarray
+    h: np.ndarray
+    lo_slope: np.ndarray
+    lo_curv: np.ndarray
+    hi_slope: np.ndarray
+    hi_curv: np.ndarray
+    s_lo: np.ndarray
+    y_lo: np.ndarray
+    s_hi: np.ndarray
+    y_hi: np.ndarray
+
+
+def take(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``a[..., idx]`` along the last axis with ``idx`` of the same leading dims (indices clipped)."""
+    idx = np.clip(idx, 0, a.shape[-1] - 1)
+    return np.take_along_axis(a, idx, axis=-1)
+
+
+def cubic(coef: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``c0 + c1 t + c2 t**2 + c3 t**3`` (Horner), ``coef`` of shape ``(4, ...)``."""
+    return coef[0] + t * (coef[1] + t * (coef[2] + t * coef[3]))
+
+
+def cubic_slope(coef: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Derivative of :func:`cubic` with respect to ``t``."""
+    return coef[1] + t * (2.0 * coef[2] + t * 3.0 * coef[3])
+
+
+def node_slopes(s: np.ndarray, y: np.ndarray, n: np.ndarray, stencil: int) -> np.ndarray:
+    """Slope at every node: derivative of the polynomial through ``stencil`` neighbouring points.
+
+    The stencil is centred on the node where it can be and shifted inwards at the ends of the valid
+    points; bins with fewer valid points use all of them. The polynomial is taken in Newton form with
+    the node first, ``p(x) = sum_k a_k prod_{m<k} (x - z_m)`` with ``z_0 = x_i``, so that
+    ``p'(x_i) = sum_{k>=1} a_k prod_{1<=m<k} (x_i - z_m)``; the divided differences ``a_k`` take one
+    array operation per stencil level. Loops run over the stencil (a handful of points), never over bins.
+    """
+    k = s.shape[-1]
+    w = min(stencil, k)
+    node = np.arange(k)
+    m = np.minimum(n, w)[..., None, None]  # points actually used per bin
+    full = bool((n == k).all())  # the usual case: one stencil table for every bin
+    n_eff = np.asarray(k) if full else n
+    first = np.clip(node - w // 2, 0, np.maximum(n_eff[..., None] - w, 0))  # (..., K)
+    offset = node - first  # position of the node in its stencil
+    j = np.arange(w - 1)
+    others = first[..., None] + j + (j >= offset[..., None])  # the stencil without the node, (..., K, w-1)
+    idx = np.concatenate([np.broadcast_to(node, first.shape)[..., None], others], axis=-1)
+    if full:
+        z, dd = s[..., idx], y[..., idx]
+    else:
+        flat = idx.reshape(idx.shape[:-2] + (-1,))
+        z = take(s, flat).reshape(idx.shape)
+        dd = take(y, flat).reshape(idx.shape)
+    a = [dd[..., 0]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for level in range(1, w):
+            dd = (dd[..., 1:] - dd[..., :-1]) / (z[..., level:] - z[..., :-level])
+            a.append(dd[..., 0])
+        coef = np.stack(a[1:], axis=-1)  # a_1 .. a_{w-1}
+        factors = np.concatenate([np.ones(z.shape[:-1] + (1,)), s[..., None] - z[..., 1:-1]], axis=-1)
+        terms = coef * np.cumprod(factors, axis=-1)
+    used = np.arange(1, w) < m  # a_k needs k + 1 valid points
+    slope = np.where(used, terms, 0.0).sum(axis=-1)
+    return np.where(np.isfinite(s) & (n[..., None] >= 2), slope, np.nan)
+
+
+def build(norm_scan, stat_scan, stencil: int = 5) -> Pieces:
+    """Sort, clean and convert profiles to the piecewise-cubic form.
+
+    Parameters
+    ----------
+    norm_scan, stat_scan : array_like, (..., scan)
+        The scanned norms and the statistic (-2 log L) there; NaN in either marks a missing point.
+    stencil : int
+        Number of points whose interpolating polynomial gives the slope at each node (5: fourth-order
+        accurate; 3: the C1 blend of local parabolas).
+
+    Returns
+    -------
+    Pieces
+    """
+    x = np.asarray(norm_scan, dtype=float)
+    y = np.asarray(stat_scan, dtype=float)
+    x, y = np.broadcast_arrays(x, y)
+    valid = np.isfinite(x) & np.isfinite(y)
+    if valid.all() and (np.diff(x, axis=-1) > 0).all():  # the usual case: nothing to sort or pad
+        s = x
+    else:
+        order = np.argsort(np.where(valid, x, np.inf), axis=-1, kind="stable")
+        s = np.where(np.take_along_axis(valid, order, -1), np.take_along_axis(x, order, -1), np.nan)
+        y = np.where(np.isfinite(s), np.take_along_axis(y, order, -1), np.nan)
+        repeated = np.zeros(s.shape, dtype=bool)
+        repeated[..., 1:] = s[..., 1:] == s[..., :-1]  # a norm scanned twice: keep its first value
+        if repeated.any():
+            order = np.argsort(np.where(repeated, np.inf, np.where(np.isfinite(s), s, np.inf)), axis=-1)
+            keep = np.take_along_axis(~repeated & np.isfinite(s), order, -1)
+            s = np.where(keep, np.take_along_axis(s, order, -1), np.nan)
+            y = np.where(keep, np.take_along_axis(y, order, -1), np.nan)
+    n = np.isfinite(s).sum(axis=-1)
+    k = s.shape[-1]
+    if k < 2:  # no interval at all: pad to two (NaN) points so shapes stay regular
+        pad = [(0, 0)] * (s.ndim - 1) + [(0, 2 - k)]
+        s = np.pad(s, pad, constant_values=np.nan)
+        y = np.pad(y, pad, constant_values=np.nan)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        h = np.diff(s, axis=-1)  # NaN past the valid points
+        m = np.diff(y, axis=-1) / h
+        d = node_slopes(s, y, n, stencil)
+        # cubic Hermite on [s_i, s_i+1] with end slopes d_i, d_i+1, in t = x - s_i
+        coef = np.stack(
+            [
+                y[..., :-1],
+                d[..., :-1],
+                (3.0 * m - 2.0 * d[..., :-1] - d[..., 1:]) / h,
+                (d[..., :-1] + d[..., 1:] - 2.0 * m) / (h * h),
+            ]
+        )
+
+    last = np.maximum(n - 2, 0)[..., None]
+    first_coef = coef[..., 0]
+    last_coef = np.stack([take(c, last)[..., 0] for c in coef])
+    h_last = take(h, last)[..., 0]
+    lo_curv = first_coef[2]  # half the second derivative at the ends
+    hi_curv = last_coef[2] + 3.0 * last_coef[3] * h_last
+    s_hi = take(s, np.maximum(n - 1, 0)[..., None])[..., 0]
+    y_hi = take(y, np.maximum(n - 1, 0)[..., None])[..., 0]
+    return Pieces(
+        s=s,
+        y=y,
+        n=n,
+        coef=coef,
+        h=h,
+        lo_slope=first_coef[1],
+        lo_curv=np.where(lo_curv > 0, lo_curv, 0.0),
+        hi_slope=cubic_slope(last_coef, h_last),
+        hi_curv=np.where(hi_curv > 0, hi_curv, 0.0),
+        s_lo=s[..., 0],
+        y_lo=y[..., 0],
+        s_hi=s_hi,
+        y_hi=y_hi,
+    )
