@@ -26,6 +26,7 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "fluxds_schema",
+    "fluxds_gallery",
 ]
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}

@@ -6,14 +6,18 @@ Every quantity of :data:`fluxds.schema.QUANTITY_NAMES` is a property (``ds.sed.d
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import astropy.units as u
 import xarray as xr
 
-from fluxds import convert, schema
-from fluxds.construct import reference_model_of
+from fluxds import schema
 from fluxds.validate import validate
+
+if TYPE_CHECKING:
+    import astropy.units as u
+
+# The machinery (fluxds.convert, astropy.units, the models) is imported on first use, so that
+# registering the accessor costs nothing at ``import fluxds``.
 
 __all__ = ["SedAccessor"]
 
@@ -57,11 +61,15 @@ class SedAccessor:
         xarray.DataArray
             With ``units`` and ``long_name`` attributes; lazy if the Dataset is dask-backed.
         """
+        from fluxds import convert
+
         return convert.get_quantity(self._ds, name, unit, filter_success=self.filter_success)
 
     @property
     def available_quantities(self) -> list[str]:
         """The quantity names this Dataset can give."""
+        from fluxds import convert
+
         return convert.available_quantities(self._ds)
 
     def to_sed_type(self, sed_type: str, **kwargs: Any) -> xr.Dataset:
@@ -69,6 +77,8 @@ class SedAccessor:
 
         See :func:`fluxds.convert.to_sed_type`.
         """
+        from fluxds import convert
+
         return convert.to_sed_type(self._ds, sed_type, **kwargs)
 
     # --- metadata ---------------------------------------------------------------------------
@@ -81,6 +91,8 @@ class SedAccessor:
     def reference_model(self):
         """The reference spectral model (a :class:`fluxds.models.SpectralModel`, a dict of them by
         source name when sources differ, or None)."""
+        from fluxds.construct import reference_model_of
+
         return reference_model_of(self._ds)
 
     @property
@@ -112,6 +124,8 @@ class SedAccessor:
     @property
     def has_edges(self) -> bool:
         """Whether the Dataset holds energy bin edges."""
+        from fluxds import convert
+
         return convert.has_edges(self._ds)
 
     def validate(self) -> xr.Dataset:
@@ -135,6 +149,137 @@ class SedAccessor:
         from fluxds.timeaxis import astropy_times
 
         return astropy_times(self._ds)
+
+    # --- plots ---------------------------------------------------------------------------------
+    def plot(self, sed_type: str = "e2dnde", ax: Any = None, **kwargs: Any):
+        """Plot the SED (points, upper-limit arrows, optional model curve); returns the artists.
+
+        See :func:`fluxds.plotting.plot_sed` (``energy_power``, ``ul``, ``energy_unit``, ``flux_unit``,
+        ``model``).
+        """
+        from fluxds.plotting import plot_sed
+
+        return plot_sed(self._ds, sed_type, ax=ax, **kwargs)
+
+    def plot_ts_profiles(self, sed_type: str = "dnde", dim: str | None = None, ax: Any = None, **kwargs: Any):
+        """Plot the likelihood profiles as a Δstat colour map (castro plot); returns the artists.
+
+        See :func:`fluxds.plotting.plot_ts_profiles`.
+        """
+        from fluxds.plotting import plot_ts_profiles
+
+        return plot_ts_profiles(self._ds, sed_type, dim, ax=ax, **kwargs)
+
+    def plot_lightcurve(self, sed_type: str = "flux", ax: Any = None, **kwargs: Any):
+        """Plot the light curve (``time_format``, ``energy``, ``ul``); returns the artists.
+
+        See :func:`fluxds.plotting.plot_lightcurve`.
+        """
+        from fluxds.plotting import plot_lightcurve
+
+        return plot_lightcurve(self._ds, sed_type, ax=ax, **kwargs)
+
+    def plot_grid(self, quantity: str = "dnde", **kwargs: Any):
+        """Plot a sky map, one panel per energy band (``ncols``, ``share_scale``, ``norm``, ``fig``);
+        returns the artists.
+
+        See :func:`fluxds.plotting.plot_grid`.
+        """
+        from fluxds.plotting import plot_grid
+
+        return plot_grid(self._ds, quantity, **kwargs)
+
+    # --- end plots -----------------------------------------------------------------------------
+
+    # --- castro fits ---------------------------------------------------------------------------
+    def castro_stat(self, model, *, weighting: str = "flux") -> xr.DataArray:
+        """Total ``-2 log L`` of a spectral model against the likelihood profiles.
+
+        See :func:`fluxds.profiles.castro.castro_stat`.
+        """
+        from fluxds.profiles.castro import castro_stat
+
+        return castro_stat(self._ds, model, weighting=weighting)
+
+    def fit(self, model, **kwargs: Any) -> xr.Dataset:
+        """Fit a spectral model to the likelihood profiles (every SED of the Dataset at once).
+
+        See :func:`fluxds.profiles.castro_fit.fit_castro`.
+        """
+        from fluxds.profiles.castro_fit import fit_castro
+
+        return fit_castro(self._ds, model, **kwargs)
+
+    def variability(self, dim: str = "time", **kwargs: Any) -> xr.Dataset:
+        """Variability along ``dim`` from the profiles: TS_var, its p-value and sigma, Fvar.
+
+        See :func:`fluxds.profiles.variability.variability`.
+        """
+        from fluxds.profiles.variability import variability
+
+        return variability(self._ds, dim, **kwargs)
+
+    # --- end castro fits -----------------------------------------------------------------------
+
+    # --- likelihood profiles -------------------------------------------------------------------
+    def recompute_ul(
+        self,
+        n_sigma_ul: float | None = None,
+        ul_conf: float | None = None,
+        reference: str = "minimum",
+        **kwargs: Any,
+    ) -> xr.Dataset:
+        """Upper limits at any confidence from the profiles (``norm_ul`` + ``norm_ul_status``).
+
+        See :func:`fluxds.profiles.limits.recompute_ul`.
+        """
+        from fluxds.profiles.limits import recompute_ul
+
+        return recompute_ul(self._ds, n_sigma_ul=n_sigma_ul, ul_conf=ul_conf, reference=reference, **kwargs)
+
+    def recompute_errors(self, n_sigma: float | None = None, **kwargs: Any) -> xr.Dataset:
+        """``norm_err``/``norm_errp``/``norm_errn`` at any ``n_sigma`` from the profiles.
+
+        See :func:`fluxds.profiles.limits.recompute_errors`.
+        """
+        from fluxds.profiles.limits import recompute_errors
+
+        return recompute_errors(self._ds, n_sigma=n_sigma, **kwargs)
+
+    def ts_scan(self) -> xr.DataArray:
+        """The TS profile ``stat_null - stat_scan``. See :func:`fluxds.profiles.significance.ts_scan`."""
+        from fluxds.profiles.significance import ts_scan
+
+        return ts_scan(self._ds)
+
+    def check(self, **kwargs: Any) -> xr.Dataset:
+        """Per-bin flags where stored numbers contradict the profiles (warns, never raises).
+
+        See :func:`fluxds.profiles.checks.check`.
+        """
+        from fluxds.profiles.checks import check
+
+        return check(self._ds, **kwargs)
+
+    def combine(self, dim: str, **kwargs: Any) -> xr.Dataset:
+        """Joint likelihood SED of all entries along ``dim`` (profiles summed).
+
+        See :func:`fluxds.profiles.combine.combine`.
+        """
+        from fluxds.profiles.combine import combine
+
+        return combine(self._ds, dim, **kwargs)
+
+    def resample(self, dim: str = "energy", **kwargs: Any) -> xr.Dataset:
+        """Merge bins along energy or time (``edges=``, ``group_size=`` or ``min_ts=``).
+
+        See :func:`fluxds.profiles.resample.resample`.
+        """
+        from fluxds.profiles.resample import resample
+
+        return resample(self._ds, dim, **kwargs)
+
+    # --- end likelihood profiles ---------------------------------------------------------------
 
     # --- I/O ----------------------------------------------------------------------------------
     def write(

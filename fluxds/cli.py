@@ -96,8 +96,26 @@ def _parser() -> argparse.ArgumentParser:
     many.add_argument("--scheduler", help="address of a dask.distributed scheduler")
     many.add_argument("--workers", type=int, help="start a local dask.distributed cluster of N processes")
     many.add_argument("--no-progress", action="store_true", help="no progress bar")
+    many.add_argument(
+        "--combine",
+        choices=["source", "time"],
+        help="write all inputs as ONE Dataset along this dimension to --out (a .nc file or .zarr store), "
+        "incrementally (memory bounded by one input)",
+    )
     demo = sub.add_parser("demo", help="run the demo on the SED shipped with fluxds")
     demo.add_argument("--out", default="fluxds-demo", help="output directory")
+    # --- plot (fluxds.plotting.command) ---
+    plot = sub.add_parser("plot", help="plot a file (SED, light curve, map grid or likelihood profiles)")
+    plot.add_argument("file")
+    plot.add_argument("-o", "--output", required=True, help="image file (.png, .pdf, .svg)")
+    plot.add_argument(
+        "--kind",
+        choices=["sed", "profiles", "lightcurve", "grid"],
+        help="default: grid for a sky map, lightcurve with a time dimension, else sed",
+    )
+    plot.add_argument("--sed-type", help="dnde, e2dnde, flux, eflux, likelihood (grids: also sqrt_ts, ts)")
+    plot.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    # --- end plot ---
     return parser
 
 
@@ -116,6 +134,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote {args.output}")
         elif args.command == "batch":
             return _batch(args)
+        elif args.command == "plot":  # --- plot ---
+            from fluxds.plotting.command import plot_file
+
+            kind = plot_file(
+                args.file, args.output, kind=args.kind, sed_type=args.sed_type, overwrite=args.overwrite
+            )
+            print(f"wrote {args.output} ({kind} plot)")
         elif args.command == "demo":
             from fluxds.demo import run_demo
 
@@ -136,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _batch(args: argparse.Namespace) -> int:
     from fluxds.parallel import batch
 
+    if args.combine:
+        return _combine(args)
     result = batch(
         args.inputs,
         args.out,
@@ -150,6 +177,33 @@ def _batch(args: argparse.Namespace) -> int:
     )
     for source, message in result.failed.items():
         print(f"fluxds: error: {source}: {message}", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def _combine(args: argparse.Namespace) -> int:
+    from fluxds.concat import concat_files
+    from fluxds.errors import FormatError
+
+    if args.sed_type not in (None, "likelihood"):
+        raise FormatError(f"--combine writes netCDF/zarr (likelihood form), not --sed-type {args.sed_type}")
+    to = None if args.to == "netcdf" and args.out.endswith(".zarr") else args.to
+    result = concat_files(
+        args.inputs,
+        args.out,
+        dim=args.combine,
+        to=to,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        progress=not args.no_progress,
+    )
+    if result.skipped:
+        print(f"{args.out} exists: skipped")
+    elif result.written:
+        print(f"wrote {args.out} ({len(args.inputs)} inputs along {args.combine})")
+    for source, message in result.failed.items():
+        print(f"fluxds: error: {source}: {message}", file=sys.stderr)
+    if result.failed:
+        print(f"fluxds: error: {len(result.failed)} inputs failed; {args.out} not written", file=sys.stderr)
     return 0 if result.ok else 1
 
 

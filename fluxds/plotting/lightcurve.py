@@ -1,0 +1,140 @@
+"""The light-curve plot: flux versus time, x error bars from the time bins, ULs as arrows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import astropy.units as u
+import numpy as np
+import xarray as xr
+
+from fluxds import schema
+from fluxds.errors import FluxdsError
+from fluxds.plotting._points import (
+    SeriesArtists,
+    arrow_length,
+    check_ul_mode,
+    draw_series,
+    edges_err,
+    measurement,
+    series_labels,
+    stacked,
+)
+from fluxds.plotting._time import format_time_axis, time_axis
+from fluxds.plotting.labels import energy_band_label, quantity_label, unit_text
+from fluxds.units import parse_unit
+
+__all__ = ["LightCurveArtists", "plot_lightcurve"]
+
+
+@dataclass
+class LightCurveArtists:
+    """What :func:`plot_lightcurve` drew.
+
+    Attributes
+    ----------
+    ax : matplotlib.axes.Axes
+    series : list of SeriesArtists
+        One per energy band (and source/region, when present): ``points``, ``upper_limits``, ``label``.
+    unit : str
+        Unit of the y values.
+    """
+
+    ax: Any
+    series: list[SeriesArtists] = field(default_factory=list)
+    unit: str = ""
+
+
+def _band_labels(ds: xr.Dataset, series: list[str], value: xr.DataArray) -> list[str | None]:
+    """Legend labels, the energy band written as ``"0.316 - 1 TeV"``."""
+    labels = series_labels(value, series)
+    if series != [schema.ENERGY] or schema.ENERGY_MIN not in ds.coords:
+        return labels if len(labels) > 1 else [None]
+    unit = ds[schema.ENERGY].attrs.get("units", "")
+    lo, hi = (np.atleast_1d(ds[n].values) for n in (schema.ENERGY_MIN, schema.ENERGY_MAX))
+    return [energy_band_label(a, b, unit) for a, b in zip(lo, hi, strict=True)]
+
+
+def plot_lightcurve(
+    ds: xr.Dataset,
+    sed_type: str = "flux",
+    ax: Any = None,
+    *,
+    time_format: str = "mjd",
+    energy: int | None = None,
+    ul: str = "show",
+    flux_unit: str | u.UnitBase | None = None,
+    **kwargs: Any,
+) -> LightCurveArtists:
+    """Plot a light curve: ``sed_type`` versus time, x error bars from ``time_min``/``time_max``, upper
+    limits as downward arrows from the UL value, one series per energy band with a legend.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A light curve (a ``time`` dimension with ``time_min``/``time_max``).
+    sed_type : {"flux", "eflux", "dnde", "e2dnde", "norm"}
+        The quantity on the y axis (linear scale).
+    ax : matplotlib.axes.Axes, optional
+    time_format : {"mjd", "iso", "met"}
+        x axis: MJD, calendar dates (in the Dataset's time scale) or seconds since the file's reference
+        time (``mjdrefi + mjdreff`` of ``time_min``, else of ``gti_start``).
+    energy : int, optional
+        Plot only the energy band of this index; default every band.
+    ul : {"show", "hide", "only"}
+        Upper limits (``is_ul``) as arrows with the points, not at all, or alone.
+    flux_unit : str or astropy unit, optional
+        Unit of the y axis; default the SED type's unit.
+    **kwargs
+        Passed to ``Axes.errorbar`` for the points.
+
+    Returns
+    -------
+    LightCurveArtists
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import fluxds, numpy as np
+    >>> from fluxds.timeaxis import time_coords
+    >>> import astropy.units as u
+    >>> lc = fluxds.from_sed("flux", {"flux": [[1e-11], [2e-11]] * u.Unit("cm-2 s-1")},
+    ...                      energy_min=[1] * u.TeV, energy_max=[10] * u.TeV, dims=("time", "energy"),
+    ...                      coords=time_coords(time_min=[59000, 59001], time_max=[59001, 59002], scale="tt"))
+    >>> artists = plot_lightcurve(lc)
+    >>> artists.series[0].points.lines[0].get_xdata().tolist()
+    [59000.5, 59001.5]
+    """
+    import matplotlib.pyplot as plt
+
+    check_ul_mode(ul)
+    if "time" not in ds.dims:
+        raise FluxdsError(f"a light curve needs a 'time' dimension; the Dataset has dims {dict(ds.sizes)}")
+    if energy is not None:
+        if schema.ENERGY not in ds.dims or not -ds.sizes[schema.ENERGY] <= energy < ds.sizes[schema.ENERGY]:
+            raise FluxdsError(
+                f"energy is {energy!r}; expected an index into the {ds.sizes.get('energy')} energy bins"
+            )
+        ds = ds.isel({schema.ENERGY: [energy]})
+    ax = ax if ax is not None else plt.gca()
+    x, lo, hi, xlabel = time_axis(ds, time_format)
+    xerr = edges_err(x, lo, hi)
+    unit = parse_unit(flux_unit) if flux_unit is not None else schema.sed_type(sed_type).physical_unit
+    parts = measurement(ds, sed_type, unit)
+    series = [d for d in schema.canonical_dims(parts["value"].dims) if d != "time"]
+    arrays = {k: stacked(v, "time", series) for k, v in parts.items()}
+    arrow = None
+    if arrays["_ul"] is not None:  # one arrow length (a fraction of the whole y range) for every band
+        arrow = arrow_length(arrays["_ul"].ravel(), arrays["value"].ravel(), log=False)[0]
+    out = LightCurveArtists(ax, unit=unit_text(unit))
+    labels = _band_labels(ds, series, parts["value"])
+    for i, label in enumerate(labels):  # one artist per band (a legend entry each), not per time bin
+        row = {k: (None if v is None else v[i]) for k, v in arrays.items()}
+        out.series.append(draw_series(ax, x, xerr, row, ul, False, label, arrow, **kwargs))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(quantity_label(sed_type, unit))
+    format_time_axis(ax, time_format)
+    if len(labels) > 1:
+        ax.legend(fontsize="small", title="energy band" if series == [schema.ENERGY] else None)
+    return out

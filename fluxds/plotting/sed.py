@@ -1,0 +1,224 @@
+"""The SED plot: flux points with error bars, upper-limit arrows and an optional model curve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import astropy.units as u
+import numpy as np
+import xarray as xr
+
+from fluxds import schema
+from fluxds.convert import has_edges
+from fluxds.errors import FluxdsError, MissingQuantityError
+from fluxds.plotting._points import (
+    SeriesArtists,
+    arrow_length,
+    check_ul_mode,
+    draw_series,
+    edges_err,
+    measurement,
+    series_dims,
+    series_labels,
+    stacked,
+)
+from fluxds.plotting.labels import quantity_label, unit_text
+from fluxds.units import conversion_factor, parse_unit, unit_attr
+
+__all__ = ["SedArtists", "plot_sed"]
+
+_MODEL_POINTS = 200
+
+
+@dataclass
+class SedArtists:
+    """What :func:`plot_sed` drew.
+
+    Attributes
+    ----------
+    ax : matplotlib.axes.Axes
+    series : list of SeriesArtists
+        One per source/instrument/time slice: ``points`` and ``upper_limits`` (``ErrorbarContainer`` or
+        None) and the legend ``label``.
+    model : list
+        The model artists (a ``Line2D`` for dnde/e2dnde, a ``LineCollection`` of bin steps for
+        flux/eflux), one per model drawn.
+    unit : str
+        Unit of the y values; ``energy_unit`` the unit of the x values.
+    """
+
+    ax: Any
+    series: list[SeriesArtists] = field(default_factory=list)
+    model: list = field(default_factory=list)
+    unit: str = ""
+    energy_unit: str = ""
+
+    def __getitem__(self, key: str):
+        """``artists["points"]``/``["upper_limits"]``: those of the first series (the old dict API)."""
+        return getattr(self.series[0], key)
+
+
+def _energies(ds: xr.Dataset, energy_unit) -> tuple[u.UnitBase, float, np.ndarray, np.ndarray | None]:
+    """Energy unit, the factor from the stored unit, e_ref and the ``(2, n)`` x errors, in that unit."""
+    stored = unit_attr(ds[schema.ENERGY])
+    unit = parse_unit(energy_unit) if energy_unit is not None else stored
+    factor = conversion_factor(stored, unit, what="energy")
+    x = np.atleast_1d(np.asarray(ds[schema.ENERGY].values, dtype=float)) * factor
+    xerr = None
+    if has_edges(ds):
+        lo, hi = (
+            np.atleast_1d(np.asarray(ds[n].values, dtype=float)) * factor
+            for n in (schema.ENERGY_MIN, schema.ENERGY_MAX)
+        )
+        xerr = edges_err(x, lo, hi)
+    return unit, factor, x, xerr
+
+
+def _y_unit(
+    sed_type: str, energy_power: float, energy_unit: u.UnitBase, flux_unit
+) -> tuple[u.UnitBase, float]:
+    """Unit of the plotted values and the factor from ``<type unit> * energy_unit**p`` to it."""
+    natural = schema.sed_type(sed_type).physical_unit * energy_unit**energy_power
+    if flux_unit is None:
+        return natural, 1.0
+    target = parse_unit(flux_unit)
+    return target, conversion_factor(natural, target, what=f"{sed_type} times E^{energy_power}")
+
+
+def plot_sed(
+    ds: xr.Dataset,
+    sed_type: str = "e2dnde",
+    ax: Any = None,
+    *,
+    energy_power: float | None = None,
+    ul: str = "show",
+    energy_unit: str | u.UnitBase | None = None,
+    flux_unit: str | u.UnitBase | None = None,
+    model: Any = None,
+    **kwargs: Any,
+) -> SedArtists:
+    """Plot an SED: points with x error bars from the bin edges and y errors (asymmetric when
+    ``norm_errp``/``norm_errn`` are stored), upper limits as downward arrows from the UL value, log axes,
+    labels with units; one series per source/region/time slice (every dim but ``energy``) with a legend.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A fluxds Dataset with an ``energy`` dimension (any other measurement dims become series).
+    sed_type : {"e2dnde", "dnde", "flux", "eflux", "norm"}
+        The quantity on the y axis.
+    ax : matplotlib.axes.Axes, optional
+        Default: the current axes.
+    energy_power : float, optional
+        Multiply the values by ``E_ref**energy_power`` (``E_ref`` in ``energy_unit``); the y unit says so.
+    ul : {"show", "hide", "only"}
+        Upper limits (``is_ul``) as arrows with the points, not at all, or alone.
+    energy_unit, flux_unit : str or astropy unit, optional
+        Units of the x and y axes; default the stored energy unit and the SED type's unit (times
+        ``energy_unit**energy_power``).
+    model : None, "reference" or fluxds.models.SpectralModel
+        A model curve: smooth for ``dnde``/``e2dnde``, bin-integrated steps for ``flux``/``eflux``.
+    **kwargs
+        Passed to ``Axes.errorbar`` for the points (``color``, ``marker``, ``markersize`` ...).
+
+    Returns
+    -------
+    SedArtists
+        The artists drawn (``.series[i].points``, ``.series[i].upper_limits``, ``.model``).
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import fluxds
+    >>> ds = fluxds.read(fluxds.demo_path())
+    >>> artists = plot_sed(ds, "e2dnde", energy_unit="GeV", model="reference")
+    >>> artists.ax.get_xlabel(), artists.unit
+    ('Energy [GeV]', 'erg cm-2 s-1')
+    """
+    import matplotlib.pyplot as plt
+
+    check_ul_mode(ul)
+    ax = ax if ax is not None else plt.gca()
+    power = float(energy_power or 0)
+    eunit, _, x, xerr = _energies(ds, energy_unit)
+    yunit, yfactor = _y_unit(sed_type, power, eunit, flux_unit)
+    factor = (x**power if power else 1.0) * yfactor
+    parts = measurement(ds, sed_type, None)
+    series = series_dims(parts["value"], schema.ENERGY)
+    arrays = {k: stacked(v, schema.ENERGY, series) for k, v in parts.items()}
+    arrays = {k: (v * factor if v is not None and k != "is_ul" else v) for k, v in arrays.items()}
+    log = sed_type != "norm"
+    arrow = None
+    if not log and arrays["_ul"] is not None:
+        arrow = arrow_length(arrays["_ul"], arrays["value"], log=False)[0, 0]
+    out = SedArtists(ax, unit=unit_text(yunit), energy_unit=unit_text(eunit))
+    labels = series_labels(parts["value"], series)
+    for i, label in enumerate(labels):  # one artist per series (a legend entry each), not per bin
+        row = {k: (None if v is None else v[i]) for k, v in arrays.items()}
+        out.series.append(draw_series(ax, x, xerr, row, ul, log, label, arrow, **kwargs))
+    if model is not None:
+        out.model = _draw_model(ax, ds, sed_type, model, eunit, yunit, power)
+    ax.set_xscale("log")
+    ax.set_yscale("log" if log else "linear")
+    ax.set_xlabel(f"Energy [{unit_text(eunit)}]")
+    ax.set_ylabel(quantity_label(sed_type, yunit, power))
+    if len(labels) > 1 or out.model:
+        ax.legend(fontsize="small")
+    return out
+
+
+def _models(ds: xr.Dataset, model: Any) -> dict[str, Any]:
+    from fluxds.construct import reference_model_of
+    from fluxds.models import SpectralModel
+
+    if isinstance(model, str) and model == "reference":
+        found = reference_model_of(ds)
+        if found is None:
+            raise MissingQuantityError(
+                f"model='reference' asked, and the Dataset has no reference model (attribute "
+                f"'reference_model'; origin: {ds.attrs.get('reference_model_origin')!r})"
+            )
+        return (
+            {f"reference {k}": m for k, m in found.items()}
+            if isinstance(found, dict)
+            else {"reference": found}
+        )
+    if isinstance(model, SpectralModel):
+        return {model.name: model}
+    raise FluxdsError(f"model is {model!r}; expected None, 'reference' or a fluxds.models.SpectralModel")
+
+
+def _draw_model(ax, ds, sed_type: str, model: Any, eunit, yunit, power: float) -> list:
+    kind = schema.sed_type(sed_type)
+    if kind.name == "norm":
+        raise FluxdsError("sed_type 'norm' has no model curve: plot the model in dnde, e2dnde, flux or eflux")
+    models = _models(ds, model)
+    artists = []
+    if kind.needs_edges:
+        if not has_edges(ds):
+            raise MissingQuantityError(
+                f"a {sed_type!r} model curve needs energy bin edges; the Dataset has none"
+            )
+        lo, hi = (
+            np.atleast_1d(ds[n].values) * unit_attr(ds[n]) for n in (schema.ENERGY_MIN, schema.ENERGY_MAX)
+        )
+        e_ref = np.atleast_1d(ds[schema.ENERGY].values) * unit_attr(ds[schema.ENERGY])
+        for name, m in models.items():
+            values = getattr(m, kind.name)(lo, hi) * e_ref.to(eunit) ** power
+            artists.append(
+                ax.hlines(
+                    values.to_value(yunit), lo.to_value(eunit), hi.to_value(eunit), color="k", label=name
+                )
+            )
+        return artists
+    edges = (
+        [ds[n] for n in (schema.ENERGY_MIN, schema.ENERGY_MAX)] if has_edges(ds) else [ds[schema.ENERGY]] * 2
+    )
+    span = [float(edges[0].min()), float(edges[1].max())] * unit_attr(ds[schema.ENERGY])
+    energy = np.geomspace(*span.to_value(eunit), _MODEL_POINTS) * eunit
+    for name, m in models.items():
+        values = m.dnde(energy) * energy**kind.energy_power * energy**power
+        (line,) = ax.plot(energy.to_value(eunit), values.to_value(yunit), color="k", lw=1, label=name)
+        artists.append(line)
+    return artists
