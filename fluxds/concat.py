@@ -77,6 +77,8 @@ def _part_one(group: list[str], part: str, dim: str) -> list[tuple[str, str]]:
     import fluxds
     from fluxds.io.netcdf import write_netcdf
 
+    if Path(part).exists():  # written by an earlier attempt of this task on a worker that then died
+        return [("written", "")] * len(group)
     datasets, outcomes = [], []
     for source in group:  # a handful of files in one task; the tasks run in parallel
         try:

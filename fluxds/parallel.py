@@ -3,7 +3,9 @@ cluster when given a scheduler address or a number of worker processes.
 
 Each input becomes one output in ``out_dir`` (same stem, the extension of the target format), written
 atomically by fluxds's writers; outputs that exist already are skipped, so an interrupted run resumes
-where it stopped; a failing input is reported with its error and does not stop the others.
+where it stopped (the temporaries a killed run left are removed at the end); a failing input is reported
+with its error and does not stop the others. On a ``dask.distributed`` cluster, the tasks of a worker that
+dies are run again on the others (dask's own retry).
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ def _convert_one(source: str, target: str, fmt: str | None, sed_type: str | None
     import fluxds
     from fluxds.io.locks import lock_for
 
+    if Path(target).exists():
+        # outputs that existed were skipped before the run: this one was written by an earlier attempt of
+        # this very task, on a worker that died before reporting it (dask then runs the task again)
+        return "written", ""
     try:
         with lock_for(source):
             ds = fluxds.read(source)
@@ -118,7 +124,18 @@ def batch(
             result.written.append(target)
         else:
             result.failed[source] = message
+    _remove_leftovers([target for _, target in jobs] + result.skipped)
     return result
+
+
+def _remove_leftovers(targets: list[Path]) -> None:
+    """Remove the temporaries that writers of these outputs killed in an earlier run (or a worker killed in
+    this one) left beside them: every task of this run has ended, so none is being written. (Two batch
+    runs into the same folder at once are not supported.)"""
+    from fluxds.io.atomic import remove_stale_temporaries
+
+    for target in targets:
+        remove_stale_temporaries(target, older_than=0.0)
 
 
 def _run(tasks: list, *, scheduler: str | None, workers: int | None, progress: bool) -> list:
