@@ -27,6 +27,8 @@ extensions = [
     "sphinx.ext.mathjax",
     "fluxds_schema",
     "fluxds_gallery",
+    "fluxds_notebooks",  # H6: notebooks/*.ipynb executed and rendered as docs/notebooks/*.md
+    "fluxds_cli",  # H6: the fluxds-cli-help directive (argparse help of each subcommand)
 ]
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
