@@ -37,6 +37,7 @@ __all__ = ["concat_files", "CONCAT_DIMS"]
 
 CONCAT_DIMS = ("source", "time")
 _GTI_VARS = ("gti_start", "gti_stop")
+_GEOMETRY = ("wcs", "healpix")
 
 
 def _part_name(group: list[Path]) -> str:
@@ -53,7 +54,13 @@ def _with_dim(ds: xr.Dataset, dim: str, source: str) -> xr.Dataset:
         if "source" not in ds.dims:
             if "source" not in ds.coords:
                 ds = ds.assign_coords(source=Path(source).name.split(".")[0])
-            ds = ds.expand_dims("source")
+            gti = [v for v in _GTI_VARS if v in ds]
+            # per-source scalars (the source name, its sky position) gain the dimension; the map
+            # geometry holders do not
+            scalars = [c for c in ds.coords if ds[c].ndim == 0 and c not in _GEOMETRY and c != "source"]
+            body = ds.drop_vars(gti).expand_dims("source")
+            body = body.assign_coords({c: body[c].expand_dims(source=body["source"].values) for c in scalars})
+            ds = body.merge(ds[gti]) if gti else body
         # variables shared by the sources of one file (e.g. one reference model for all) gain the
         # dimension, so that files with other references concatenate
         shared = [v for v in ds.data_vars if "source" not in ds[v].dims and v not in _GTI_VARS]

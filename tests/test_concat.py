@@ -82,7 +82,7 @@ def test_multi_source_files_and_duplicate_names(tmp_path):
     expected = seds.assign({v: seds[v].expand_dims(source=seds.source.values) for v in shared})
     xr.testing.assert_identical(fluxds.read(tmp_path / "all.nc"), expected)
     shutil.copyfile(tmp_path / "ab.nc", tmp_path / "ab-again.nc")
-    with pytest.raises(fluxds.FormatError, match=r"duplicate source names .*'a'"):
+    with pytest.raises(fluxds.FluxdsError, match=r"duplicate source names .*'a'"):
         fluxds.concat_files(
             [tmp_path / "ab.nc", tmp_path / "ab-again.nc"], tmp_path / "dup.nc", progress=False
         )
