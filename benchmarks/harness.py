@@ -117,6 +117,17 @@ class Row:
     gammapy: Cell = None
     gammapy_alt: Cell = None
     how: dict[str, str] = field(default_factory=dict)
+    goal: float | None = None  # issue 4's goal: fluxds/baseline at most this
+    note: str = ""  # what a ratio does not say (peak memory, a goal that is not a ratio ...)
+
+    def verdict(self) -> str:
+        """``met`` / ``missed (ratio)`` against :attr:`goal`; empty without a goal."""
+        if self.goal is None:
+            return ""
+        r = self.ratio("fluxds", "baseline")
+        if r is None:
+            return f"<={self.goal:g}x: not measured"
+        return f"<={self.goal:g}x " + ("met" if r <= self.goal else f"MISSED ({r / self.goal:.2g}x over)")
 
     def ratio(self, num: str, den: str) -> float | None:
         a, b = getattr(self, num), getattr(self, den)
@@ -169,6 +180,7 @@ COLUMNS = (
     "gp loop/fluxds",
     "gp alt/fluxds",
     "fluxds/numpy",
+    "goal",
     "reps",
 )
 
@@ -186,6 +198,7 @@ def table_rows(rows: list[Row]) -> list[list[str]]:
                 _ratio_cell(r, "gammapy", "fluxds"),
                 _ratio_cell(r, "gammapy_alt", "fluxds"),
                 _ratio_cell(r, "fluxds", "baseline"),
+                "; ".join(x for x in (r.verdict(), r.note) if x),
                 _reps(r),
             ]
         )
@@ -314,6 +327,8 @@ def read_json(path: str | os.PathLike) -> tuple[list[Row], dict, dict]:
             r["name"],
             *(_cell_from_json(r[k]) for k in ("fluxds", "baseline", "gammapy", "gammapy_alt")),
             how=r.get("how", {}),
+            goal=r.get("goal"),
+            note=r.get("note", ""),
         )
         for r in payload["results"]
     ]
@@ -337,6 +352,9 @@ def write_json(path: str | os.PathLike, rows: list[Row], env: dict, config: dict
                 "ratio_gammapy_alt_over_fluxds": r.ratio("gammapy_alt", "fluxds"),
                 "ratio_fluxds_over_baseline": r.ratio("fluxds", "baseline"),
                 "how": r.how,
+                "goal": r.goal,
+                "verdict": r.verdict(),
+                "note": r.note,
             }
         )
     payload = {"environment": env, "config": config, "results": records}

@@ -8,6 +8,8 @@ function is xarray arithmetic only: a dask-backed Dataset gives dask-backed resu
 
 from __future__ import annotations
 
+import functools
+
 import astropy.units as u
 import numpy as np
 import xarray as xr
@@ -51,9 +53,17 @@ def _success_filter(ds: xr.Dataset, da: xr.DataArray) -> xr.DataArray:
     return da.where(ds["success"])
 
 
+@functools.lru_cache(maxsize=256)
+def _energy_weighted(ref_unit: u.UnitBase, energy_unit: u.UnitBase, power: int) -> u.UnitBase:
+    """``ref_unit * energy_unit**power``, one object per combination: astropy composes a new unit on
+    every product, and comparing new units (the cache of ``conversion_factor``) costs far more than
+    the arithmetic of a small array."""
+    return ref_unit * energy_unit**power
+
+
 def _reference_variable(
     ds: xr.Dataset, sed: str, unit: str | u.UnitBase | None
-) -> tuple[xr.Variable, u.UnitBase, xr.DataArray]:
+) -> tuple[xr.Variable, u.UnitBase, xr.Variable]:
     """The reference of SED type ``sed`` as a bare Variable in ``unit``, that unit, and the stored
     variable it comes from."""
     kind = schema.sed_type(sed)
@@ -66,26 +76,52 @@ def _reference_variable(
             "(no energy_min/energy_max); read or build it with derive_edges=True to derive "
             "edges from e_ref explicitly"
         )
-    stored = _stored(ds, kind.reference, name)
-    ref = stored.variable
+    if kind.reference not in ds.data_vars:
+        _stored(ds, kind.reference, name)  # raises the MissingQuantityError
+    stored = ds.variables[kind.reference]  # a bare Variable: no DataArray built (a fixed cost per call)
+    ref = stored
     ref_unit = unit_attr(stored)
     if kind.energy_power:
-        energy = ds[schema.ENERGY]
-        ref = ref * energy.variable**kind.energy_power
-        ref_unit = ref_unit * unit_attr(energy) ** kind.energy_power
+        energy = ds.variables[schema.ENERGY]
+        if energy.dims == ref.dims:  # plain array arithmetic on the (energy,) vectors
+            ref = xr.Variable(ref.dims, ref.data * energy.data**kind.energy_power)
+        else:
+            ref = ref * energy**kind.energy_power
+        ref_unit = _energy_weighted(ref_unit, unit_attr(energy), kind.energy_power)
     target = parse_unit(unit) if unit is not None else kind.physical_unit
     factor = conversion_factor(ref_unit, target, what=name)
-    return (ref * factor if factor != 1.0 else ref), target, stored
+    if factor != 1.0:
+        ref = xr.Variable(ref.dims, ref.data * factor)
+    return ref, target, stored
 
 
-def _times(da: xr.DataArray, factor: xr.Variable | float) -> xr.DataArray:
-    """``da * factor`` for a factor taken from the same Dataset: Variable arithmetic, no index
-    alignment (the operands are aligned already), the coordinates of ``da`` kept as they are."""
+def _product(da: xr.DataArray, factor: xr.Variable | float):
+    """The data of ``da * factor`` for a factor taken from the same Dataset (already aligned): plain
+    array arithmetic (numpy or dask), the factor's axes ordered and broadcast to ``da``'s dims; ``None``
+    when the factor has dims of its own (the caller lets xarray broadcast)."""
     if isinstance(factor, float):
-        return da if factor == 1.0 else da.copy(deep=False, data=(da.variable * factor).data)
-    if set(factor.dims) <= set(da.dims):
-        return da.copy(deep=False, data=(da.variable * factor).transpose(*da.dims).data)
-    return da * xr.DataArray(factor)  # the factor has dims of its own: let xarray broadcast
+        return da.data if factor == 1.0 else da.data * factor
+    if not set(factor.dims) <= set(da.dims):
+        return None
+    order = [d for d in da.dims if d in factor.dims]
+    data = factor.data if tuple(order) == factor.dims else factor.transpose(*order).data
+    if len(order) < da.ndim:
+        data = data[tuple(slice(None) if d in factor.dims else np.newaxis for d in da.dims)]
+    return da.data * data
+
+
+def _result(
+    da: xr.DataArray, factor: xr.Variable | float, name: str, unit: u.UnitBase | None, long_name: str
+) -> xr.DataArray:
+    """``da * factor`` named ``name`` with fresh attributes: one new Variable on ``da``'s coordinates
+    and indexes (nothing copied; dask stays lazy)."""
+    data = _product(da, factor)
+    if data is None:  # the factor has dims of its own: let xarray broadcast
+        return _labelled(da * xr.DataArray(factor), name, unit, long_name)
+    attrs = {"long_name": long_name}
+    if unit is not None:
+        attrs["units"] = format_unit(unit)
+    return da._replace(variable=xr.Variable(da.dims, data, attrs), name=name)
 
 
 def reference(ds: xr.Dataset, sed: str, unit: str | u.UnitBase | None = None) -> xr.DataArray:
@@ -112,7 +148,8 @@ def reference(ds: xr.Dataset, sed: str, unit: str | u.UnitBase | None = None) ->
         ``flux``/``eflux`` asked of an SED without bin edges.
     """
     kind = schema.sed_type(sed)
-    ref, target, stored = _reference_variable(ds, sed, unit)
+    ref, target, _ = _reference_variable(ds, sed, unit)
+    stored = ds[kind.reference]
     out = stored.copy(deep=False, data=ref.transpose(*stored.dims).data)
     return _labelled(out, f"{kind.name}_ref", target, f"reference model {kind.long_name}")
 
@@ -129,9 +166,9 @@ def _measurement(
     if stem == "norm":
         target = unit if unit is not None else u.dimensionless_unscaled
         factor = conversion_factor(u.dimensionless_unscaled, target, what=name)
-        return _labelled(_times(norm, factor), name, target, long_name)
+        return _result(norm, factor, name, target, long_name)
     ref, target, _ = _reference_variable(ds, stem, unit)
-    return _labelled(_times(norm, ref), name, target, long_name)
+    return _result(norm, ref, name, target, long_name)
 
 
 def _sqrt_ts(ds: xr.Dataset) -> xr.DataArray:
@@ -139,9 +176,15 @@ def _sqrt_ts(ds: xr.Dataset) -> xr.DataArray:
         return ds["sqrt_ts"]
     ts = _stored(ds, "ts", "sqrt_ts")
     norm = _stored(ds, "norm", "sqrt_ts")
+    long_name = schema.VARIABLES["sqrt_ts"].long_name
+    if ts.dims == norm.dims:  # the usual case: plain array arithmetic (numpy or dask), no alignment
+        root = np.sqrt(np.clip(ts.data, 0, None))
+        data = np.where(norm.data > 0, root, -root)
+        attrs = {"long_name": long_name, "units": format_unit(u.dimensionless_unscaled)}
+        return norm._replace(variable=xr.Variable(norm.dims, data, attrs), name="sqrt_ts")
     root = np.sqrt(ts.clip(min=0))
     out = xr.where(norm > 0, root, -root)
-    return _labelled(out, "sqrt_ts", u.dimensionless_unscaled, schema.VARIABLES["sqrt_ts"].long_name)
+    return _labelled(out, "sqrt_ts", u.dimensionless_unscaled, long_name)
 
 
 def _is_ul(ds: xr.Dataset) -> xr.DataArray:

@@ -13,6 +13,7 @@ import xarray as xr
 
 from fluxds.errors import FormatError, OverwriteError
 from fluxds.io.cf import decode, encode
+from fluxds.io.storage import merge_encoding, zarr_storage
 from fluxds.validate import validate
 
 __all__ = ["read_zarr", "write_zarr", "is_zarr_store"]
@@ -33,10 +34,20 @@ def _require_zarr(what: str) -> None:
         raise FormatError(f"{what}: zarr is not installed; pip install 'fluxds[zarr]'") from None
 
 
-def write_zarr(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False) -> None:
+def write_zarr(
+    ds: xr.Dataset,
+    path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    encoding: dict[str, dict] | None = None,
+) -> None:
     """Write ``ds`` to a zarr store (a directory), atomically: the store is built in a temporary
     directory beside ``path`` and renamed into place; an existing store is replaced only with
-    ``overwrite=True`` (and only once the new one is complete)."""
+    ``overwrite=True`` (and only once the new one is complete).
+
+    Data variables of 65536 values or more are compressed with blosc lz4 + shuffle, numpy-backed maps
+    chunked 256 x 256 pixels (see :mod:`fluxds.io.storage`); ``encoding`` (per variable, as xarray's
+    ``to_zarr``) is merged key by key over these defaults."""
     target = Path(path)
     _require_zarr(str(target))
     if target.exists() and not overwrite:
@@ -45,7 +56,9 @@ def write_zarr(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = Fal
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     old = None
     try:
-        encode(ds).to_zarr(tmp, mode="w", consolidated=True)
+        encoded = encode(ds)
+        chosen = merge_encoding(zarr_storage(encoded), encoding)
+        encoded.to_zarr(tmp, mode="w", consolidated=True, encoding=chosen)
         if target.exists():
             old = target.with_name(f".{target.name}.old-{tmp.name}")
             os.rename(target, old)
