@@ -189,7 +189,7 @@ def test_index_coverage_over_200_seeded_trials():
     within1, within2 = np.mean(np.abs(pull) < 1), np.mean(np.abs(pull) < 2)
     # binomial sd for 200 trials: 3.3 % at 68 %, 1.5 % at 95 %; bounds are ~3 sd wide
     assert 0.58 < within1 < 0.78, within1
-    assert within2 >= 0.91, within2
+    assert within2 >= 0.95, within2  # the issue: within its error in >= 95 % of 200 trials (2 sigma)
     assert abs(pull.mean()) < 0.25 and 0.85 < pull.std() < 1.15
     # a single-source fit of one trial gives the same numbers as the batch
     one = ds.isel(source=7).sed.fit(PowerLaw(index=2.0, amplitude=1e-11 * DNDE, reference=1 * u.TeV))

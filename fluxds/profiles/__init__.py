@@ -7,6 +7,7 @@ from __future__ import annotations
 from fluxds.profiles.checks import check
 from fluxds.profiles.combine import combine
 from fluxds.profiles.interp import evaluate_profile, profile_crossing, profile_minimum
+from fluxds.profiles.interpolant import Interpolant
 from fluxds.profiles.limits import profile_summary, recompute_errors, recompute_ul
 from fluxds.profiles.resample import resample
 from fluxds.profiles.significance import (
@@ -19,6 +20,7 @@ from fluxds.profiles.significance import (
 )
 
 __all__ = [
+    "Interpolant",
     "check",
     "combine",
     "conf_to_n_sigma",

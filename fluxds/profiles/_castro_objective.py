@@ -22,6 +22,7 @@ from fluxds.profiles.castro import (
     profile_arrays,
     reference_of,
 )
+from fluxds.profiles.interpolant import Interpolant
 
 __all__ = ["Problem", "derivatives"]
 
@@ -77,6 +78,16 @@ class Problem:
             out_unit = lo.unit ** (1 + moment)
         self.out_unit, self.ref = out_unit, ref_values * ref_unit
 
+    def interpolant(self, rows=slice(None)) -> Interpolant:
+        """The profiles of the SEDs ``rows``, interpolated once (kept for the last ``rows`` asked)."""
+        key = None if isinstance(rows, slice) and rows == slice(None) else np.asarray(rows).tobytes()
+        if getattr(self, "_interp_key", ()) != key:
+            if getattr(self, "_interp_all", None) is None:
+                self._interp_all = Interpolant(self.norm_scan, self.stat_scan)
+            self._interp = self._interp_all if key is None else self._interp_all.take(rows)
+            self._interp_key = key
+        return self._interp
+
     def dnde(self, params: Mapping[str, Any]) -> u.Quantity:
         """dN/dE at the quadrature nodes, parameters broadcasting as ``(..., 1, 1)``."""
         if isinstance(self.model, SpectralModel):
@@ -102,10 +113,8 @@ class Problem:
 
     def stat(self, theta: np.ndarray, scale: np.ndarray, rows=slice(None)) -> np.ndarray:
         """The objective of each SED, ``(n, k)``, at ``k`` parameter sets per SED."""
-        from fluxds.profiles.interp import evaluate_profile
-
         pred = self.norm_pred(theta, scale[rows], rows)
-        value, _ = evaluate_profile(self.norm_scan[rows], self.stat_scan[rows], pred, points=True)
+        value, _ = self.interpolant(rows)(pred, points=True)
         return np.where(self.valid[rows][..., None], value, 0.0).sum(axis=1)
 
 

@@ -20,7 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Pieces", "build", "cubic", "cubic_slope", "node_slopes", "take"]
+__all__ = ["Pieces", "build", "cubic", "cubic_slope", "evaluate_pieces", "node_slopes", "take"]
+
+INSIDE, BELOW, ABOVE, NO_RESULT = 0, 1, 2, 3
+# Up to this many scan points, the interval holding a query is counted with one comparison per scan point
+# into an int8 accumulator (fast: long inner loops); beyond, with one (..., K) comparison array.
+_COUNT_LOOP_MAX = 100
+#: Queries per block of :func:`evaluate_pieces` (its temporaries then fit a core's L2 cache).
+BLOCK_QUERIES = 16_384
 
 
 @dataclass
@@ -190,3 +197,85 @@ def build(norm_scan, stat_scan, stencil: int = 5) -> Pieces:
         s_hi=s_hi,
         y_hi=y_hi,
     )
+
+
+def _interval_of(s: np.ndarray, x: np.ndarray, expand) -> np.ndarray:
+    """Number of scan points ``s`` (NaN never counts) at or below ``x``, one per query."""
+    k = s.shape[-1]
+    if k > _COUNT_LOOP_MAX:
+        return (expand(s) <= x[..., None]).sum(axis=-1)
+    count = np.zeros(x.shape, dtype=np.int8)
+    below = np.empty(x.shape, dtype=bool)
+    for j in range(k):  # over the scan points of one bin (vectorised over all bins and queries)
+        np.less_equal(expand(s[..., j]), x, out=below)
+        count += below.view(np.int8)
+    return count
+
+
+def _sliced(p: Pieces, rows: slice) -> Pieces:
+    """The pieces of leading rows ``rows`` (views; a leading dim of length 1 broadcasts and is kept)."""
+    if p.n.shape[0] == 1:
+        return p
+    return Pieces(**{k: (v[:, rows] if k == "coef" else v[rows]) for k, v in vars(p).items()})
+
+
+def evaluate_pieces(p: Pieces, norm: np.ndarray, points: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The interpolant of ``p`` and the status code at ``norm`` (see :func:`interp.evaluate_profile`).
+
+    ``norm`` broadcasts against the leading dims of ``p`` (``points=False``: one norm per bin) or, with
+    ``points=True``, its last axis holds query points and the rest broadcasts against the leading dims.
+    Each query gathers its interval's four coefficients by flat index (no broadcast copies of ``p``).
+    Many queries are evaluated in blocks along the first dim, so that the temporaries of a block stay in
+    the CPU cache (the numbers do not depend on it).
+    """
+    lead = p.n.shape
+    shape = np.broadcast_shapes(lead + (1,) if points else lead, norm.shape)
+    size = int(np.prod(shape))
+    if size > 2 * BLOCK_QUERIES and len(shape) > 1 and shape[0] > 1:
+        pad = len(shape) - (len(lead) + points)
+        p = Pieces(**{k: v.reshape((v.shape[0],) * (k == "coef") + (1,) * pad + v.shape[k == "coef" :])
+                      for k, v in vars(p).items()})  # fmt: skip
+        norm = norm.reshape((1,) * (len(shape) - norm.ndim) + norm.shape)
+        step = max(1, shape[0] * BLOCK_QUERIES // size)
+        value, status = np.empty(shape), np.empty(shape, dtype=np.int8)
+        for i in range(0, shape[0], step):  # over blocks of the first dim (cache blocking), a handful
+            rows = slice(i, i + step)
+            block = norm[rows] if norm.shape[0] > 1 else norm
+            value[rows], status[rows] = _evaluate_block(_sliced(p, rows), block, points)
+        return value, status
+    return _evaluate_block(p, norm, points)
+
+
+def _evaluate_block(p: Pieces, norm: np.ndarray, points: bool) -> tuple[np.ndarray, np.ndarray]:
+    lead = p.n.shape
+    if points:
+        shape = np.broadcast_shapes(lead + (1,), norm.shape)
+
+        def expand(a):
+            return a[..., None]
+    else:
+        shape = np.broadcast_shapes(lead, norm.shape)
+
+        def expand(a):
+            return a
+
+    x = np.broadcast_to(norm, shape)
+    k = p.s.shape[-1]
+    rows = expand(np.arange(p.n.size).reshape(lead))
+    idx = _interval_of(p.s, x, expand).astype(np.intp) - 1
+    idx = np.clip(idx, 0, expand(np.maximum(p.n - 2, 0)))
+    flat = rows * (k - 1) + idx
+    t = x - np.take(np.ascontiguousarray(p.s).reshape(-1), rows * k + idx)
+    c0, c1, c2, c3 = (np.take(np.ascontiguousarray(c).reshape(-1), flat) for c in p.coef)
+    s_lo, s_hi, n = expand(p.s_lo), expand(p.s_hi), expand(p.n)
+    with np.errstate(invalid="ignore", over="ignore"):
+        inside = c0 + t * (c1 + t * (c2 + t * c3))  # cubic(), same operation order
+        u_lo, u_hi = x - s_lo, x - s_hi
+        below = expand(p.y_lo) + u_lo * (expand(p.lo_slope) + u_lo * expand(p.lo_curv))
+        above = expand(p.y_hi) + u_hi * (expand(p.hi_slope) + u_hi * expand(p.hi_curv))
+        is_below, is_above = x < s_lo, x > s_hi
+    value = np.where(is_below, below, np.where(is_above, above, inside))
+    value = np.where(n >= 2, value, np.nan)
+    status = np.where(is_above, ABOVE, np.where(is_below, BELOW, INSIDE)).astype(np.int8)
+    status[~np.isfinite(x) | (n < 2)] = NO_RESULT
+    return value, status

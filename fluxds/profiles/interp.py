@@ -36,7 +36,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from fluxds.profiles._pieces import Pieces, build, cubic, cubic_slope, take
+from fluxds.profiles._pieces import (
+    ABOVE,
+    BELOW,
+    INSIDE,
+    NO_RESULT,
+    Pieces,
+    build,
+    cubic,
+    cubic_slope,
+    evaluate_pieces,
+    take,
+)
 
 __all__ = [
     "INSIDE",
@@ -49,14 +60,12 @@ __all__ = [
     "profile_crossing",
 ]
 
-INSIDE, BELOW, ABOVE, NO_RESULT = 0, 1, 2, 3
 #: Words for each status code, in code order (used for CF ``flag_meanings``).
 STATUS_MEANINGS = ("inside_scan", "extrapolated_below_scan", "extrapolated_above_scan", "no_result")
 
 _NEWTON_STEPS = 60
 #: Default number of points whose polynomial gives each node slope (see the module docstring).
 STENCIL = 5
-_PER_BIN = ("n", "lo_slope", "lo_curv", "hi_slope", "hi_curv", "s_lo", "y_lo", "s_hi", "y_hi")
 
 
 def _status(x, p: Pieces) -> np.ndarray:
@@ -69,17 +78,7 @@ def _status(x, p: Pieces) -> np.ndarray:
 
 def _evaluate(p: Pieces, x: np.ndarray) -> np.ndarray:
     """The profile at ``x`` of the leading shape of ``p`` (one point per bin)."""
-    idx = (p.s <= x[..., None]).sum(axis=-1) - 1
-    idx = np.clip(idx, 0, np.maximum(p.n - 2, 0))[..., None]
-    t = x - take(p.s, idx)[..., 0]
-    coef = np.stack([take(c, idx)[..., 0] for c in p.coef])
-    with np.errstate(invalid="ignore", over="ignore"):
-        inside = cubic(coef, t)
-        u_lo, u_hi = x - p.s_lo, x - p.s_hi
-        below = p.y_lo + u_lo * (p.lo_slope + u_lo * p.lo_curv)
-        above = p.y_hi + u_hi * (p.hi_slope + u_hi * p.hi_curv)
-    value = np.where(x < p.s_lo, below, np.where(x > p.s_hi, above, inside))
-    return np.where(p.n >= 2, value, np.nan)
+    return evaluate_pieces(p, x, points=False)[0]
 
 
 def _broadcast_pieces(p: Pieces, shape) -> Pieces:
@@ -133,22 +132,7 @@ def evaluate_profile(
     norm = np.asarray(norm, dtype=float)
     if points is None:
         points = norm.ndim == stat_scan.ndim and norm.ndim > 0
-    p = build(norm_scan, stat_scan, stencil)
-    if points:
-        lead = np.broadcast_shapes(p.n.shape, norm.shape[:-1])
-        pb = _broadcast_pieces(p, lead)
-        # the query axis becomes one more leading dim of the profiles (a view, nothing copied)
-        pb = Pieces(
-            **{k: np.expand_dims(v, v.ndim - (0 if k in _PER_BIN else 1)) for k, v in vars(pb).items()}
-        )
-        lead = lead + (norm.shape[-1],)
-        pb = _broadcast_pieces(pb, lead)
-        x = np.broadcast_to(norm, lead)
-        return _evaluate(pb, x), _status(x, pb)
-    lead = np.broadcast_shapes(p.n.shape, norm.shape)
-    x = np.broadcast_to(norm, lead)
-    pb = _broadcast_pieces(p, lead)
-    return _evaluate(pb, x), _status(x, pb)
+    return evaluate_pieces(build(norm_scan, stat_scan, stencil), norm, bool(points))
 
 
 def _monotone_pieces(p: Pieces):

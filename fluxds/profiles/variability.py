@@ -34,12 +34,13 @@ import xarray as xr
 
 from fluxds.errors import SchemaError
 from fluxds.profiles.castro import profile_arrays
+from fluxds.profiles.interpolant import Interpolant
 
 __all__ = ["variability"]
 
-# Minimisation: a grid over the union of the scan ranges, then zooming in. Each step costs one
-# evaluate_profile call (whose set-up dominates), so few steps with many points each: the bracket of
-# 2 grid spacings shrinks 8-fold per step, to ~1e-10 of the scan range after 9 steps.
+# Minimisation: a grid over the union of the scan ranges, then zooming in. The profiles are interpolated
+# once (an Interpolant); each step evaluates them at all its points: the bracket of 2 grid spacings
+# shrinks 8-fold per step, to ~1e-10 of the scan range after 9 steps.
 _GRID = 101
 _ZOOM_POINTS = 17
 _ZOOM_STEPS = 9
@@ -54,18 +55,16 @@ def _bracket(x: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def _summed(ns, ss, valid, x, k: int) -> np.ndarray:
-    """``Σ`` over the last ``k`` bin axes of the profiles at query points ``x`` of shape ``(..., q)``."""
-    from fluxds.profiles.interp import evaluate_profile
-
+def _summed(f: Interpolant, valid, x, k: int) -> np.ndarray:
+    """``Σ`` over the last ``k`` bin axes of the profiles ``f`` at query points ``x``, shape ``(..., q)``."""
     xq = x.reshape(x.shape[:-1] + (1,) * k + x.shape[-1:])
-    stat, _ = evaluate_profile(ns, ss, xq, points=True)
+    stat, _ = f(xq, points=True)
     stat = np.where(valid[..., None], stat, 0.0)
     return stat.sum(axis=tuple(range(-k - 1, -1)))
 
 
 def minimise_summed(
-    ns: np.ndarray, ss: np.ndarray, valid: np.ndarray, k: int
+    ns: np.ndarray, ss: np.ndarray, valid: np.ndarray, k: int, interpolant: Interpolant | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Minimum of the sum of profiles over their last ``k`` bin axes, within the union of scan ranges.
 
@@ -77,12 +76,15 @@ def minimise_summed(
         Bins taking part in the sum.
     k : int
         Number of summed axes.
+    interpolant : Interpolant, optional
+        The profiles ``ns, ss`` already interpolated (built here if not given).
 
     Returns
     -------
     norm, stat : numpy.ndarray, (...)
         Where the summed profile is smallest and its value there; NaN where no bin is valid.
     """
+    f = Interpolant(ns, ss) if interpolant is None else interpolant
     axes = tuple(range(-k - 1, 0))
     scan_ok = valid[..., None] & np.isfinite(ns)
     with np.errstate(invalid="ignore"):
@@ -91,31 +93,31 @@ def minimise_summed(
     empty = ~np.isfinite(lo) | ~np.isfinite(hi)
     lo, hi = np.where(empty, 0.0, lo), np.where(empty, 1.0, hi)
     grid = lo[..., None] + (hi - lo)[..., None] * np.linspace(0.0, 1.0, _GRID)
-    f = _summed(ns, ss, valid, grid, k)
-    a, b = _bracket(grid, f)
+    values = _summed(f, valid, grid, k)
+    a, b = _bracket(grid, values)
     for _ in range(_ZOOM_STEPS):  # each step: 17 points across the bracket, keep the best +- 1
         pts = a[..., None] + (b - a)[..., None] * np.linspace(0.0, 1.0, _ZOOM_POINTS)
-        a, b = _bracket(pts, _summed(ns, ss, valid, pts, k))
+        a, b = _bracket(pts, _summed(f, valid, pts, k))
     x = 0.5 * (a + b)
-    value = _summed(ns, ss, valid, x[..., None], k)[..., 0]
+    value = _summed(f, valid, x[..., None], k)[..., 0]
     return np.where(empty, np.nan, x), np.where(empty, np.nan, value)
 
 
 def _ts_var_core(ns, ss, combine_energy: bool):
     """Core dims ``(time, energy, scan)`` -> ``ts_var, n_bins, norm_const`` (with or without energy)."""
-    from fluxds.profiles.interp import profile_minimum
-
     ns, ss = np.broadcast_arrays(np.asarray(ns, float), np.asarray(ss, float))
     valid = (np.isfinite(ns) & np.isfinite(ss)).all(axis=-1)
     if combine_energy:
-        _, stat_min = minimise_summed(ns, ss, valid, 1)  # per time bin, summed over energy: (..., T)
-        norm_const, stat_const = minimise_summed(ns, ss, valid, 2)
+        f = Interpolant(ns, ss)
+        _, stat_min = minimise_summed(ns, ss, valid, 1, f)  # per time bin, summed over energy: (..., T)
+        norm_const, stat_const = minimise_summed(ns, ss, valid, 2, f)
         used = valid.any(axis=-1)
     else:
-        stat_min = profile_minimum(ns, ss)[1]  # (..., T, E)
         # time becomes the summed axis: (..., E, T, scan)
         ns_t, ss_t = np.swapaxes(ns, -3, -2), np.swapaxes(ss, -3, -2)
-        norm_const, stat_const = minimise_summed(ns_t, ss_t, np.swapaxes(valid, -2, -1), 1)
+        f = Interpolant(ns_t, ss_t)
+        stat_min = np.swapaxes(f.minimum()[1], -2, -1)  # (..., T, E)
+        norm_const, stat_const = minimise_summed(ns_t, ss_t, np.swapaxes(valid, -2, -1), 1, f)
         used = valid
     min_sum = np.where(used, stat_min, 0.0).sum(axis=-1 if combine_energy else -2)
     n_bins = used.sum(axis=-1 if combine_energy else -2)
