@@ -26,6 +26,7 @@ from fluxds.confidence import n_sigma_from_ul_conf
 from fluxds.errors import MissingEnergyEdgesError, ModelError, SchemaError, UnitError
 from fluxds.models import SpectralModel, Template, default_reference_model, model_to_json
 from fluxds.units import format_unit
+from fluxds.validate import order_problems
 
 __all__ = ["from_sed", "from_likelihood", "ORIGIN_DEFAULT", "ORIGIN_TEMPLATE", "ORIGIN_GIVEN"]
 
@@ -182,7 +183,13 @@ def _norms(sed: str, data, refs, e_ref, dims: tuple[str, ...], where: str) -> di
     for s in present:
         name = f"{stem}{s}"
         value = _checked_unit(_quantity(data[name], name, kind.unit, where), name, kind.physical_unit, where)
-        norms[f"norm{s}"] = (value / ref).to(u.dimensionless_unscaled)
+        try:
+            norms[f"norm{s}"] = (value / ref).to(u.dimensionless_unscaled)
+        except ValueError:  # shapes that do not broadcast
+            raise SchemaError(
+                f"{where}{name!r} has shape {np.shape(value)}; expected dims {dims} (shape "
+                f"{np.broadcast_shapes(ref.shape)}, one number per bin)"
+            ) from None
         if f"norm{s}" in stored:
             _check_agree(value, stored[f"norm{s}"], ref, name, f"norm{s}", where)
     norms.update(stored)
@@ -233,12 +240,12 @@ def _variable(name: str, value, dims: Sequence[str], n_energy: int, where: str) 
     return xr.Variable(var_dims, arr, attrs)
 
 
-def _ul_attrs(ul_conf, n_sigma_ul) -> dict[str, float]:
+def _ul_attrs(ul_conf, n_sigma_ul, where: str = "") -> dict[str, float]:
     out = {}
     if ul_conf is not None:
         ul_conf = float(ul_conf)
         if not 0.0 < ul_conf < 1.0:
-            raise SchemaError(f"UL_CONF must lie in (0, 1); found {ul_conf}")
+            raise SchemaError(f"{where}UL_CONF must lie in (0, 1); found {ul_conf}")
         out["ul_conf"] = ul_conf
         out["n_sigma_ul"] = n_sigma_from_ul_conf(ul_conf)
     elif n_sigma_ul is not None:
@@ -348,10 +355,13 @@ def from_sed(
     except ValueError as exc:  # sizes that disagree along a dimension other than energy
         raise SchemaError(f"{where}the arrays do not fit together: {exc}") from None
     ds = ds.transpose(*schema.canonical_dims(ds.dims))
+    problems = order_problems(ds)
+    if problems:
+        raise SchemaError(f"{where}energies, time bins or source names out of order", problems=problems)
     ds.attrs.update(attrs or {})
     ds.attrs["sed_type_init"] = sed
     ds.attrs["n_sigma"] = float(n_sigma if n_sigma is not None else schema.DEFAULT_N_SIGMA)
-    ds.attrs.update(_ul_attrs(ul_conf, n_sigma_ul))
+    ds.attrs.update(_ul_attrs(ul_conf, n_sigma_ul, where))
     ds.attrs["sqrt_ts_threshold_ul"] = float(
         sqrt_ts_threshold_ul if sqrt_ts_threshold_ul is not None else schema.DEFAULT_SQRT_TS_THRESHOLD_UL
     )

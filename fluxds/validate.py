@@ -8,7 +8,81 @@ import xarray as xr
 from fluxds import schema
 from fluxds.errors import SchemaError, UnitError
 
-__all__ = ["validate"]
+__all__ = ["validate", "order_problems"]
+
+
+# --- order and uniqueness of coordinates (H5 hardening) ---------------------------------------------
+def _as_numbers(values: np.ndarray) -> np.ndarray | None:
+    values = np.asarray(values)
+    if values.dtype.kind == "M":
+        if np.isnat(values).any():
+            return None
+        return values.astype("datetime64[ns]").astype(np.int64)
+    return values if values.dtype.kind in "iuf" else None
+
+
+def _not_increasing(ds: xr.Dataset, name: str) -> str | None:
+    values = np.asarray(ds[name].values)
+    numbers = _as_numbers(values)
+    if numbers is None or numbers.ndim != 1 or numbers.size < 2:
+        return None
+    bad = np.flatnonzero(~(np.diff(numbers) > 0))
+    if not len(bad):
+        return None
+    i = int(bad[0])
+    unit = ds[name].attrs.get("units", "")
+    return (
+        f"coordinate {name!r} must increase strictly along {ds[name].dims[0]!r}; found {values[i]} {unit} "
+        f"at index {i} then {values[i + 1]} {unit} at index {i + 1}".replace("  ", " ")
+    )
+
+
+def order_problems(ds: xr.Dataset) -> list[str]:
+    """Energies and time bins in increasing order, time bins of positive length, unique source names.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+
+    Returns
+    -------
+    list of str
+        One message per problem (naming the coordinate, the values found and what was expected).
+
+    Examples
+    --------
+    >>> ds = xr.Dataset(coords={"energy": ("energy", [1.0, 4.0, 2.0], {"units": "TeV"})})
+    >>> print(order_problems(ds)[0])  # doctest: +NORMALIZE_WHITESPACE
+    coordinate 'energy' must increase strictly along 'energy'; found 4.0 TeV at index 1
+    then 2.0 TeV at index 2
+    """
+    problems = []
+    for name in (schema.ENERGY_MIN, schema.ENERGY_MAX, schema.ENERGY, "time_min", "time_max"):
+        if name in ds.coords:
+            problem = _not_increasing(ds, name)
+            if problem:
+                problems.append(problem)
+    if "time_min" in ds.coords and "time_max" in ds.coords:
+        lo, hi = _as_numbers(ds["time_min"].values), _as_numbers(ds["time_max"].values)
+        if lo is not None and hi is not None and lo.shape == hi.shape:
+            bad = np.flatnonzero(~(lo < hi))
+            if len(bad):
+                i = int(bad[0])
+                problems.append(
+                    f"time bin {i} has time_min={ds['time_min'].values[i]} >= "
+                    f"time_max={ds['time_max'].values[i]}; expected time_min < time_max"
+                )
+    if "source" in ds.coords and ds["source"].ndim == 1:
+        names, counts = np.unique(np.asarray(ds["source"].values), return_counts=True)
+        if (counts > 1).any():
+            problems.append(
+                f"coordinate 'source' has duplicate source names {[str(n) for n in names[counts > 1]]}; "
+                "expected unique names"
+            )
+    return problems
+
+
+# --- end of the H5 block -------------------------------------------------------------------------------
 
 
 def _energy_problems(ds: xr.Dataset) -> list[str]:
@@ -125,7 +199,7 @@ def validate(ds: xr.Dataset, *, where: str = "") -> xr.Dataset:
     """
     if not isinstance(ds, xr.Dataset):
         raise SchemaError(f"expected an xarray.Dataset, got {type(ds).__name__}")
-    problems = _energy_problems(ds) + _variable_problems(ds) + _attr_problems(ds)
+    problems = _energy_problems(ds) + order_problems(ds) + _variable_problems(ds) + _attr_problems(ds)
     if problems:
         label = f"{where}: " if where else ""
         raise SchemaError(f"{label}not a valid fluxds Dataset", problems=problems)

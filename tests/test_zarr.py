@@ -45,7 +45,7 @@ def test_overwrite_and_atomic_replace(tmp_path):
     sed = _datasets()["sed"]
     path = tmp_path / "sed.zarr"
     sed.sed.write(path)
-    with pytest.raises(fluxds.OverwriteError, match="store exists"):
+    with pytest.raises(fluxds.OverwriteError, match="exists; pass overwrite=True"):
         sed.sed.write(path)
     other = _datasets()["sed_eref_only"]
     other.sed.write(path, overwrite=True)

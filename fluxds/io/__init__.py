@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import importlib
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import xarray as xr
 
-from fluxds.errors import FormatError, UnknownFormatError
+from fluxds.errors import FluxdsError, FormatError, UnknownFormatError
+from fluxds.io.untrusted import check_fits_sizes, check_gzip_size, check_not_pickle, check_zarr_codecs
 
 __all__ = ["read", "write", "open_dataset", "detect_format", "FORMATS", "LAZY_FORMATS"]
 
@@ -35,6 +38,41 @@ FORMATS: dict[str, tuple[str, str | None]] = {
     "tscube": ("fluxds.io.tscube:read", "fluxds.io.tscube:write"),
     "profile": ("fluxds.io.profile:read", "fluxds.io.profile:write"),
 }
+# what the libraries under the readers (astropy, h5py, netCDF4, zarr, numpy) raise for a damaged file:
+# turned into a FormatError naming the file at the reading boundary (the original kept as __cause__)
+_DAMAGED = (
+    OSError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    EOFError,
+    OverflowError,
+    RuntimeError,
+    ZeroDivisionError,
+    AssertionError,  # astropy asserts on some malformed column definitions
+    struct.error,
+    zlib.error,
+)
+_LIBRARIES = ("astropy.", "h5py", "netCDF4", "zarr", "numcodecs", "h5netcdf", "yaml")
+
+
+def _is_damage(exc: Exception) -> bool:
+    """Whether an exception from a reader is a verdict on a damaged file rather than a fluxds bug to let
+    through: one of :data:`_DAMAGED`, an exception class of a library (astropy's VerifyError ...), or any
+    exception raised inside a library's code (astropy's own UnboundLocalError on some broken TFORMs)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    in_library = tb is not None and str(tb.tb_frame.f_globals.get("__name__", "")).startswith(_LIBRARIES)
+    if in_library or type(exc).__module__.startswith(_LIBRARIES):
+        return True
+    if isinstance(exc, TypeError) and "argument" in str(exc):
+        return False  # a call with wrong arguments (e.g. an unknown read option): a caller's error
+    return isinstance(exc, _DAMAGED)
+
+
 # formats whose reader maps the file's data lazily (memmap + dask) when given ``chunks=``
 LAZY_FORMATS = ("flux-map", "healpix-map", "tscube")
 _FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz")
@@ -78,9 +116,11 @@ def _sniff(path: Path) -> str | None:
             head = handle.read(2048)
     except OSError as exc:
         raise FormatError(f"{path}: cannot open: {exc}") from None
+    check_not_pickle(head, path)  # never unpickled: refused before any reader sees the file
     if head.startswith(b"SIMPLE  ="):
         return "fits"
     if head.startswith(b"\x1f\x8b"):
+        check_gzip_size(path)  # a gzip bomb is refused before anything decompresses it
         return "fits" if path.name.lower().endswith(".gz") else None
     if head.lstrip().startswith(b"# %ECSV"):
         return "ecsv"
@@ -163,6 +203,7 @@ def detect_format(path: str | os.PathLike) -> str:
         raise UnknownFormatError(f"{path}: a directory, and not a zarr store")
     container = _sniff(path) or _container_from_name(path)
     if container == "fits":
+        check_fits_sizes(path)  # no allocation because a header declares huge dimensions
         return _fits_layout(path)
     if container == "ecsv":
         return _ecsv_layout(path)
@@ -209,10 +250,33 @@ def read(path: str | os.PathLike, format: str | None = None, **kwargs) -> xr.Dat
     -------
     xarray.Dataset
     """
-    fmt = format or detect_format(path)
+    try:
+        fmt = format or detect_format(path)
+    except FluxdsError:
+        raise
+    except Exception as exc:
+        if not _is_damage(exc):
+            raise
+        raise FormatError(f"{path}: cannot tell the format ({type(exc).__name__}: {exc})") from exc
     if fmt not in FORMATS:
         raise UnknownFormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    return _resolve(FORMATS[fmt][0], fmt, path)(path, **kwargs)
+    if fmt == "zarr" and Path(path).is_dir():
+        check_zarr_codecs(path)  # zarr 2 would unpickle object arrays
+    reader = _resolve(FORMATS[fmt][0], fmt, path)
+    try:
+        return reader(path, **kwargs)
+    except FluxdsError as exc:
+        if str(path) in str(exc):
+            raise
+        # every error of a read names the file, even one raised deep down without it
+        raise type(exc)(f"{path}: {exc}") from exc
+    except Exception as exc:
+        if not _is_damage(exc):  # a bad argument to the reader, or a fluxds bug: as it is
+            raise
+        raise FormatError(
+            f"{path}: cannot be read as {fmt!r}, the file is damaged or not what its layout says "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def write(

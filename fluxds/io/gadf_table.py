@@ -259,7 +259,7 @@ def dataset_from_table(
                     ds[coord].attrs["note"] = note
         ds.attrs = saved
     if "SOURCE" in meta:
-        ds = ds.assign_coords(source=str(meta["SOURCE"]))
+        ds = ds.assign_coords(source=decode_keyword_text(str(meta["SOURCE"])))
     if gti is not None:
         ds = ds.merge(gti_from_json(gti, where))
     return ds
@@ -334,6 +334,28 @@ def ul_conf_of(ds: xr.Dataset) -> float | None:
     return None if ul_conf is None else float(ul_conf)
 
 
+def encode_keyword_text(text: str) -> str:
+    """Text a FITS header keeps unchanged as it is (printable ASCII, no leading/trailing blanks, no
+    enclosing double quotes); anything else as a JSON string literal (ASCII, quoted), which
+    :func:`decode_keyword_text` turns back into the very same text."""
+    plain = text.isascii() and text.isprintable() and text == text.strip() and text != ""
+    if plain and not (text.startswith('"') and text.endswith('"')):
+        return text
+    return json.dumps(text)
+
+
+def decode_keyword_text(text: str) -> str:
+    """Inverse of :func:`encode_keyword_text`."""
+    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(value, str):
+            return value
+    return text
+
+
 def standard_meta(ds: xr.Dataset, sed_type: str) -> dict[str, Any]:
     """The keywords every table fluxds writes carries: ``SED_TYPE``, ``UL_CONF`` (exact), ``SOURCE`` for a
     scalar source name, ``GTI`` as JSON (a FITS writer moves it to a GTI HDU)."""
@@ -342,7 +364,7 @@ def standard_meta(ds: xr.Dataset, sed_type: str) -> dict[str, Any]:
     if ul_conf is not None:
         meta["UL_CONF"] = ul_conf
     if "source" in ds.coords and ds["source"].ndim == 0:
-        meta["SOURCE"] = str(ds["source"].values)
+        meta["SOURCE"] = encode_keyword_text(str(ds["source"].values))
     gti = gti_to_json(ds)
     if gti is not None:
         meta["GTI"] = gti

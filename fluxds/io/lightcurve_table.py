@@ -30,6 +30,7 @@ from fluxds.io.gadf_table import (
     _jsonable,
     _normalised_columns,
     _units_option,
+    decode_keyword_text,
     gti_from_json,
     resolve_sed_type,
     standard_meta,
@@ -142,7 +143,7 @@ def dataset_from_columns(
                 ds[coord].attrs.update(attrs)
         ds.attrs = {k: v for k, v in saved.items() if k not in PRIVATE_KEYS}
     if "SOURCE" in meta:
-        ds = ds.assign_coords(source=str(meta["SOURCE"]))
+        ds = ds.assign_coords(source=decode_keyword_text(str(meta["SOURCE"])))
     if meta.get("GTI") is not None:
         ds = ds.merge(gti_from_json(meta["GTI"], where))
     return ds

@@ -59,6 +59,7 @@ from fluxds.io.profile_columns import (
     shared_columns,
     text_columns,
 )
+from fluxds.io.untrusted import check_fits_sizes
 from fluxds.models import Template, model_from_json
 
 __all__ = ["read", "write", "dataset_from_profile_table", "profile_table_from_dataset", "REGION_DIM"]
@@ -184,6 +185,7 @@ def read(
     """
     path = str(path)
     if not path.lower().endswith(".ecsv"):
+        check_fits_sizes(path)
         try:
             with fits.open(path, memmap=False) as hdul:
                 table_hdu = _profile_hdu(hdul, hdu, path)

@@ -22,10 +22,12 @@ from fluxds.errors import FluxdsError, FormatError
 from fluxds.io.atomic import atomic_path
 from fluxds.io.gadf_table import (
     dataset_from_table,
+    decode_keyword_text,
     gti_from_columns,
     guess_sed_type,
     table_from_dataset,
 )
+from fluxds.io.untrusted import check_fits_sizes
 
 __all__ = ["read_fits", "write_fits", "read_ecsv", "write_ecsv", "read_hdf5", "write_hdf5"]
 
@@ -41,7 +43,10 @@ def _is_sed_hdu(hdu) -> bool:
 
 
 def open_fits(path: str, *, memmap: bool = False) -> fits.HDUList:
-    """Open a FITS file, any failure as a :class:`FormatError` naming the file."""
+    """Open a FITS file, any failure as a :class:`FormatError` naming the file; a gzip-compressed file
+    is first checked against the decompression limit, and every header against the file size
+    (:mod:`fluxds.io.untrusted`)."""
+    check_fits_sizes(path)
     try:
         return fits.open(path, memmap=memmap)
     except (OSError, ValueError) as exc:
@@ -81,6 +86,7 @@ def _gti(hdul, path: str) -> xr.Dataset | None:
 
 SHARED_KEY = "_shared_over_source"
 ALONG_SOURCE_KEY = "_coords_along_source"
+NAME_KEY = "_source_name"
 
 
 def join_sources(parts: list[tuple[str, xr.Dataset]], where: str) -> xr.Dataset:
@@ -167,12 +173,16 @@ def read_fits(path: str | os.PathLike, *, hdu: str | None = None, **options) -> 
             label = h.name or f"HDU {hdul.index_of(h) if h in hdul else i}"
             where = f"{path}[{label}]"
             ds = dataset_from_table(read_table_hdu(h, where), where=where, **options)
-            name = h.header.get("SOURCE", h.header.get("EXTNAME", h.name))
+            name = ds.attrs.pop(NAME_KEY, None)  # written by fluxds: exact
+            if name is None:
+                name = decode_keyword_text(str(h.header.get("SOURCE", h.header.get("EXTNAME", h.name))))
             parts.append((str(name), ds))
         gti = _gti(hdul, path)
-    if len(parts) == 1:
+    if len(parts) == 1 and (hdu is not None or SHARED_KEY not in parts[0][1].attrs):
         ds = parts[0][1]
-    else:
+        for key in (SHARED_KEY, ALONG_SOURCE_KEY):  # one source of a multi-source file, asked for by HDU
+            ds.attrs.pop(key, None)
+    else:  # several sources, or one written from a ``source`` dimension of length 1 (the writer marks it)
         ds = join_sources(parts, path)
     if gti is not None and "gti_start" not in ds.data_vars:
         ds = ds.merge(gti)
@@ -195,9 +205,22 @@ def _split_sources(ds: xr.Dataset) -> list[tuple[str | None, xr.Dataset]]:
         attrs = {**part.attrs, SHARED_KEY: json.dumps(shared), ALONG_SOURCE_KEY: json.dumps(along_source)}
         if by_source is not None:
             attrs["reference_model"] = by_source.get(str(name), "")
+        attrs[NAME_KEY] = str(name)  # exact, whatever a FITS header can hold (see _hdu_name)
         part.attrs = attrs
         parts.append((str(name), part))
     return parts
+
+
+def _hdu_name(name: str, index: int, taken: set[str]) -> str:
+    """The EXTNAME of a source's HDU: its name where a FITS header holds it unchanged (printable ASCII,
+    no leading/trailing blanks, <= 68 characters), else ``SOURCE<index>``; the exact name travels in the
+    HDU's fluxds metadata either way."""
+    safe = name.isascii() and name.isprintable() and name == name.strip() and 0 < len(name) <= 68
+    candidate = name if safe and name.upper() not in taken else f"SOURCE{index}"
+    while candidate.upper() in taken:
+        candidate += "_"
+    taken.add(candidate.upper())
+    return candidate
 
 
 def write_fits(
@@ -208,11 +231,12 @@ def write_fits(
     where = str(path)
     hdus = [fits.PrimaryHDU()]
     gti_text = None
-    for name, part in _split_sources(ds):
+    taken: set[str] = {"PRIMARY", "GTI"}
+    for index, (name, part) in enumerate(_split_sources(ds)):
         table = table_from_dataset(part, sed_type, where=where)
         gti_text = table.meta.pop("GTI", gti_text)
         hdu = fits.table_to_hdu(table)
-        hdu.name = DEFAULT_HDU if name is None else name
+        hdu.name = DEFAULT_HDU if name is None else _hdu_name(name, index, taken)
         hdus.append(hdu)
     if gti_text is not None:
         hdus.append(_gti_hdu(ds))

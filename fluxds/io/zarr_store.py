@@ -3,15 +3,13 @@ netCDF (:mod:`fluxds.io.cf`), with consolidated metadata."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import xarray as xr
 
-from fluxds.errors import FormatError, OverwriteError
+from fluxds.errors import FormatError
+from fluxds.io.atomic import atomic_path
 from fluxds.io.cf import decode, encode
 from fluxds.io.storage import merge_encoding, zarr_storage
 from fluxds.validate import validate
@@ -42,36 +40,20 @@ def write_zarr(
     encoding: dict[str, dict] | None = None,
 ) -> None:
     """Write ``ds`` to a zarr store (a directory), atomically: the store is built in a temporary
-    directory beside ``path`` and renamed into place; an existing store is replaced only with
-    ``overwrite=True`` (and only once the new one is complete).
+    directory beside ``path`` and swapped into place (:func:`fluxds.io.atomic.atomic_path`); an existing
+    store is replaced only with ``overwrite=True`` (and only once the new one is complete).
 
     Data variables of 65536 values or more are compressed with blosc lz4 + shuffle, numpy-backed maps
     chunked 256 x 256 pixels (see :mod:`fluxds.io.storage`); ``encoding`` (per variable, as xarray's
     ``to_zarr``) is merged key by key over these defaults."""
     target = Path(path)
     _require_zarr(str(target))
-    if target.exists() and not overwrite:
-        raise OverwriteError(f"{target}: store exists; pass overwrite=True to replace it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    old = None
-    try:
-        encoded = encode(ds)
-        chosen = merge_encoding(zarr_storage(encoded), encoding)
+    encoded = encode(ds)
+    chosen = merge_encoding(zarr_storage(encoded), encoding)
+    # atomic_path swaps a complete new store in with one rename (an exchange when one exists), so a
+    # kill at any moment leaves the old store or the new one under the name, never neither
+    with atomic_path(target, overwrite=overwrite) as tmp:
         encoded.to_zarr(tmp, mode="w", consolidated=True, encoding=chosen)
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{tmp.name}")
-            os.rename(target, old)
-        os.rename(tmp, target)
-    except BaseException:
-        if old is not None and not target.exists():
-            os.rename(old, target)  # put the previous store back
-        raise
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(tmp)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 def read_zarr(path: str | os.PathLike, *, chunks=None) -> xr.Dataset:

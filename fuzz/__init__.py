@@ -1,0 +1,1 @@
+"""Fuzzing fluxds's readers with mutated copies of real files (see fuzz/README.md)."""
