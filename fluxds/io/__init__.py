@@ -269,7 +269,9 @@ def read(path: str | os.PathLike, format: str | None = None, **kwargs) -> xr.Dat
         if str(path) in str(exc):
             raise
         # every error of a read names the file, even one raised deep down without it
-        raise type(exc)(f"{path}: {exc}") from exc
+        named = type(exc)(f"{path}: {exc}")  # the message lists the problems already
+        named.problems = exc.problems
+        raise named from exc
     except Exception as exc:
         if not _is_damage(exc):  # a bad argument to the reader, or a fluxds bug: as it is
             raise
