@@ -186,3 +186,17 @@ def test_validate_reports_every_problem_at_once():
     for part in ("'ref_dnde' is missing", "'ul_conf' is 1.5", "'fluence'", "'ts' has units 'TeV'"):
         assert part in text
     assert ds.sed.validate() is ds
+
+
+def test_gti_reference_keyword_without_a_value(tmp_path):
+    """Found by the fuzz run: a GTI HDU whose MJDREFF card has no value gave a bare TypeError."""
+    sed = fluxds.read(GADF.parent / "gammapy-written" / "fp_likelihood.fits")
+    assert "gti_start" in sed  # written with its GTI HDU
+    path = tmp_path / "gti.fits"
+    sed.sed.write(path)
+    with fits.open(path, mode="update") as hdul:
+        hdul["GTI"].header["MJDREFF"] = None  # a card without a value
+    with pytest.raises(
+        fluxds.FormatError, match=r"gti.fits\[GTI\]: GTI keyword MJDREFF is None; expected a number"
+    ):
+        fluxds.read(path)

@@ -393,6 +393,9 @@ def gti_from_columns(
     stop = np.asarray(stop, dtype=np.float64)
     if start.shape != stop.shape or start.ndim != 1:
         raise FormatError(f"{where}: GTI START and STOP must be 1-D columns of equal length")
+    for keyword, value in (("MJDREFI", mjdrefi), ("MJDREFF", mjdreff)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise FormatError(f"{where}: GTI keyword {keyword} is {value!r}; expected a number (days)")
     attrs = {
         "units": format_unit(parse_unit(unit)),
         "mjdrefi": float(mjdrefi),
