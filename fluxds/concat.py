@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -141,10 +142,16 @@ def _open_parts(parts: list[Path], dim: str, where: str) -> xr.Dataset:
             opened.append(decode(xr.open_dataset(part, chunks={})))
     except (OSError, ValueError) as exc:
         raise FormatError(f"{where}: cannot open the part {part}: {exc}") from None
-    ds = _combine(opened, dim, where)
-    if dim == "time":
-        ds = ds.sortby("time")  # the order of the inputs does not matter; lazy (a reordering of chunks)
-    return validate(ds, where=where)
+    try:
+        ds = _combine(opened, dim, where)
+        if dim == "time":
+            ds = ds.sortby("time")  # the order of the inputs does not matter; lazy (a reordering of chunks)
+        # also refuses duplicate source names and time bins present twice (not strictly increasing)
+        return validate(ds, where=where)
+    except BaseException:
+        for part_ds in opened:  # nothing is written: release the parts' files
+            part_ds.close()
+        raise
 
 
 def _merged_gti(gtis: list[xr.Dataset], where: str) -> xr.Dataset:
@@ -249,7 +256,7 @@ def concat_files(
     if not sources:
         raise FormatError(f"{target}: no inputs to concatenate")
     resolved = [str(s.resolve()) for s in sources]
-    repeated = sorted({s for s in resolved if resolved.count(s) > 1})
+    repeated = sorted(p for p, n in Counter(resolved).items() if n > 1)
     if repeated:
         raise FormatError(f"{target}: inputs listed more than once: {repeated[:10]}")
     if group_size < 1:
@@ -270,12 +277,6 @@ def concat_files(
     if result.failed:
         return result
     combined = _open_parts(parts, dim, str(target))
-    labels = [str(n) for n in combined[dim].values]
-    duplicates = sorted({n for n in labels if labels.count(n) > 1})
-    if duplicates:
-        combined.close()
-        what = "source names" if dim == "source" else "time bins"
-        raise FormatError(f"{target}: duplicate {what} among the inputs: {duplicates[:10]}")
     try:
         write(combined, target, format=TARGETS[to][0], overwrite=overwrite)
     finally:

@@ -41,3 +41,17 @@ def _quiet_astropy():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)
         yield
+
+
+class CountingScheduler:
+    """A dask scheduler that counts its calls (``dask.config.set(scheduler=counter)``): laziness tests
+    assert that nothing computes before ``.compute()``."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, dsk, keys, **kwargs):
+        import dask
+
+        self.calls += 1
+        return dask.get(dsk, keys, **kwargs)

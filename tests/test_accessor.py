@@ -8,6 +8,7 @@ import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import CountingScheduler
 
 import fluxds
 from fluxds import schema
@@ -200,20 +201,11 @@ def test_vectorised_over_sources():
     np.testing.assert_allclose(ds.sed.flux.values, norm * _pl_flux(E_MIN, E_MAX), rtol=1e-14)
 
 
-class _CountingScheduler:
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self, dsk, keys, **kwargs):
-        self.calls += 1
-        return dask.get(dsk, keys, **kwargs)
-
-
 def test_lazy_on_dask():
     """Every quantity and to_sed_type stay lazy: no dask computation until asked."""
     ds = _sed(success=[True, False, True, True], npred_excess=[[5.0], [3.0], [1.0], [0.5]])
     lazy = ds.chunk({"energy": 2})
-    counter = _CountingScheduler()
+    counter = CountingScheduler()
     with dask.config.set(scheduler=counter):
         results = [lazy.sed.get(name) for name in lazy.sed.available_quantities]
         table = lazy.sed.to_sed_type("eflux")

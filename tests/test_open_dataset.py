@@ -7,24 +7,15 @@ import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import DATA, GAMMAPY_DATA, WRITTEN
+from conftest import DATA, GAMMAPY_DATA, WRITTEN, CountingScheduler
 
 import fluxds
-
-
-class _Counter:
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self, dsk, keys, **kwargs):
-        self.calls += 1
-        return dask.get(dsk, keys, **kwargs)
 
 
 @pytest.mark.parametrize("opener", ["fluxds", "xarray"])
 def test_map_opens_lazily(opener):
     path = WRITTEN / "fm_excess.fits"
-    counter = _Counter()
+    counter = CountingScheduler()
     with dask.config.set(scheduler=counter):
         if opener == "fluxds":
             ds = fluxds.open_dataset(path, chunks={"lat": 10})
@@ -69,7 +60,7 @@ def test_healpix_map_opens_lazily(tmp_path, sed_type):
             fits.HDUList([h for h in hdul if not h.name.startswith("NORM")]).writeto(tmp_path / "only.fits")
         path = tmp_path / "only.fits"
     eager = fluxds.read(path)
-    counter = _Counter()
+    counter = CountingScheduler()
     with dask.config.set(scheduler=counter):
         lazy = fluxds.open_dataset(path, chunks={"pixel": 16})
         assert isinstance(lazy["norm"].data, da.Array) and lazy["norm"].data.chunks[-1][0] == 16
@@ -88,7 +79,7 @@ def test_tscube_opens_lazily(tmp_path):
     path = tmp_path / "tscube.fits"
     path.write_bytes(gzip.decompress((DATA / "gadf-spec" / "tscube_lowts.fits.gz").read_bytes()))
     eager = fluxds.read(path)
-    counter = _Counter()
+    counter = CountingScheduler()
     with dask.config.set(scheduler=counter):
         lazy = xr.open_dataset(path, engine="fluxds", chunks={"lat": 5})
         assert isinstance(lazy["stat_scan"].data, da.Array) and isinstance(lazy["norm"].data, da.Array)
@@ -102,7 +93,7 @@ def test_nothing_computes_until_written(tmp_path):
     """Open lazily, convert, extract flux points and select: no dask computation; writing computes."""
     from astropy.coordinates import SkyCoord
 
-    counter = _Counter()
+    counter = CountingScheduler()
     with dask.config.set(scheduler=counter):
         fm = fluxds.open_dataset(WRITTEN / "fm_excess.fits", chunks={"lat": 10})
         flux = fm.sed.to_sed_type("flux")

@@ -7,7 +7,7 @@ import dask
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import WRITTEN
+from conftest import WRITTEN, CountingScheduler
 
 import fluxds
 from fluxds.construct import from_likelihood
@@ -122,19 +122,10 @@ def test_against_gammapy_directly():
     np.testing.assert_allclose(out.norm_ul.values[inside], ref[inside], rtol=2e-3)
 
 
-class _CountingScheduler:
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self, dsk, keys, **kwargs):
-        self.calls += 1
-        return dask.get(dsk, keys, **kwargs)
-
-
 def test_lazy_on_dask():
     ds, mu, sigma, _, _ = _parabolic(4)
     lazy = ds.chunk({"source": 3, "scan": 5})
-    counter = _CountingScheduler()
+    counter = CountingScheduler()
     with dask.config.set(scheduler=counter):
         ul = lazy.sed.recompute_ul(n_sigma_ul=2)
         err = lazy.sed.recompute_errors(n_sigma=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +108,7 @@ def join_sources(parts: list[tuple[str, xr.Dataset]], where: str) -> xr.Dataset:
                     f"source {parts[0][0]!r}; sources in one Dataset share their energy bins"
                 )
     names = [name for name, _ in parts]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    duplicates = sorted(n for n, k in Counter(names).items() if k > 1)
     if duplicates:
         raise FormatError(f"{where}: duplicate source names {duplicates}")
     shared = [v for v in json.loads(first.attrs.get(SHARED_KEY, "[]")) if v in first.data_vars]
