@@ -36,7 +36,7 @@ def _run_share(corpus, seed, indices, args, counts, failures, lock, progress) ->
     with Worker(seconds=args.seconds, memory_mib=args.memory_mib) as worker:
         for i in indices:
             if time.time() > args.deadline:
-                return
+                break
             name, filename, data, applied = make_input(corpus, seed, i)
             outcome, detail = worker.read(filename, data)
             with lock:
@@ -55,6 +55,8 @@ def _run_share(corpus, seed, indices, args, counts, failures, lock, progress) ->
                     if len(failures) <= args.keep:
                         (HERE / "crashes").mkdir(exist_ok=True)
                         (HERE / "crashes" / filename).write_bytes(data)
+        with lock:
+            counts["worker_restarts"] += worker.restarts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         "seconds_per_input_limit": args.seconds,
         "memory_mib": args.memory_mib,
         "wall_seconds": round(time.time() - start, 1),
-        "outcomes": dict(counts),
+        "outcomes": {k: v for k, v in counts.items() if k != "worker_restarts"},
+        "worker_restarts": counts["worker_restarts"],
         "failures": failures,
     }
     args.out.write_text(json.dumps(summary, indent=1))

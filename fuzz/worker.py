@@ -2,7 +2,8 @@
 
 The worker process caps its own address space (``RLIMIT_AS``) and arms an interval timer per input; the
 parent also waits at most a few times the limit for an answer, then kills the worker (a hang inside C
-code the timer cannot interrupt) and starts a new one. Outcomes:
+code the timer cannot interrupt) and starts a new one; a worker is also replaced after any input that
+ran out of time or memory. Outcomes:
 
 - ``ok``: a Dataset came back and passed :func:`fluxds.validate`;
 - ``error``: a :class:`fluxds.FluxdsError` whose message names the file;
@@ -16,6 +17,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import resource
+import shutil
 import signal
 import tempfile
 import traceback
@@ -53,7 +55,7 @@ def classify_read(path: Path) -> tuple[str, str]:
         return "memory", traceback.format_exc(limit=-8)
 
 
-def _serve(conn, memory_bytes: int, seconds: float) -> None:
+def _serve(conn, workdir: str, memory_bytes: int, seconds: float) -> None:
     import warnings
 
     warnings.simplefilter("ignore")
@@ -62,19 +64,14 @@ def _serve(conn, memory_bytes: int, seconds: float) -> None:
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     signal.signal(signal.SIGALRM, _alarm)
-    workdir = Path(tempfile.mkdtemp(prefix="fluxds-fuzz-"))
-    for name, text in sidecars().items():  # the model YAML files the maps name in MODEL
-        (workdir / name).write_bytes(text)
     while True:
         try:
-            item = conn.recv()
+            name = conn.recv()
         except EOFError:
             return
-        if item is None:
+        if name is None:
             return
-        name, data = item
-        path = workdir / name
-        path.write_bytes(data)
+        path = Path(workdir) / name
         signal.setitimer(signal.ITIMER_REAL, seconds)
         try:
             result = classify_read(path)
@@ -84,7 +81,6 @@ def _serve(conn, memory_bytes: int, seconds: float) -> None:
             result = ("crash", f"{type(exc).__name__}: {exc}"[:300] + "\n" + traceback.format_exc(limit=-8))
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        path.unlink(missing_ok=True)
         conn.send(result)
 
 
@@ -127,6 +123,12 @@ def _warm_up() -> None:
 class Worker:
     """A reader process: ``Worker().read(name, data) -> (outcome, detail)``.
 
+    The parent writes each input into the worker's directory and sends only its name, so a send never
+    blocks on a worker that stopped reading its pipe. A worker whose input ran out of time or memory is
+    replaced before the next input: the interrupted reader may have left a lock held or a library in a
+    half-updated state, and every later input would then time out too. An input that timed out is tried
+    once more in a fresh worker, so that a moment of load on the machine is not counted as a hang.
+
     Parameters
     ----------
     seconds : float
@@ -135,11 +137,18 @@ class Worker:
         Address space allowed beyond what the worker uses at start (MiB).
     """
 
+    #: outcomes after which the worker is replaced
+    POISONED = ("timeout", "memory", "hang", "died")
+
     def __init__(self, seconds: float = 10.0, memory_mib: int = 1536):
         self.seconds = seconds
         self.memory_mib = memory_mib
         self.process = None
         self.conn = None
+        self.restarts = 0
+        self.workdir = Path(tempfile.mkdtemp(prefix="fluxds-fuzz-"))
+        for name, text in sidecars().items():  # the model YAML files the maps name in MODEL
+            (self.workdir / name).write_bytes(text)
 
     def _start(self) -> None:
         _warm_up()  # the forked worker starts with every reader's imports done
@@ -147,7 +156,9 @@ class Worker:
         ctx = mp.get_context("fork")
         self.conn, child = ctx.Pipe()
         limit = _vm_size() + self.memory_mib * 1024**2 if self.memory_mib else 0
-        self.process = ctx.Process(target=_serve, args=(child, limit, self.seconds), daemon=True)
+        self.process = ctx.Process(
+            target=_serve, args=(child, str(self.workdir), limit, self.seconds), daemon=True
+        )
         self.process.start()
         child.close()
 
@@ -156,27 +167,46 @@ class Worker:
             os.kill(self.process.pid, signal.SIGKILL)
         if self.process is not None:
             self.process.join()
+        if self.conn is not None:
+            self.conn.close()
         self.process = None
+        self.conn = None
 
-    def read(self, name: str, data: bytes) -> tuple[str, str]:
+    def _read_once(self, name: str) -> tuple[str, str]:
         if self.process is None or not self.process.is_alive():
             self._start()
-        self.conn.send((name, data))
-        if not self.conn.poll(3 * self.seconds + 5):
+        self.conn.send(name)
+        wait = 3 * self.seconds + 5
+        if not self.conn.poll(wait):
+            result = ("hang", f"no answer within {wait} s")
+        else:
+            try:
+                result = self.conn.recv()
+            except EOFError:
+                result = ("died", f"worker exit code {self.process.exitcode}")
+        if result[0] in self.POISONED:
             self._kill()
-            return "hang", f"no answer within {3 * self.seconds + 5} s"
+            self.restarts += 1
+        return result
+
+    def read(self, name: str, data: bytes) -> tuple[str, str]:
+        path = self.workdir / name
+        path.write_bytes(data)
         try:
-            return self.conn.recv()
-        except EOFError:
-            code = self.process.exitcode if self.process else None
-            self._kill()
-            return "died", f"worker exit code {code}"
+            result = self._read_once(name)
+            if result[0] == "timeout":
+                retried = self._read_once(name)
+                result = retried if retried[0] != "timeout" else ("timeout", retried[1] + "\n(twice)")
+            return result
+        finally:
+            path.unlink(missing_ok=True)
 
     def close(self) -> None:
         if self.process is not None and self.process.is_alive():
             self.conn.send(None)
             self.process.join(5)
         self._kill()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> Worker:
         return self
