@@ -18,7 +18,9 @@ from fluxds.io.profile_columns import X_COLUMNS
 from fluxds.timeaxis import time_coords
 from fluxds.wcs import assign_wcs
 
-KINDS = ("sed", "sources", "lightcurve", "wcs_map", "healpix_map", "profile")
+KINDS = ("sed", "sources", "lightcurve", "wcs_map", "healpix_map", "profile", "mixed")
+# "mixed": any combination of the optional dimensions (source, region, time; a WCS or HEALPix map; scans;
+# a pass-through dimension), in the order DESIGN.md lists them: only netCDF and zarr hold all of them
 SED_TYPES = ("likelihood", "dnde", "e2dnde", "flux", "eflux")
 ENERGY_UNITS = ("keV", "MeV", "GeV", "TeV", "erg")
 PROJECTIONS = ("CAR", "TAN", "AIT", "MOL", "SIN", "ZEA")
@@ -94,17 +96,20 @@ def datasets(draw, kinds=KINDS, scans: bool = True):
     kind = draw(st.sampled_from(kinds))
     n_e = draw(st.integers(1, 4))
     lo, hi = draw(energy_edges(n_e))
+    if kind == "mixed":
+        present = draw(st.sets(st.sampled_from(["phase", "source", "region", "time"])))
+        spatial = draw(st.sampled_from([None, "wcs_map", "healpix_map"]))
+    else:
+        present = {"sources": {"source"}, "lightcurve": {"time"}, "profile": {"region"}}.get(kind, set())
+        spatial = kind if kind in ("wcs_map", "healpix_map") else None
     lead: dict[str, int] = {}
-    if kind == "sources":
-        lead["source"] = draw(st.integers(1, 3))
-    elif kind == "lightcurve":
-        lead["time"] = draw(st.integers(1, 4))
-    elif kind == "profile":
-        lead["region"] = draw(st.integers(1, 4))
+    for dim, most in (("phase", 2), ("source", 3), ("region", 4), ("time", 4)):
+        if dim in present:
+            lead[dim] = draw(st.integers(1, 3 if kind == "mixed" else most))
     tail: dict[str, int] = {}
-    if kind == "wcs_map":
+    if spatial == "wcs_map":
         tail = {"lat": draw(st.integers(1, 4)), "lon": draw(st.integers(1, 4))}
-    elif kind == "healpix_map":
+    elif spatial == "healpix_map":
         tail = {"pixel": draw(st.integers(1, 6))}
     dims = (*lead, "energy", *tail)
     shape = tuple({**lead, "energy": n_e, **tail}.values())
@@ -121,7 +126,7 @@ def datasets(draw, kinds=KINDS, scans: bool = True):
         columns["norm_errn"] = np.abs(_array(draw, shape))
     if draw(st.booleans()):
         columns["norm_ul"] = _array(draw, shape)
-    if scans and kind in ("sed", "sources", "lightcurve", "profile") and draw(st.booleans()):
+    if scans and kind in ("sed", "sources", "lightcurve", "profile", "mixed") and draw(st.booleans()):
         n_scan = draw(st.integers(2, 6))
         # per-bin grids: each bin scans its own norms
         grid = np.sort(_array(draw, (*shape, n_scan), finite), axis=-1)
@@ -129,10 +134,12 @@ def datasets(draw, kinds=KINDS, scans: bool = True):
         columns["stat_scan"] = np.abs(_array(draw, (*shape, n_scan), finite))
         columns["stat"] = np.abs(_array(draw, shape, finite))
     coords: dict = {}
-    if kind == "sources":
+    if "source" in lead:
         names = draw(st.lists(text, min_size=lead["source"], max_size=lead["source"], unique=True))
         coords["source"] = names
-    if kind == "profile":
+    if "phase" in lead:
+        coords["phase"] = ("phase", np.linspace(0, 1, lead["phase"], endpoint=False), {"long_name": "phase"})
+    if "region" in lead:
         x = np.cumsum(
             draw(st.lists(st.floats(0.01, 1), min_size=lead["region"] + 1, max_size=lead["region"] + 1))
         )
@@ -153,7 +160,7 @@ def datasets(draw, kinds=KINDS, scans: bool = True):
         **columns,
     )
     ds.attrs["sed_type_init"] = draw(st.sampled_from(SED_TYPES))
-    if kind == "lightcurve":
+    if "time" in lead:
         n_t = lead["time"]
         starts = 55000 + np.cumsum(draw(st.lists(st.floats(0.01, 10), min_size=n_t, max_size=n_t)))
         widths = np.array(draw(st.lists(st.floats(0.001, 0.009), min_size=n_t, max_size=n_t)))
@@ -164,9 +171,9 @@ def datasets(draw, kinds=KINDS, scans: bool = True):
             ds = ds.merge(
                 gti_from_columns(gti, gti + 10.0, unit="s", mjdrefi=55000, mjdreff=0, timesys=scale, where="")
             )
-    if kind == "wcs_map":
+    if spatial == "wcs_map":
         ds = assign_wcs(ds, _header(draw, tail["lat"], tail["lon"]))
-    if kind == "healpix_map":
+    if spatial == "healpix_map":
         nside = draw(st.sampled_from([1, 2, 4, 64]))
         pixels = np.sort(draw(st.lists(st.integers(0, 12 * nside**2 - 1), min_size=tail["pixel"],
                                        max_size=tail["pixel"], unique=True)))  # fmt: skip

@@ -96,3 +96,38 @@ def test_every_mutation_changes_something():
         changed = sum(op(seed, rng) != seed for _ in range(20))
         assert changed >= 15, name
     assert np.mean([len(mutate(fits_seed, "fits", rng)[1]) for _ in range(50)]) >= 1
+
+
+def _slow_or_real(path):
+    """Stands in for fuzz.worker.classify_read in forked workers: ``slow*`` inputs hang in a held lock."""
+    import threading
+    import time
+
+    from fuzz import worker as worker_module
+
+    lock = worker_module.__dict__.setdefault("_test_lock", threading.Lock())
+    if path.name.startswith("slow"):
+        lock.acquire()  # never released: the interrupted reader leaves the process poisoned
+        time.sleep(60)
+    with lock:  # every read needs the lock, as a library's global lock would be
+        return _REAL_CLASSIFY(path)
+
+
+_REAL_CLASSIFY = __import__("fuzz.worker", fromlist=["classify_read"]).classify_read
+
+
+def test_worker_is_replaced_after_a_timeout(monkeypatch):
+    """A timed-out input is retried once in a fresh worker, counted as a timeout, and does not poison
+    the inputs after it (the worker that ran it is replaced); large inputs never block the parent."""
+    from fuzz import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "classify_read", _slow_or_real)
+    data = CORPUS[NAMES[0]]
+    with Worker(seconds=1.0, memory_mib=1536) as w:
+        outcome, detail = w.read("slow.fits", data)
+        assert outcome == "timeout" and "(twice)" in detail
+        assert w.restarts == 2
+        name = NAMES[0].split("/")[-1]
+        assert w.read(name, data)[0] == "ok"
+        assert w.read(name, data + b"\0" * 10_000_000)[0] in GOOD  # 10 MB: more than a pipe holds
+        assert w.restarts == 2
