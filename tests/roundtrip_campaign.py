@@ -1,5 +1,6 @@
 """The thorough generated round-trip campaign (issue 7, item 1): many examples per format, in chunks.
 
+Chunks go in rounds over the formats, so that every format advances alike whatever the time budget.
 Each chunk is an independent hypothesis run of ``--chunk`` examples with its own seed (``seed * 100000 +
 chunk``), through the same check as ``tests/test_generated_roundtrips.py`` (the Dataset comes back
 ``xarray.testing.assert_identical``). Every chunk's outcome is appended to a JSON-lines ledger, so that
@@ -31,7 +32,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 LEDGER = HERE.parent / "docs" / "_data" / "roundtrip_campaign.jsonl"
-# slowest first, so that two processes finish together
 ORDER = (
     "zarr",
     "healpix-map-fits",
@@ -113,21 +113,35 @@ def run_chunk(fmt: str, seed: int, examples: int) -> dict:
     }
 
 
-def _campaign(fmt: str, args) -> None:
-    records = [r for r in _records(args.ledger) if r["format"] == fmt]
-    done = sum(r["examples"] for r in records)
-    used = {r["seed"] for r in records}
-    chunk = 0
-    while done < args.examples and time.time() < args.deadline:
+def _chunk_task(task: tuple) -> dict | None:
+    fmt, seed, examples, ledger, deadline = task
+    if time.time() > deadline:
+        return None
+    record = run_chunk(fmt, seed, examples)
+    _append(ledger, record)
+    status = "FAILED" if record["failure"] else "ok"
+    print(f"{fmt}: seed {seed} {record['examples']} examples {status} {record['seconds']} s", flush=True)
+    return record
+
+
+def _tasks(args, formats: list[str]) -> list[tuple]:
+    """Chunks in rounds over the formats (every format advances alike), skipping the ledger's seeds."""
+    records = _records(args.ledger)
+    done = {f: sum(r["examples"] for r in records if r["format"] == f) for f in formats}
+    used = {(r["format"], r["seed"]) for r in records}
+    tasks = []
+    for chunk in range(10**5):
         seed = args.seed * 100000 + chunk
-        chunk += 1
-        if seed in used:  # a resumed campaign does not repeat a chunk already in the ledger
-            continue
-        record = run_chunk(fmt, seed, min(args.chunk, args.examples - done))
-        _append(args.ledger, record)
-        done += record["examples"]
-        status = "FAILED" if record["failure"] else "ok"
-        print(f"{fmt}: seed {seed} {record['examples']} examples {status} ({done} in the ledger)", flush=True)
+        round_tasks = []
+        for fmt in formats:
+            if done[fmt] < args.examples and (fmt, seed) not in used:
+                n = min(args.chunk, args.examples - done[fmt])
+                done[fmt] += n
+                round_tasks.append((fmt, seed, n, args.ledger, args.deadline))
+        if not round_tasks and all(v >= args.examples for v in done.values()):
+            break
+        tasks.extend(round_tasks)
+    return tasks
 
 
 def _records(ledger: Path) -> list[dict]:
@@ -170,8 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if any(t["failing_chunks"] for t in totals.values()) else 0
     args.deadline = time.time() + 60 * args.max_minutes if args.max_minutes else float("inf")
     formats = [f for f in ORDER if f in args.formats]
-    with mp.get_context("fork").Pool(args.jobs, maxtasksperchild=1) as pool:
-        pool.starmap(_campaign, [(fmt, args) for fmt in formats], chunksize=1)
+    with mp.get_context("fork").Pool(args.jobs) as pool:
+        for _ in pool.imap(_chunk_task, _tasks(args, formats), chunksize=1):
+            pass
     totals = report(args.ledger)
     print(json.dumps(totals, indent=1))
     return 1 if any(t["failing_chunks"] for t in totals.values()) else 0
