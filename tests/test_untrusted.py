@@ -213,3 +213,48 @@ def test_damaged_gzip_is_a_format_error(tmp_path):
 def test_limit_must_be_positive(limit):
     with pytest.raises(ValueError, match="must be > 0 bytes, found 0"):
         limit(0)
+
+
+KNOWN = Path(__file__).resolve().parent.parent / "fuzz" / "known"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in KNOWN.glob("*.h5")))
+def test_damaged_hdf5_compound_types_are_refused_before_the_c_library_reads_them(name):
+    """The fuzzer's HDF5 tables whose compound members were made to overlap (a byte flip in the type
+    message) aborted the process inside HDF5 ("double free or corruption"). Read in a subprocess, so that
+    a regression kills the child, not the test run: the child must exit normally with a FormatError."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, fluxds\n"
+        "try:\n"
+        "    fluxds.read(sys.argv[1])\n"
+        "except fluxds.FormatError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(KNOWN / name)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert name in done.stdout and "overlaps member" in done.stdout and "damaged" in done.stdout
+
+
+def test_intact_hdf5_layouts_pass_the_check(tmp_path):
+    """The layout check accepts what astropy and fluxds write, including a compound with a
+    variable-length string member (16 bytes in HDF5, 8 in NumPy) and a chunked, compressed dataset."""
+    import h5py
+
+    from fluxds.io.untrusted import check_hdf5_layout
+
+    path = tmp_path / "ok.h5"
+    record = np.dtype([("x", "<f8"), ("name", h5py.string_dtype()), ("flag", "?")])
+    with h5py.File(path, "w") as f:
+        f.create_dataset("table", data=np.array([(1.0, "a", True), (2.0, "bb", False)], dtype=record))
+        f.create_dataset("chunked", data=np.arange(1000.0), chunks=(100,), compression="gzip")
+        f.create_dataset("empty", shape=(0,), dtype="f8")
+    with h5py.File(path, "r") as f:
+        check_hdf5_layout(f, str(path))  # raises if anything is judged damaged
+    ds = fluxds.read(GADF / "flux_points.fits")
+    fluxds.write(ds, tmp_path / "sed.h5")
+    assert fluxds.read(tmp_path / "sed.h5").sizes == ds.sizes

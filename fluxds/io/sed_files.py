@@ -28,7 +28,7 @@ from fluxds.io.gadf_table import (
     guess_sed_type,
     table_from_dataset,
 )
-from fluxds.io.untrusted import check_fits_sizes
+from fluxds.io.untrusted import check_fits_sizes, check_hdf5_layout
 
 __all__ = ["read_fits", "write_fits", "read_ecsv", "write_ecsv", "read_hdf5", "write_hdf5"]
 
@@ -304,6 +304,7 @@ def read_hdf5(path: str | os.PathLike, *, hdf5_path: str | None = None, **option
         import h5py
 
         with h5py.File(where, "r") as f:
+            check_hdf5_layout(f, where)
             if hdf5_path is None:
                 found = []
                 f.visititems(

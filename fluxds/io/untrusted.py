@@ -343,3 +343,72 @@ def check_fits_sizes(path: str | os.PathLike) -> None:
                 index += 1
     except (OSError, EOFError, zlib.error) as exc:
         raise FormatError(f"{path}: cannot read the FITS headers: {exc}") from None
+
+
+def _compound_problem(dtype, label: str) -> str | None:
+    """What is wrong with the member layout of a compound ``dtype`` (overlap, overrun), or None."""
+    if dtype.names is None:
+        return None
+    members = sorted((offset, sub.itemsize, name, sub) for name, (sub, offset, *_) in dtype.fields.items())
+    end, previous = 0, None
+    for offset, size, name, sub in members:
+        if offset < end:
+            return (
+                f"{label}: member {name!r} at byte {offset} overlaps member {previous!r} "
+                f"(which ends at byte {end})"
+            )
+        end, previous = offset + size, name
+        inner = _compound_problem(sub.base, f"{label}.{name}")
+        if inner:
+            return inner
+    if end > dtype.itemsize:
+        return f"{label}: member {previous!r} ends at byte {end}, beyond the {dtype.itemsize}-byte record"
+    return None
+
+
+def check_hdf5_layout(h5file, where: str) -> None:
+    """Refuse an HDF5 file whose datasets' declared layout cannot be right, before any data is read.
+
+    Damaged type or layout messages make the HDF5 C library write out of bounds while converting data
+    (the process aborts: "double free or corruption"), which no Python ``except`` can catch. Checked for
+    every dataset of the open ``h5py.File``: compound members neither overlap nor run past the record;
+    a contiguous dataset of fixed-size elements stores exactly ``size`` times its type's size in bytes,
+    inside the file.
+
+    Parameters
+    ----------
+    h5file : h5py.File
+        Open for reading.
+    where : str
+        The file name, for messages.
+
+    Raises
+    ------
+    FormatError
+        Naming the file, the dataset (and member) and what is inconsistent.
+    """
+    import h5py
+
+    file_size = os.path.getsize(h5file.filename)
+    problems: list[str] = []
+
+    def visit(name, obj):
+        if problems or not isinstance(obj, h5py.Dataset):
+            return
+        label = f"{where}[{name}]"
+        problem = _compound_problem(obj.dtype, label)
+        contiguous = obj.id.get_create_plist().get_layout() == h5py.h5d.CONTIGUOUS
+        if problem is None and contiguous and not obj.dtype.hasobject:  # variable-length data lives elsewhere
+            stored = obj.id.get_storage_size()
+            offset = obj.id.get_offset()
+            expected = obj.size * obj.id.get_type().get_size()
+            if stored and stored != expected:
+                problem = f"{label}: stores {stored} bytes, but its shape and type need {expected}"
+            elif stored and (offset is None or offset + stored > file_size):
+                problem = f"{label}: its {stored} bytes at offset {offset} lie beyond the file's {file_size}"
+        if problem:
+            problems.append(problem)
+
+    h5file.visititems(visit)
+    if problems:
+        raise FormatError(f"{problems[0]} (the file is damaged)")
