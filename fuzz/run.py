@@ -12,6 +12,7 @@ import argparse
 import collections
 import json
 import random
+import subprocess
 import sys
 import threading
 import time
@@ -100,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(30)
         print(f"{progress[0]}/{args.inputs} {dict(counts)} {time.time() - start:.0f} s", flush=True)
     summary = {
+        "commit": subprocess.run(
+            ["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
         "inputs": progress[0],
         "inputs_asked": args.inputs,
         "seed": args.seed,
