@@ -64,6 +64,13 @@ def _add_read_options(parser: argparse.ArgumentParser) -> None:
         choices=["gadf"],
         help="units for columns the file gives none for: 'gadf' = the spec's recommended (MeV-based)",
     )
+    parser.add_argument(
+        "--isolate",
+        type=float,
+        metavar="SECONDS",
+        help="read the file first in a separate process with this time limit, and refuse it if that "
+        "process is killed or runs out of time (for files from elsewhere)",
+    )
 
 
 def _read_options(args: argparse.Namespace) -> dict:
@@ -72,6 +79,8 @@ def _read_options(args: argparse.Namespace) -> dict:
         options["derive_edges"] = True
     if args.units:
         options["units"] = args.units
+    if args.isolate:
+        options["isolate"] = args.isolate
     return options
 
 
@@ -96,6 +105,14 @@ def _parser() -> argparse.ArgumentParser:
     many.add_argument("--scheduler", help="address of a dask.distributed scheduler")
     many.add_argument("--workers", type=int, help="start a local dask.distributed cluster of N processes")
     many.add_argument("--no-progress", action="store_true", help="no progress bar")
+    many.add_argument(
+        "--isolate",
+        type=float,
+        metavar="SECONDS",
+        help="read each input first in a separate process with this time limit, and report it as failed "
+        "if that process is killed or runs out of time (for files from elsewhere: a damaged HDF5/netCDF "
+        "file can abort or hang the C library)",
+    )
     many.add_argument(
         "--combine",
         choices=["source", "time"],
@@ -171,6 +188,7 @@ def _batch(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         workers=args.workers,
         progress=not args.no_progress,
+        isolate=args.isolate,
     )
     print(
         f"written {len(result.written)}, skipped {len(result.skipped)} (exist), failed {len(result.failed)}"
@@ -195,6 +213,7 @@ def _combine(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         workers=args.workers,
         progress=not args.no_progress,
+        isolate=args.isolate,
     )
     if result.skipped:
         print(f"{args.out} exists: skipped")

@@ -79,7 +79,7 @@ def _canonical(dims, extra: str) -> list[str]:
     return schema.canonical_dims([extra, *dims])
 
 
-def _part_one(group: list[str], part: str, dim: str) -> list[tuple[str, str]]:
+def _part_one(group: list[str], part: str, dim: str, isolate: float | None = None) -> list[tuple[str, str]]:
     """Read a group of inputs and write them, concatenated, as one part; never raises (errors are
     returned per input, and then no part is written)."""
     import fluxds
@@ -90,6 +90,10 @@ def _part_one(group: list[str], part: str, dim: str) -> list[tuple[str, str]]:
     datasets, outcomes = [], []
     for source in group:  # a handful of files in one task; the tasks run in parallel
         try:
+            if isolate:  # outside the netCDF lock: the probe runs in its own process
+                from fluxds.io.isolated import probe
+
+                probe(source, isolate)
             with lock_for(source):
                 datasets.append(_with_dim(fluxds.read(source), dim, source))
             outcomes.append(("read", ""))
@@ -200,6 +204,7 @@ def concat_files(
     progress: bool = True,
     overwrite: bool = False,
     group_size: int = 32,
+    isolate: float | None = None,
 ) -> BatchResult:
     """Concatenate many files into one Dataset along ``dim`` and write it, with bounded memory.
 
@@ -223,6 +228,8 @@ def concat_files(
     group_size : int
         Inputs read and concatenated together by one task (the memory a worker needs is about this many
         inputs); larger groups mean fewer parts and a smaller dask graph for the final write.
+    isolate : float, optional
+        As for :func:`fluxds.batch`: each input is first read in a separate process with this time limit.
 
     Returns
     -------
@@ -268,7 +275,7 @@ def concat_files(
     todo = [(g, p) for g, p in zip(groups, parts, strict=True) if not p.exists()]
     import dask
 
-    tasks = [dask.delayed(_part_one)([str(s) for s in g], str(p), dim) for g, p in todo]
+    tasks = [dask.delayed(_part_one)([str(s) for s in g], str(p), dim, isolate) for g, p in todo]
     outcomes = _run(tasks, scheduler=scheduler, workers=workers, progress=progress)
     for (group, _), group_outcomes in zip(todo, outcomes, strict=True):
         for source, (status, message) in zip(group, group_outcomes, strict=True):

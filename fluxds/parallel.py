@@ -36,7 +36,9 @@ class BatchResult:
         return not self.failed
 
 
-def _convert_one(source: str, target: str, fmt: str | None, sed_type: str | None) -> tuple[str, str]:
+def _convert_one(
+    source: str, target: str, fmt: str | None, sed_type: str | None, isolate: float | None = None
+) -> tuple[str, str]:
     """Read one input and write one output; never raises (the error is returned, per file)."""
     import fluxds
     from fluxds.io.locks import lock_for
@@ -46,6 +48,10 @@ def _convert_one(source: str, target: str, fmt: str | None, sed_type: str | None
         # this very task, on a worker that died before reporting it (dask then runs the task again)
         return "written", ""
     try:
+        if isolate:  # outside the netCDF lock: the probe runs in its own process
+            from fluxds.io.isolated import probe
+
+            probe(source, isolate)
         with lock_for(source):
             ds = fluxds.read(source)
         with lock_for(target):  # named .nc/.h5: the netCDF-C/HDF5 libraries are not thread-safe
@@ -64,6 +70,7 @@ def batch(
     scheduler: str | None = None,
     workers: int | None = None,
     progress: bool = True,
+    isolate: float | None = None,
 ) -> BatchResult:
     """Convert many files in parallel.
 
@@ -84,6 +91,11 @@ def batch(
         ``scheduler`` and ``workers``: dask's threaded scheduler).
     progress : bool
         Show a progress bar.
+    isolate : float, optional
+        For inputs from elsewhere: read each first in a separate process with this time limit (s), and
+        report it as failed if that process is killed or runs out of time (a damaged HDF5/netCDF file
+        can abort or hang the C library, which would take the worker down); see
+        :func:`fluxds.io.isolated.probe`.
 
     Returns
     -------
@@ -117,7 +129,7 @@ def batch(
             result.skipped.append(target)
             continue
         jobs.append((source, target))
-    tasks = [dask.delayed(_convert_one)(str(s), str(t), fmt, sed_type) for s, t in jobs]
+    tasks = [dask.delayed(_convert_one)(str(s), str(t), fmt, sed_type, isolate) for s, t in jobs]
     outcomes = _run(tasks, scheduler=scheduler, workers=workers, progress=progress)
     for (source, target), (status, message) in zip(jobs, outcomes, strict=True):
         if status == "written":

@@ -233,7 +233,9 @@ def _format_for_writing(ds: xr.Dataset, path: Path, fmt: str | None) -> str:
     return "gadf-sed" if container == "fits" else "ecsv"
 
 
-def read(path: str | os.PathLike, format: str | None = None, **kwargs) -> xr.Dataset:
+def read(
+    path: str | os.PathLike, format: str | None = None, *, isolate: bool | float = False, **kwargs
+) -> xr.Dataset:
     """Read any file fluxds knows into a fluxds Dataset.
 
     Parameters
@@ -243,6 +245,11 @@ def read(path: str | os.PathLike, format: str | None = None, **kwargs) -> xr.Dat
         One of :data:`FORMATS` (``gadf-sed`` for a FITS SED table, ``ecsv``, ``hdf5``, ``netcdf``,
         ``ascii`` for plain text with ``columns=`` and ``units=`` maps, ``lightcurve``, ``flux-map`` ...);
         detected when not given (never ``ascii``).
+    isolate : bool or float
+        For files from elsewhere: first read the file in a separate Python process, with a time limit
+        (``True``: 60 s, or a number of seconds), and refuse it with a ``FormatError`` if that process
+        is killed (a damaged HDF5/netCDF file can abort or hang the C library). See
+        :func:`fluxds.io.isolated.probe`.
     **kwargs
         Passed to the reader (e.g. ``sed_type=``, ``hdu=`` for FITS, ``units="gadf"``).
 
@@ -250,6 +257,11 @@ def read(path: str | os.PathLike, format: str | None = None, **kwargs) -> xr.Dat
     -------
     xarray.Dataset
     """
+    if isolate is not False and isolate is not None:
+        from fluxds.io.isolated import DEFAULT_SECONDS, probe
+
+        seconds = DEFAULT_SECONDS if isolate is True else float(isolate)
+        probe(path, seconds, **({"format": format} if format else {}), **kwargs)
     try:
         fmt = format or detect_format(path)
     except FluxdsError:
