@@ -4,7 +4,6 @@ variable, as JSON text, so that a file fluxds wrote reads back to the identical 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -12,7 +11,7 @@ import xarray as xr
 from astropy.io import fits
 
 from fluxds import schema
-from fluxds.io.gadf_table import META_ATTRS, parse_attrs_json
+from fluxds.io.gadf_table import META_ATTRS, header_json, parse_attrs_json
 
 __all__ = ["META_ATTRS", "pack_attrs", "saved_attrs", "restore_attrs"]
 
@@ -36,7 +35,7 @@ def pack_attrs(ds: xr.Dataset) -> str:
         for name, var in ds.data_vars.items()
         if not str(name).startswith("gti_")
     }
-    return json.dumps(attrs, allow_nan=True)
+    return header_json(attrs)
 
 
 def saved_attrs(header: fits.Header, where: str) -> dict | None:

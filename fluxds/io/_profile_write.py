@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -13,7 +12,7 @@ from astropy.table import Table
 from fluxds import schema
 from fluxds.errors import FormatError
 from fluxds.io.atomic import atomic_path
-from fluxds.io.gadf_table import META_ATTRS, _jsonable, gti_to_json, standard_meta
+from fluxds.io.gadf_table import META_ATTRS, _jsonable, gti_to_json, header_json, standard_meta
 from fluxds.io.profile_columns import (
     ENERGY_COLUMNS,
     HDU_NAME,
@@ -103,7 +102,7 @@ def profile_table_from_dataset(ds: xr.Dataset, sed_type: str | None = None, *, w
     if notes:
         attrs[NOTES_KEY] = notes
     table.meta.update({k: v for k, v in standard_meta(ds, out.attrs["sed_type"]).items() if k != "GTI"})
-    table.meta[META_ATTRS] = json.dumps(attrs, allow_nan=True)
+    table.meta[META_ATTRS] = header_json(attrs)
     return table
 
 

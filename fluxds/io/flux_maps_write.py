@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from fluxds import schema
 from fluxds.convert import to_sed_type
 from fluxds.errors import FormatError
 from fluxds.io.atomic import atomic_path
+from fluxds.io.gadf_table import header_json
 from fluxds.io.map_bands import Axis, bands_hdu
 from fluxds.io.map_model import write_model_yaml
 from fluxds.io.sed_files import _gti_hdu
@@ -140,6 +140,6 @@ def write(
     keyword = write_model_yaml(ds.attrs, Path(path), model_file, overwrite)
     if keyword:
         primary.header["MODEL"] = keyword
-    primary.header["FDSATTRS"] = json.dumps(dict(ds.attrs), allow_nan=True)
+    primary.header["FDSATTRS"] = header_json(dict(ds.attrs))
     with atomic_path(path, overwrite=overwrite) as tmp:
         fits.HDUList(hdus).writeto(tmp)

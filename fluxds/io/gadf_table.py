@@ -35,9 +35,18 @@ from fluxds.errors import FormatError, ModelError, UnitError
 from fluxds.models import model_from_json
 from fluxds.units import format_unit, parse_unit
 
-__all__ = ["dataset_from_table", "table_from_dataset", "guess_sed_type", "META_ATTRS"]
+__all__ = ["dataset_from_table", "table_from_dataset", "guess_sed_type", "header_json", "META_ATTRS"]
 
 META_ATTRS = "FDSATTRS"
+
+
+def header_json(value: Any) -> str:
+    """JSON text for a FITS header keyword: ASCII, NaN/inf allowed, and no apostrophe (written as the
+    JSON escape ``\\u0027``). A FITS string doubles an apostrophe, and astropy (8.0) reads ``''/`` or
+    ``'' /`` inside a string as the string's end and a comment, losing the rest of the value."""
+    return json.dumps(value, allow_nan=True).replace("'", "\\u0027")
+
+
 _STRUCTURAL_META = {"SED_TYPE", "UL_CONF", META_ATTRS, "EXTNAME", "GTI", "SOURCE"}
 _VECTOR_DIMS = ("scan", "dataset")
 # Energy columns a table of each SED type must hold even when they were derived (GADF's required
@@ -322,7 +331,7 @@ def table_from_dataset(ds: xr.Dataset, sed_type: str | None = None, *, where: st
     if scalar_coords:
         attrs[SCALAR_COORDS_KEY] = scalar_coords
     table.meta.update(standard_meta(ds, out.attrs["sed_type"]))
-    table.meta[META_ATTRS] = json.dumps(attrs, allow_nan=True)
+    table.meta[META_ATTRS] = header_json(attrs)
     return table
 
 
@@ -336,12 +345,13 @@ def ul_conf_of(ds: xr.Dataset) -> float | None:
 
 def encode_keyword_text(text: str) -> str:
     """Text a FITS header keeps unchanged as it is (printable ASCII, no leading/trailing blanks, no
-    enclosing double quotes); anything else as a JSON string literal (ASCII, quoted), which
+    apostrophe, no enclosing double quotes); anything else as a JSON string literal (ASCII, quoted, see
+    :func:`header_json`), which
     :func:`decode_keyword_text` turns back into the very same text."""
-    plain = text.isascii() and text.isprintable() and text == text.strip() and text != ""
+    plain = text.isascii() and text.isprintable() and text == text.strip() and text != "" and "'" not in text
     if plain and not (text.startswith('"') and text.endswith('"')):
         return text
-    return json.dumps(text)
+    return header_json(text)
 
 
 def decode_keyword_text(text: str) -> str:

@@ -24,7 +24,13 @@ from astropy.table import Table
 
 from fluxds import schema
 from fluxds.errors import FormatError, UnitError
-from fluxds.io.gadf_table import META_ATTRS, _attrs_from_meta, _normalised_columns, _units_option
+from fluxds.io.gadf_table import (
+    META_ATTRS,
+    _attrs_from_meta,
+    _normalised_columns,
+    _units_option,
+    header_json,
+)
 from fluxds.io.lightcurve_keys import extra_meta_attrs, time_coords_from_meta
 from fluxds.io.lightcurve_table import dataset_from_columns, lightcurve_table_from_dataset
 from fluxds.units import parse_unit
@@ -260,7 +266,7 @@ def gadf_tables_from_dataset(ds: xr.Dataset, sed_type: str | None = None, *, whe
             value = ds.attrs.get(key, ds.attrs.get(key.lower()))
             if isinstance(value, str):
                 table.meta[key] = value
-        table.meta[META_ATTRS] = json.dumps(saved, allow_nan=True)
+        table.meta[META_ATTRS] = header_json(saved)
         table.meta["TIMESYS"] = str(table.meta["TIMESYS"]).upper()  # the FITS standard's spelling
         tables.append(_upper(table))
     return tables

@@ -12,7 +12,6 @@ row become time-free again (fluxds files list them in ``FDSATTRS``, so the round
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import astropy.units as u
@@ -32,6 +31,7 @@ from fluxds.io.gadf_table import (
     _units_option,
     decode_keyword_text,
     gti_from_json,
+    header_json,
     resolve_sed_type,
     standard_meta,
 )
@@ -277,5 +277,5 @@ def lightcurve_table_from_dataset(
     attrs[MJDREFF_KEY] = keywords["MJDREFF"]
     table.meta.update(keywords)
     table.meta.update(standard_meta(ds, out.attrs["sed_type"]))
-    table.meta[META_ATTRS] = json.dumps(attrs, allow_nan=True)
+    table.meta[META_ATTRS] = header_json(attrs)
     return table
