@@ -165,6 +165,22 @@ def report(ledger: Path) -> dict:
     return totals
 
 
+def markdown(totals: dict) -> str:
+    """The totals as the Markdown table of the reliability page."""
+    lines = [
+        "| format | examples | failing chunks | CPU time of the round trips (s) | commits |",
+        "|---|---|---|---|---|",
+    ]
+    for fmt in ORDER:
+        if fmt in totals:
+            t = totals[fmt]
+            commits = ", ".join(f"`{c}`" for c in t["commits"])
+            lines.append(f"| {fmt} | {t['examples']:,} | {t['failing_chunks']} | {t['seconds']:,.0f} | {commits} |")
+    total = sum(t["examples"] for t in totals.values())
+    lines.append(f"| **all** | **{total:,}** | {sum(t['failing_chunks'] for t in totals.values())} | | |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--formats", nargs="*", default=list(ORDER), choices=ORDER)
@@ -177,10 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-minutes", type=float, default=None)
     parser.add_argument("--ledger", type=Path, default=LEDGER)
     parser.add_argument("--report", action="store_true", help="print the ledger's totals and stop")
+    parser.add_argument("--markdown", action="store_true", help="with --report: a Markdown table")
     args = parser.parse_args(argv)
     if args.report:
         totals = report(args.ledger)
-        print(json.dumps(totals, indent=1))
+        print(markdown(totals) if args.markdown else json.dumps(totals, indent=1))
         return 1 if any(t["failing_chunks"] for t in totals.values()) else 0
     args.deadline = time.time() + 60 * args.max_minutes if args.max_minutes else float("inf")
     formats = [f for f in ORDER if f in args.formats]
