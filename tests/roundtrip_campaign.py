@@ -175,7 +175,8 @@ def markdown(totals: dict) -> str:
         if fmt in totals:
             t = totals[fmt]
             commits = ", ".join(f"`{c}`" for c in t["commits"])
-            lines.append(f"| {fmt} | {t['examples']:,} | {t['failing_chunks']} | {t['seconds']:,.0f} | {commits} |")
+            row = (fmt, f"{t['examples']:,}", str(t["failing_chunks"]), f"{t['seconds']:,.0f}", commits)
+            lines.append("| " + " | ".join(row) + " |")
     total = sum(t["examples"] for t in totals.values())
     lines.append(f"| **all** | **{total:,}** | {sum(t['failing_chunks'] for t in totals.values())} | | |")
     return "\n".join(lines)
