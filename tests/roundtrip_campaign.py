@@ -168,7 +168,7 @@ def report(ledger: Path) -> dict:
 def markdown(totals: dict) -> str:
     """The totals as the Markdown table of the reliability page."""
     lines = [
-        "| format | examples | failing chunks | CPU time of the round trips (s) | commits |",
+        "| format | examples | failing chunks | wall time of its chunks (s) | commits |",
         "|---|---|---|---|---|",
     ]
     for fmt in ORDER:
