@@ -346,8 +346,7 @@ def ul_conf_of(ds: xr.Dataset) -> float | None:
 def encode_keyword_text(text: str) -> str:
     """Text a FITS header keeps unchanged as it is (printable ASCII, no leading/trailing blanks, no
     apostrophe, no enclosing double quotes); anything else as a JSON string literal (ASCII, quoted, see
-    :func:`header_json`), which
-    :func:`decode_keyword_text` turns back into the very same text."""
+    :func:`header_json`), which :func:`decode_keyword_text` turns back into the very same text."""
     plain = text.isascii() and text.isprintable() and text == text.strip() and text != "" and "'" not in text
     if plain and not (text.startswith('"') and text.endswith('"')):
         return text
