@@ -16,6 +16,7 @@ from pathlib import Path
 import xarray as xr
 
 from fluxds.errors import FluxdsError, FormatError, UnknownFormatError
+from fluxds.io.budget import budget_scope
 from fluxds.io.untrusted import check_fits_sizes, check_gzip_size, check_not_pickle, check_zarr_codecs
 
 __all__ = ["read", "write", "open_dataset", "detect_format", "FORMATS", "LAZY_FORMATS"]
@@ -234,7 +235,12 @@ def _format_for_writing(ds: xr.Dataset, path: Path, fmt: str | None) -> str:
 
 
 def read(
-    path: str | os.PathLike, format: str | None = None, *, isolate: bool | float = False, **kwargs
+    path: str | os.PathLike,
+    format: str | None = None,
+    *,
+    isolate: bool | float = False,
+    max_bytes: int | str | None = None,
+    **kwargs,
 ) -> xr.Dataset:
     """Read any file fluxds knows into a fluxds Dataset.
 
@@ -250,6 +256,10 @@ def read(
         (``True``: 60 s, or a number of seconds), and refuse it with a ``FormatError`` if that process
         is killed (a damaged HDF5/netCDF file can abort or hang the C library). See
         :func:`fluxds.io.isolated.probe`.
+    max_bytes : int or str, optional
+        The read budget for this call: bytes (or a size such as ``"8GiB"``) the read may materialise;
+        a file declaring more is refused with a :class:`~fluxds.io.budget.BudgetError` before anything
+        is allocated. Default: :func:`fluxds.io.budget.read_budget`.
     **kwargs
         Passed to the reader (e.g. ``sed_type=``, ``hdu=`` for FITS, ``units="gadf"``).
 
@@ -257,6 +267,11 @@ def read(
     -------
     xarray.Dataset
     """
+    with budget_scope(max_bytes):
+        return _read(path, format, isolate, max_bytes, **kwargs)
+
+
+def _read(path, format, isolate, max_bytes, **kwargs) -> xr.Dataset:
     if isolate is not False and isolate is not None:
         from fluxds.io.isolated import DEFAULT_SECONDS, probe
 
