@@ -28,6 +28,7 @@ from fluxds.errors import (
     SchemaError,
     UnitError,
     UnknownFormatError,
+    WriteError,
 )
 from fluxds.validate import validate  # eagerly: the function shadows its module's name
 
@@ -88,6 +89,7 @@ __all__ = [
     "MissingQuantityError",
     "ModelError",
     "OverwriteError",
+    "WriteError",
     "SchemaError",
     "UnitError",
     "UnknownFormatError",

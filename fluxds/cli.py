@@ -1,18 +1,55 @@
-"""The ``fluxds`` command line: ``info``, ``convert``, ``demo``."""
+"""The ``fluxds`` command line: ``info``, ``convert``, ``batch``, ``plot``, ``demo``.
+
+Everything it prints passes through one function, :func:`say`, which escapes control characters
+(:func:`fluxds.terminal.escape_controls`): a file or source name with an ANSI escape sequence is shown, not
+obeyed. Exit status: 0 done; 1 a file was refused or a conversion failed (``fluxds: error: ...``); 2 the
+command line is wrong (a bad option value, a path that does not exist or cannot be written, output names
+that collide, an unreachable scheduler: ``fluxds: error: ...``, no traceback); 130 interrupted; 141 the
+reader of the output went away (``fluxds info X | head -1``), quietly.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import io
+import math
+import os
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from fluxds import schema
+from fluxds.terminal import escape_controls
 
-__all__ = ["main", "info_text"]
+__all__ = ["main", "info_text", "say"]
+
+
+def say(text: object, *, err: bool = False) -> None:
+    """Print a line to stdout (``err``: stderr) with its control characters escaped (newline and tab
+    kept): the one way the command line prints.
+
+    Parameters
+    ----------
+    text : object
+        Printed as ``str(text)``.
+    err : bool
+        To stderr instead of stdout.
+    """
+    stream = sys.stderr if err else sys.stdout
+    stream.write(escape_controls(str(text)) + "\n")
+    stream.flush()
+
+
+def _value(value: object) -> str:
+    """One value from a file (a name, an attribute) for a summary line: every control character escaped,
+    newlines too, so that it cannot fake a line of its own."""
+    return escape_controls(str(value), keep="")
 
 
 def info_text(ds: xr.Dataset, path: str = "") -> str:
@@ -24,33 +61,115 @@ def info_text(ds: xr.Dataset, path: str = "") -> str:
     lo = ds[schema.ENERGY_MIN] if schema.ENERGY_MIN in ds.coords else energy
     hi = ds[schema.ENERGY_MAX] if schema.ENERGY_MAX in ds.coords else energy
     lines = [
-        f"file:          {path}" if path else None,
+        f"file:          {_value(path)}" if path else None,
         f"dims:          {', '.join(f'{k}={v}' for k, v in ds.sizes.items())}",
         f"SED types:     {', '.join(types)} (input: {ds.sed.sed_type_init})",
-        f"energy range:  {float(lo.min()):.6g} - {float(hi.max()):.6g} {energy.attrs.get('units')}"
+        f"energy range:  {float(lo.min()):.6g} - {float(hi.max()):.6g} {_value(energy.attrs.get('units'))}"
         f" ({ds.sizes[schema.ENERGY]} bins{'' if ds.sed.has_edges else ', reference energies only'})",
     ]
     if "source" in ds.coords:
-        lines.append(f"sources:       {', '.join(map(str, np.atleast_1d(ds['source'].values)))}")
+        lines.append(f"sources:       {', '.join(map(_value, np.atleast_1d(ds['source'].values)))}")
     if "gti_start" in ds:
         attrs = ds["gti_start"].attrs
         lines.append(
             f"time range:    {float(ds['gti_start'].min()):.10g} - {float(ds['gti_stop'].max()):.10g}"
-            f" {attrs.get('units')} since MJD {attrs.get('mjdrefi', 0) + attrs.get('mjdreff', 0)}"
-            f" ({attrs.get('time_scale')}), {ds.sizes['gti']} GTI"
+            f" {_value(attrs.get('units'))}"
+            f" since MJD {_value(attrs.get('mjdrefi', 0) + attrs.get('mjdreff', 0))}"
+            f" ({_value(attrs.get('time_scale'))}), {ds.sizes['gti']} GTI"
         )
     for key in ("n_sigma", "n_sigma_ul", "ul_conf", "sqrt_ts_threshold_ul"):
         if key in ds.attrs:
-            lines.append(f"{key + ':':22s}{ds.attrs[key]}")
+            lines.append(f"{key + ':':22s}{_value(ds.attrs[key])}")
     model = ds.sed.reference_model
     lines.append(
-        f"reference:     {type(model).__name__ if model else None} ({ds.attrs.get('reference_model_origin')})"
+        f"reference:     {type(model).__name__ if model else None}"
+        f" ({_value(ds.attrs.get('reference_model_origin'))})"
     )
     lines.append(f"quantities:    {', '.join(quantities)}")
     return "\n".join(line for line in lines if line is not None)
 
 
 _DESCRIPTION = "Gamma-ray flux estimates (GADF SED tables) as xarray Datasets: inspect, convert, demo."
+_PLOT_QUANTITIES = ("likelihood", "norm", "dnde", "e2dnde", "flux", "eflux", "sqrt_ts", "ts")
+# the reasons a write fails that say the place cannot be written as named (usage errors, exit status 2)
+_PATH_ERRNOS = frozenset(
+    {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENAMETOOLONG}
+)
+_ZARR_MARKERS = (".zgroup", ".zattrs", ".zarray", ".zmetadata", "zarr.json")
+
+
+class UsageError(Exception):
+    """The command line asks for something that cannot be done as written (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the fluxds error line (``fluxds: error: ...``, exit status 2) for every subcommand,
+    printed through :func:`say` (a bad value may hold control characters)."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        say(f"fluxds: error: {message}", err=True)
+        raise SystemExit(2)
+
+    def exit(self, status: int = 0, message: str | None = None):
+        if message:
+            say(message.rstrip("\n"), err=True)
+        raise SystemExit(status)
+
+
+def _seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text!r}")
+    return value
+
+
+def _workers(text: str) -> int:
+    """argparse type: a number of worker processes, 1 ... MAX_WORKERS."""
+    from fluxds.parallel import MAX_WORKERS
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of processes, got {text!r}") from None
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_WORKERS}, got {text!r}")
+    return value
+
+
+def _scheduler(text: str) -> str:
+    """argparse type: a scheduler address (reachability is checked when connecting)."""
+    if not text.strip() or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"expected an address such as tcp://HOST:8786, got {text!r}")
+    return text
+
+
+def _write_format(text: str) -> str:
+    """argparse type: a format fluxds writes."""
+    from fluxds.io import FORMATS
+
+    writable = [name for name, (_, writer) in FORMATS.items() if writer is not None]
+    if text not in writable:
+        raise argparse.ArgumentTypeError(
+            f"unknown output format {text!r}; expected one of {', '.join(writable)}"
+        )
+    return text
+
+
+def _image(text: str) -> str:
+    """argparse type: an image file name whose suffix matplotlib can write."""
+    from matplotlib.figure import Figure
+
+    suffix = Path(text).suffix.lstrip(".").lower()
+    if suffix not in Figure().canvas.get_supported_filetypes():
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: unknown image format {suffix!r}; use a name ending in .png, .pdf or .svg"
+        )
+    return text
 
 
 def _add_read_options(parser: argparse.ArgumentParser) -> None:
@@ -66,10 +185,11 @@ def _add_read_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--isolate",
-        type=float,
+        type=_seconds,
         metavar="SECONDS",
-        help="read the file first in a separate process with this time limit, and refuse it if that "
-        "process is killed or runs out of time (for files from elsewhere)",
+        help="read the file first in a separate, confined process (this many CPU seconds from when it is "
+        "ready, finite, > 0; memory capped from the read budget), and refuse it if that process is killed "
+        "or runs out of time or memory (for files from elsewhere)",
     )
 
 
@@ -79,13 +199,15 @@ def _read_options(args: argparse.Namespace) -> dict:
         options["derive_edges"] = True
     if args.units:
         options["units"] = args.units
-    if args.isolate:
+    if args.isolate is not None:
         options["isolate"] = args.isolate
     return options
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fluxds", description=_DESCRIPTION)
+    from fluxds.parallel import DEFAULT_CONNECT_TIMEOUT
+
+    parser = _Parser(prog="fluxds", description=_DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="summarise a file")
     info.add_argument("file")
@@ -95,23 +217,34 @@ def _parser() -> argparse.ArgumentParser:
     conv.add_argument("output")
     _add_read_options(conv)
     conv.add_argument("--sed-type", choices=schema.FILE_SED_TYPES)
-    conv.add_argument("--format", help="output format (default: from the file name)")
+    conv.add_argument("--format", type=_write_format, help="output format (default: from the file name)")
     conv.add_argument("--overwrite", action="store_true", help="replace an existing output")
     many = sub.add_parser("batch", help="convert many files in parallel (dask)")
     many.add_argument("inputs", nargs="+", metavar="INPUT")
     many.add_argument("--out", required=True, help="output directory")
     many.add_argument("--to", choices=["netcdf", "zarr", "fits"], default="netcdf")
     many.add_argument("--sed-type", choices=schema.FILE_SED_TYPES)
-    many.add_argument("--scheduler", help="address of a dask.distributed scheduler")
-    many.add_argument("--workers", type=int, help="start a local dask.distributed cluster of N processes")
+    many.add_argument("--scheduler", type=_scheduler, help="address of a dask.distributed scheduler")
+    many.add_argument(
+        "--connect-timeout",
+        type=_seconds,
+        default=DEFAULT_CONNECT_TIMEOUT,
+        metavar="SECONDS",
+        help="give up on --scheduler if it does not answer in this time "
+        f"(default {DEFAULT_CONNECT_TIMEOUT:g})",
+    )
+    many.add_argument(
+        "--workers", type=_workers, help="start a local dask.distributed cluster of N processes"
+    )
     many.add_argument("--no-progress", action="store_true", help="no progress bar")
     many.add_argument(
         "--isolate",
-        type=float,
+        type=_seconds,
         metavar="SECONDS",
-        help="read each input first in a separate process with this time limit, and report it as failed "
-        "if that process is killed or runs out of time (for files from elsewhere: a damaged HDF5/netCDF "
-        "file can abort or hang the C library)",
+        help="read each input first in a separate, confined process (this many CPU seconds from when it "
+        "is ready; memory capped from the read budget), and report it as failed if that process is killed "
+        "or runs out of time or memory (for files from elsewhere: a damaged HDF5/netCDF file can abort or "
+        "hang the C library)",
     )
     many.add_argument(
         "--combine",
@@ -124,60 +257,206 @@ def _parser() -> argparse.ArgumentParser:
     # --- plot (fluxds.plotting.command) ---
     plot = sub.add_parser("plot", help="plot a file (SED, light curve, map grid or likelihood profiles)")
     plot.add_argument("file")
-    plot.add_argument("-o", "--output", required=True, help="image file (.png, .pdf, .svg)")
+    plot.add_argument("-o", "--output", type=_image, required=True, help="image file (.png, .pdf, .svg)")
     plot.add_argument(
         "--kind",
         choices=["sed", "profiles", "lightcurve", "grid"],
         help="default: grid for a sky map, lightcurve with a time dimension, else sed",
     )
-    plot.add_argument("--sed-type", help="dnde, e2dnde, flux, eflux, likelihood (grids: also sqrt_ts, ts)")
+    plot.add_argument(
+        "--sed-type",
+        choices=_PLOT_QUANTITIES,
+        help="dnde, e2dnde, flux, eflux, likelihood (grids: also sqrt_ts, ts)",
+    )
     plot.add_argument("--overwrite", action="store_true", help="replace an existing output")
     # --- end plot ---
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (1 on a fluxds error, with its message)."""
-    import fluxds
+def _existing_input(path: str) -> None:
+    if not os.path.lexists(path):
+        raise UsageError(f"{path}: no such file or folder")
 
-    args = _parser().parse_args(argv)
-    warnings.simplefilter("ignore", category=UserWarning)
+
+def _writable_output(path: str, *, folder: bool = False, inputs: Sequence[str] = ()) -> None:
+    """Refuse an output path that cannot be written as asked, before anything is read: its parent folder
+    missing, not a folder or not writable; an existing folder where a file goes (unless a zarr store);
+    an existing file where a folder goes; one of the inputs."""
+    target = Path(path)
+    if folder:
+        if target.exists() and not target.is_dir():
+            raise UsageError(f"{path}: exists and is not a folder")
+        if target.is_dir():
+            if not os.access(target, os.W_OK | os.X_OK):
+                raise UsageError(f"{path}: folder not writable")
+            return
+    elif target.is_dir() and not any((target / marker).exists() for marker in _ZARR_MARKERS):
+        raise UsageError(f"{path}: is a folder (and not a zarr store); give the name of the output file")
+    for source in inputs:
+        if os.path.lexists(source) and os.path.lexists(path) and os.path.samefile(source, path):
+            raise UsageError(f"{path}: is the input itself; write to another name")
+    parent = target.absolute().parent
+    if folder:  # created with its parents: the nearest existing ancestor must be a writable folder
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise UsageError(f"{path}: {parent} is not a folder")
+    if not parent.is_dir():
+        raise UsageError(f"{path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{path}: folder {parent} is not writable")
+
+
+@contextlib.contextmanager
+def _writing(path: str):
+    """An OSError while writing ``path`` that says the place cannot be written (a missing or read-only
+    folder, one the system refuses such as /proc) as a usage error naming it; other write failures (a
+    full disk) stay failures (exit status 1)."""
+    from fluxds.errors import FluxdsError
+
     try:
-        if args.command == "info":
-            print(info_text(fluxds.read(args.file, **_read_options(args)), args.file))
-        elif args.command == "convert":
-            ds = fluxds.read(args.input, **_read_options(args))
-            ds.sed.write(args.output, format=args.format, sed_type=args.sed_type, overwrite=args.overwrite)
-            print(f"wrote {args.output}")
-        elif args.command == "batch":
-            return _batch(args)
-        elif args.command == "plot":  # --- plot ---
-            from fluxds.plotting.command import plot_file
+        yield
+    except OSError as exc:
+        if exc.errno not in _PATH_ERRNOS:
+            raise  # OverwriteError (a FileExistsError without errno), a full disk ...
+        if isinstance(exc, FluxdsError):  # names the file and the cause already
+            raise UsageError(str(exc)) from None
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
-            kind = plot_file(
-                args.file, args.output, kind=args.kind, sed_type=args.sed_type, overwrite=args.overwrite
-            )
-            print(f"wrote {args.output} ({kind} plot)")
-        elif args.command == "demo":
-            from fluxds.demo import run_demo
 
-            run_demo(args.out)
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    say(warnings.formatwarning(message, category, filename, lineno, line).rstrip("\n"), err=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 done, 1 a file refused or a conversion failed,
+    2 a usage error; the message on stderr as ``fluxds: error: ...``)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)
+            warnings.showwarning = _show_warning
+            try:
+                args = _parser().parse_args(argv)
+            except SystemExit as exc:
+                return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+            return _dispatch(args)
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
+    except KeyboardInterrupt:
+        with contextlib.suppress(OSError):
+            say("fluxds: interrupted", err=True)
+        return 130
+
+
+def _quiet_stdout() -> None:
+    """The reader of stdout has gone (``| head -1``): send what is left to /dev/null, so that the
+    interpreter's final flush does not complain."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    import fluxds
+    from fluxds.parallel import BatchError
+
+    try:
+        return _command(args)
+    except UsageError as exc:
+        say(f"fluxds: error: {exc}", err=True)
+        return 2
+    except BatchError as exc:  # colliding output names, output folder, scheduler: nothing converted
+        say(f"fluxds: error: {exc}", err=True)
+        return 2
     except fluxds.OverwriteError as exc:
-        print(f"fluxds: error: {exc}".replace("pass overwrite=True", "pass --overwrite"), file=sys.stderr)
+        say(f"fluxds: error: {exc}".replace("pass overwrite=True", "pass --overwrite"), err=True)
         return 1
     except fluxds.MissingEnergyEdgesError as exc:
         message = str(exc).replace("read or build it with derive_edges=True", "pass --derive-edges")
-        print(f"fluxds: error: {message}", file=sys.stderr)
+        say(f"fluxds: error: {message}", err=True)
         return 1
     except fluxds.FluxdsError as exc:
-        print(f"fluxds: error: {exc}", file=sys.stderr)
+        say(f"fluxds: error: {exc}", err=True)
         return 1
+    except (BrokenPipeError, KeyboardInterrupt):
+        raise
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        say(f"fluxds: error: {where}{exc.strerror or exc}", err=True)
+        return 1
+    except Exception as exc:
+        if os.environ.get("FLUXDS_TRACEBACK"):
+            raise
+        say(
+            f"fluxds: error: unexpected {type(exc).__name__}: {exc} (a fluxds bug: please report it; "
+            "FLUXDS_TRACEBACK=1 shows where)",
+            err=True,
+        )
+        return 1
+
+
+def _command(args: argparse.Namespace) -> int:
+    import fluxds
+
+    if args.command == "info":
+        _existing_input(args.file)
+        say(info_text(fluxds.read(args.file, **_read_options(args)), args.file))
+    elif args.command == "convert":
+        _existing_input(args.input)
+        _writable_output(args.output, inputs=[args.input])
+        likelihood_only = args.format in ("netcdf", "zarr") or (
+            args.format is None and args.output.lower().endswith((".nc", ".zarr"))
+        )
+        if likelihood_only and args.sed_type not in (None, "likelihood"):
+            raise UsageError(
+                f"{args.output}: netCDF/zarr hold the likelihood form; --sed-type {args.sed_type} needs a "
+                "FITS or ECSV output"
+            )
+        ds = fluxds.read(args.input, **_read_options(args))
+        with _writing(args.output):
+            ds.sed.write(args.output, format=args.format, sed_type=args.sed_type, overwrite=args.overwrite)
+        say(f"wrote {args.output}")
+    elif args.command == "batch":
+        return _batch(args)
+    elif args.command == "plot":  # --- plot ---
+        from fluxds.plotting.command import plot_file
+
+        _existing_input(args.file)
+        _writable_output(args.output, inputs=[args.file])
+        with _writing(args.output):
+            kind = plot_file(
+                args.file, args.output, kind=args.kind, sed_type=args.sed_type, overwrite=args.overwrite
+            )
+        say(f"wrote {args.output} ({kind} plot)")
+    elif args.command == "demo":
+        from fluxds.demo import run_demo
+
+        _writable_output(args.out, folder=True)
+        printed = io.StringIO()
+        try:
+            with _writing(args.out), contextlib.redirect_stdout(printed):
+                run_demo(args.out)
+        finally:
+            say(printed.getvalue().rstrip("\n"))
     return 0
+
+
+def _check_batch_paths(args: argparse.Namespace) -> None:
+    missing = [path for path in args.inputs if not os.path.lexists(path)]
+    if missing:
+        raise UsageError(f"{len(missing)} inputs do not exist (nothing converted): {', '.join(missing)}")
+    _writable_output(args.out, folder=not args.combine, inputs=args.inputs)
 
 
 def _batch(args: argparse.Namespace) -> int:
     from fluxds.parallel import batch
 
+    _check_batch_paths(args)
+    if not args.combine and args.to != "fits" and args.sed_type not in (None, "likelihood"):
+        raise UsageError(
+            f"--to {args.to} holds the likelihood form; --sed-type {args.sed_type} needs --to fits"
+        )
     if args.combine:
         return _combine(args)
     result = batch(
@@ -189,40 +468,39 @@ def _batch(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=not args.no_progress,
         isolate=args.isolate,
+        connect_timeout=args.connect_timeout,
     )
-    print(
-        f"written {len(result.written)}, skipped {len(result.skipped)} (exist), failed {len(result.failed)}"
-    )
+    say(f"written {len(result.written)}, skipped {len(result.skipped)} (exist), failed {len(result.failed)}")
     for source, message in result.failed.items():
-        print(f"fluxds: error: {source}: {message}", file=sys.stderr)
+        say(f"fluxds: error: {source}: {message}", err=True)
     return 0 if result.ok else 1
 
 
 def _combine(args: argparse.Namespace) -> int:
     from fluxds.concat import concat_files
-    from fluxds.errors import FormatError
 
     if args.sed_type not in (None, "likelihood"):
-        raise FormatError(f"--combine writes netCDF/zarr (likelihood form), not --sed-type {args.sed_type}")
+        raise UsageError(f"--combine writes netCDF/zarr (likelihood form), not --sed-type {args.sed_type}")
     to = None if args.to == "netcdf" and args.out.endswith(".zarr") else args.to
-    result = concat_files(
-        args.inputs,
-        args.out,
-        dim=args.combine,
-        to=to,
-        scheduler=args.scheduler,
-        workers=args.workers,
-        progress=not args.no_progress,
-        isolate=args.isolate,
-    )
+    with _writing(args.out):
+        result = concat_files(
+            args.inputs,
+            args.out,
+            dim=args.combine,
+            to=to,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            progress=not args.no_progress,
+            isolate=args.isolate,
+        )
     if result.skipped:
-        print(f"{args.out} exists: skipped")
+        say(f"{args.out} exists: skipped")
     elif result.written:
-        print(f"wrote {args.out} ({len(args.inputs)} inputs along {args.combine})")
+        say(f"wrote {args.out} ({len(args.inputs)} inputs along {args.combine})")
     for source, message in result.failed.items():
-        print(f"fluxds: error: {source}: {message}", file=sys.stderr)
+        say(f"fluxds: error: {source}: {message}", err=True)
     if result.failed:
-        print(f"fluxds: error: {len(result.failed)} inputs failed; {args.out} not written", file=sys.stderr)
+        say(f"fluxds: error: {len(result.failed)} inputs failed; {args.out} not written", err=True)
     return 0 if result.ok else 1
 
 

@@ -268,6 +268,9 @@ def concat_files(
         raise FormatError(f"{target}: inputs listed more than once: {repeated[:10]}")
     if group_size < 1:
         raise FormatError(f"group_size must be at least 1, not {group_size}")
+    from fluxds.io.isolated import isolation_limit
+
+    isolate = isolation_limit(isolate)  # 0, < 0, NaN, inf, a string: a usage error, before anything runs
     parts_dir = target.parent / f".{target.name}.parts"
     parts_dir.mkdir(parents=True, exist_ok=True)
     groups = [sources[i : i + group_size] for i in range(0, len(sources), group_size)]

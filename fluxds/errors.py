@@ -16,6 +16,7 @@ __all__ = [
     "UnknownFormatError",
     "OverwriteError",
     "ModelError",
+    "WriteError",
 ]
 
 
@@ -62,3 +63,22 @@ class UnknownFormatError(FormatError):
 
 class OverwriteError(FluxdsError, FileExistsError):
     """The target of a write exists and ``overwrite=True`` was not given."""
+
+
+class WriteError(FluxdsError, OSError):
+    """A write failed (disk full, file-size limit, I/O error): the message names the file and the cause.
+
+    ``errno`` is the system's error number when known (``errno.ENOSPC``, ``errno.EFBIG``, ...), None when
+    the library reported no cause fluxds could tell. The old file, if any, is untouched.
+    """
+
+    def __init__(self, message: str, *, errno: int | None = None, problems: list[str] | None = None):
+        FluxdsError.__init__(self, message, problems=problems)
+        if errno is not None:
+            import os
+
+            self.errno = errno
+            self.strerror = os.strerror(errno)
+
+    def __str__(self) -> str:  # OSError would otherwise format errno and strerror instead of the message
+        return str(self.args[0]) if self.args else ""

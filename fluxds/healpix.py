@@ -44,6 +44,7 @@ __all__ = [
     "pixel_positions",
     "interpolation_weights",
     "region_pixels",
+    "region_size",
 ]
 
 HEALPIX_COORD = "healpix"
@@ -292,24 +293,107 @@ def interpolation_weights(
 _REGION = re.compile(r"^\s*([A-Za-z_]*)\s*\((.*)\)\s*$")
 
 
+def _region_parts(region: str) -> tuple[str, list[str]]:
+    match = _REGION.match(str(region))
+    tokens = [t.strip() for t in match.group(2).split(",")] if match else []
+    return (match.group(1).upper() if match else ""), tokens
+
+
+def _region_error(region: str, where: str) -> FormatError:
+    return FormatError(
+        f"{where}region {region!r} is not a HEALPix region; expected DISK(lon,lat,radius), "
+        "DISK_INC(lon,lat,radius,fact) or HPX_PIXEL(NESTED|RING,nside,ipix)"
+    )
+
+
+def region_size(nside: int, region: str, *, where: str = "") -> int:
+    """How many pixels a partial-sky region holds at most, computed from its parameters alone (no
+    pixel is listed): what a reader checks against the read budget before :func:`region_pixels`.
+
+    ``DISK``/``DISK_INC``: the pixels of a disc of the radius widened by two pixel sizes,
+    ``12 nside**2 (1 - cos r') / 2`` (an upper bound of both the pixels whose centres lie in the disc and
+    those that overlap it); ``HPX_PIXEL``: ``(nside / nside_pix)**2`` (1 when the region's pixel is the
+    smaller).
+
+    Parameters
+    ----------
+    nside : int
+        NSIDE of the map (a power of two).
+    region : str
+        gammapy's ``HPX_REG`` text.
+    where : str
+        For messages.
+
+    Returns
+    -------
+    int
+        An upper bound of the number of pixels, at most ``12 nside**2``.
+
+    Raises
+    ------
+    FormatError
+        A region text that is none of these, or parameters that are not finite numbers.
+
+    Examples
+    --------
+    >>> region_size(65536, "DISK(0,0,10)") > 10**8
+    True
+    >>> region_size(1024, "HPX_PIXEL(NESTED,4,7)")
+    65536
+    """
+    where = f"{where}: " if where and not where.endswith(": ") else where
+    nside = check_nside(nside, where=where)
+    npix = 12 * nside**2
+    kind, tokens = _region_parts(region)
+    try:
+        if kind in ("DISK", "DISK_INC") and len(tokens) >= 3:
+            lon, lat, radius = (float(t) for t in tokens[:3])
+            if not np.isfinite([lon, lat, radius]).all():
+                raise ValueError("the disc's centre and radius must be finite numbers")
+            widened = min(np.radians(max(radius, 0.0)) + 2.0 * np.sqrt(4.0 * np.pi / npix), np.pi)
+            return int(min(npix, np.ceil(npix * (1.0 - np.cos(widened)) / 2.0) + 12))
+        if kind == "HPX_PIXEL" and len(tokens) == 3:
+            coarse = check_nside(tokens[1], where=where)
+            return (nside // coarse) ** 2 if coarse <= nside else 1
+    except ValueError as exc:
+        raise FormatError(f"{where}region {region!r} cannot be read: {exc}") from None
+    raise _region_error(region, where)
+
+
 def region_pixels(nside: int, order: str, frame: str, region: str, *, where: str = "") -> np.ndarray:
     """The pixels of a partial-sky region given as gammapy's ``HPX_REG`` text, sorted.
 
     ``DISK(lon,lat,radius)`` (degrees): the pixels whose centres lie within the disc (healpy's
     ``query_disc(inclusive=False)``, as gammapy); ``DISK_INC(lon,lat,radius[,fact])``: the pixels that
     overlap the disc (astropy-healpix's exact test, where healpy approximates it with ``fact``);
-    ``HPX_PIXEL(NESTED|RING,nside_pix,ipix)``: the pixels whose centres lie in that pixel.
+    ``HPX_PIXEL(NESTED|RING,nside_pix,ipix)``: the pixels whose centres lie in that pixel (found from
+    the nested hierarchy, without listing the sky).
+
+    Before listing anything, the region's size (:func:`region_size`) is checked against the read budget
+    (:func:`fluxds.io.budget.check_allocation`, 40 bytes a pixel: the index and the centres the disc
+    test computes): a disc at NSIDE 65536 is refused at once, not after minutes of listing.
 
     Raises
     ------
     FormatError
         A region text that is none of these.
+    fluxds.io.budget.BudgetError
+        A region of more pixels than the read budget allows.
     """
+    from fluxds.io.budget import check_allocation
+
     where = f"{where}: " if where and not where.endswith(": ") else where
-    hpx = _hpx(check_nside(nside, where=where), _order(order, where), frame)
-    match = _REGION.match(str(region))
-    tokens = [t.strip() for t in match.group(2).split(",")] if match else []
-    kind = match.group(1).upper() if match else ""
+    nside = check_nside(nside, where=where)
+    order = _order(order, where)
+    size = region_size(nside, region, where=where)
+    check_allocation(
+        size * 40,
+        path=where.rstrip(": ") or "HEALPix region",
+        variable=f"HPX_REG {region!r}",
+        what=f"a region of up to {size} pixels at NSIDE {nside}",
+    )
+    hpx = _hpx(nside, order, frame)
+    kind, tokens = _region_parts(region)
     try:
         if kind in ("DISK", "DISK_INC") and len(tokens) >= 3:
             lon, lat, radius = (float(t) * u.deg for t in tokens[:3])
@@ -319,13 +403,24 @@ def region_pixels(nside: int, order: str, frame: str, region: str, *, where: str
                 pix = pix[angular_separation(plon, plat, lon, lat) <= radius]
             return np.sort(pix.astype(np.int64))
         if kind == "HPX_PIXEL" and len(tokens) == 3:
-            coarse = _hpx(check_nside(tokens[1], where=where), _order(tokens[0], where), frame)
-            every = np.arange(hpx.npix, dtype=np.int64)
-            lon, lat = hpx.healpix_to_lonlat(every)
-            return every[coarse.lonlat_to_healpix(lon, lat) == int(tokens[2])]
+            coarse_nside = check_nside(tokens[1], where=where)
+            coarse_order = _order(tokens[0], where)
+            ipix = int(tokens[2])
+            if not 0 <= ipix < 12 * coarse_nside**2:
+                raise ValueError(f"pixel {ipix} is not a pixel of NSIDE {coarse_nside}")
+            coarse_nested = _hpx(coarse_nside, "nested", frame)
+            nest = ipix if coarse_order == "nested" else int(coarse_nested.ring_to_nested(ipix))
+            if coarse_nside <= nside:  # the pixels nested in it: a contiguous range of nested indices
+                k = (nside // coarse_nside) ** 2
+                fine = np.arange(nest * k, (nest + 1) * k, dtype=np.int64)
+            else:  # a pixel smaller than the map's: at most the map pixel that contains it
+                candidate = np.array([nest // (coarse_nside // nside) ** 2], dtype=np.int64)
+                clon, clat = _hpx(nside, "nested", frame).healpix_to_lonlat(candidate)
+                inside = coarse_nested.lonlat_to_healpix(clon, clat) == nest
+                fine = candidate[inside]
+            if order == "ring":
+                fine = np.asarray(_hpx(nside, "nested", frame).nested_to_ring(fine), dtype=np.int64)
+            return np.sort(fine)
     except ValueError as exc:
         raise FormatError(f"{where}region {region!r} cannot be read: {exc}") from None
-    raise FormatError(
-        f"{where}region {region!r} is not a HEALPix region; expected DISK(lon,lat,radius), "
-        "DISK_INC(lon,lat,radius,fact) or HPX_PIXEL(NESTED|RING,nside,ipix)"
-    )
+    raise _region_error(region, where)

@@ -2,29 +2,75 @@
 cluster when given a scheduler address or a number of worker processes.
 
 Each input becomes one output in ``out_dir`` (same stem, the extension of the target format), written
-atomically by fluxds's writers; outputs that exist already are skipped, so an interrupted run resumes
-where it stopped (the temporaries a killed run left are removed at the end); a failing input is reported
-with its error and does not stop the others. On a ``dask.distributed`` cluster, the tasks of a worker that
-dies are run again on the others (dask's own retry).
+atomically by fluxds's writers. Output names must be unique: inputs whose outputs would have the same name
+(``a/crab.fits``, ``b/crab.fits``, ``a/crab.ecsv``; compared without case, for case-insensitive file
+systems) are refused up front with a :class:`BatchError` listing them, before anything is written.
+
+Every output records the input it was made from: its absolute path (attribute ``fluxds_batch_input``) and
+the SHA-256 of its content (``fluxds_batch_input_sha256``; of every file inside, for a zarr store). An
+output that exists already is skipped only if it records this very input with this very content, so an
+interrupted run resumes where it stopped; one made from the same input whose content has changed since is
+converted again; any other file under that name (made from another input, or not by ``batch``) is
+reported as failed and left alone. The temporaries a killed run left are removed at the end; a failing
+input is reported with its error and does not stop the others. On a ``dask.distributed`` cluster, the tasks
+of a worker that dies are run again on the others (dask's own retry).
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
+import numbers
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["batch", "BatchResult", "TARGETS"]
+from fluxds.errors import FluxdsError
+from fluxds.io.isolated import isolation_limit
+
+__all__ = [
+    "batch",
+    "BatchResult",
+    "BatchError",
+    "SchedulerError",
+    "TARGETS",
+    "INPUT_ATTR",
+    "DIGEST_ATTR",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "MAX_WORKERS",
+    "content_digest",
+    "output_name",
+    "check_workers",
+    "check_seconds",
+]
 
 _INPUT_SUFFIXES = (".fits.gz", ".fits", ".fit", ".ecsv", ".nc", ".h5", ".hdf5", ".zarr")
 # target format -> (format name for fluxds.write, file extension)
 TARGETS = {"netcdf": ("netcdf", ".nc"), "zarr": ("zarr", ".zarr"), "fits": (None, ".fits")}
+#: attributes of every output: the absolute path of the input it was made from, and its content's SHA-256
+INPUT_ATTR = "fluxds_batch_input"
+DIGEST_ATTR = "fluxds_batch_input_sha256"
+#: seconds to wait for a ``dask.distributed`` scheduler to answer before giving up
+DEFAULT_CONNECT_TIMEOUT = 10.0
+#: most worker processes a local cluster may start (a typo must not fork thousands of processes)
+MAX_WORKERS = 1024
+_BLOCK = 1 << 20
+
+
+class BatchError(FluxdsError, ValueError):
+    """A batch cannot run as asked (output names collide, the output folder is a file, a bad number of
+    workers or time limit); nothing was converted."""
+
+
+class SchedulerError(BatchError):
+    """The ``dask.distributed`` scheduler given cannot be reached (or its address is malformed)."""
 
 
 @dataclass
 class BatchResult:
-    """What a batch run did: outputs written, outputs skipped (they existed), and failures by input."""
+    """What a batch run did: outputs written, outputs skipped (they existed and record this very input
+    and content), and failures by input."""
 
     written: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
@@ -36,29 +82,168 @@ class BatchResult:
         return not self.failed
 
 
-def _convert_one(
-    source: str, target: str, fmt: str | None, sed_type: str | None, isolate: float | None = None
-) -> tuple[str, str]:
-    """Read one input and write one output; never raises (the error is returned, per file)."""
+def output_name(source: str | os.PathLike, extension: str) -> str:
+    """The name of the output of ``source``: its name without a known input suffix, plus ``extension``."""
+    name = Path(source).name
+    for suffix in _INPUT_SUFFIXES:
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return f"{name}{extension}"
+
+
+def content_digest(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's content; of a folder (a zarr store): of the relative path and content of
+    every regular file inside, in sorted order (a symbolic link counts by its target text, unfollowed).
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits.
+
+    Raises
+    ------
+    FormatError
+        ``path`` is neither a regular file nor a folder (a FIFO, a device).
+    """
+    digest = hashlib.sha256()
+    root = Path(path)
+    if root.is_dir() and not root.is_symlink():
+        for folder, dirs, files in os.walk(root):  # os.walk does not enter linked folders
+            dirs.sort()
+            for name in sorted(files):
+                entry = Path(folder, name)
+                digest.update(os.fsencode(entry.relative_to(root)) + b"\0")
+                if entry.is_symlink():
+                    digest.update(b"link:" + os.fsencode(os.readlink(entry)) + b"\0")
+                elif entry.is_file():
+                    _update_from_file(digest, entry)
+    elif root.is_file():
+        _update_from_file(digest, root)
+    else:  # a FIFO would block, a device never end
+        from fluxds.errors import FormatError
+
+        raise FormatError(f"{path}: not a regular file or folder")
+    return digest.hexdigest()
+
+
+def _update_from_file(digest, path: Path) -> None:
+    with open(path, "rb") as handle:
+        while block := handle.read(_BLOCK):
+            digest.update(block)
+
+
+def _state(path: str) -> tuple[int, int]:
+    info = os.stat(path)
+    return info.st_size, info.st_mtime_ns
+
+
+def _recorded_input(target: str) -> tuple[str, str] | None:
+    """The (input path, content digest) an existing output records; None if it records none or is not a
+    file fluxds reads."""
     import fluxds
     from fluxds.io.locks import lock_for
 
-    if Path(target).exists():
-        # outputs that existed were skipped before the run: this one was written by an earlier attempt of
-        # this very task, on a worker that died before reporting it (dask then runs the task again)
-        return "written", ""
     try:
-        if isolate:  # outside the netCDF lock: the probe runs in its own process
+        with lock_for(target):
+            attrs = fluxds.read(target).attrs
+    except Exception:  # noqa: BLE001 - anything unreadable records nothing
+        return None
+    source, digest = attrs.get(INPUT_ATTR), attrs.get(DIGEST_ATTR)
+    return (source, digest) if isinstance(source, str) and isinstance(digest, str) else None
+
+
+def _up_to_date(source: str, target: str) -> bool:
+    """Whether ``target`` exists (not as a link) and records ``source`` with its present content."""
+    if not os.path.lexists(target) or os.path.islink(target):
+        return False
+    try:
+        return _recorded_input(target) == (source, content_digest(source))
+    except (OSError, FluxdsError):
+        return False
+
+
+def _convert_one(
+    source: str,
+    target: str,
+    fmt: str | None,
+    sed_type: str | None,
+    isolate: float | None = None,
+    existed: bool = False,
+) -> tuple[str, str]:
+    """Read one input and write one output, recording the input's path and digest in it; never raises
+    (the error is returned, per file). Returns ("written" | "skipped" | "failed", message)."""
+    import fluxds
+    from fluxds.io.locks import lock_for
+
+    try:
+        before = _state(source)
+        digest = content_digest(source)
+        overwrite = False
+        if os.path.lexists(target):
+            if os.path.islink(target):
+                return "failed", f"{target} exists and is a symbolic link; not replaced"
+            recorded = _recorded_input(target)
+            if recorded == (source, digest):
+                # existed before the run: up to date. Else written by an earlier attempt of this very
+                # task, on a worker that died before reporting it (dask then runs the task again).
+                return ("skipped" if existed else "written"), ""
+            if recorded is None or recorded[0] != source:
+                made_from = f"was made from {recorded[0]}" if recorded else "records no batch input"
+                return "failed", (
+                    f"{target} exists and {made_from}, not from this input; left alone (remove it or "
+                    "choose another output folder)"
+                )
+            overwrite = True  # made from this input, whose content has changed since: convert again
+        if isolate is not None:  # outside the netCDF lock: the probe runs in its own process
             from fluxds.io.isolated import probe
 
             probe(source, isolate)
         with lock_for(source):
             ds = fluxds.read(source)
+            if _state(source) != before:
+                return "failed", f"{source} changed while it was being read; not converted"
+        ds = ds.assign_attrs({INPUT_ATTR: source, DIGEST_ATTR: digest})
         with lock_for(target):  # named .nc/.h5: the netCDF-C/HDF5 libraries are not thread-safe
-            fluxds.write(ds, target, format=fmt, sed_type=sed_type)
+            fluxds.write(ds, target, format=fmt, sed_type=sed_type, overwrite=overwrite)
         return "written", ""
     except Exception as exc:  # noqa: BLE001 - reported per file; a bad file must not stop the batch
         return "failed", f"{type(exc).__name__}: {exc}"
+
+
+def check_workers(workers: object) -> None:
+    """Refuse a number of local worker processes that is not an integer in 1 ... :data:`MAX_WORKERS`
+    (0 or fewer would wait forever for a worker).
+
+    Raises
+    ------
+    BatchError
+    """
+    if workers is None:
+        return
+    if (
+        isinstance(workers, bool)
+        or not isinstance(workers, numbers.Integral)
+        or not 1 <= workers <= MAX_WORKERS
+    ):
+        raise BatchError(f"workers must be a whole number from 1 to {MAX_WORKERS}, got {workers!r}")
+
+
+def check_seconds(value: object, what: str) -> None:
+    """Refuse a time limit that is not a finite number of seconds > 0.
+
+    Raises
+    ------
+    BatchError
+    """
+    if value is None or value is True:
+        return
+    if not isinstance(value, numbers.Real) or not (math.isfinite(value) and value > 0):
+        raise BatchError(f"{what} must be a finite number of seconds > 0, got {value!r}")
 
 
 def batch(
@@ -70,16 +255,17 @@ def batch(
     scheduler: str | None = None,
     workers: int | None = None,
     progress: bool = True,
-    isolate: float | None = None,
+    isolate: bool | float | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
 ) -> BatchResult:
     """Convert many files in parallel.
 
     Parameters
     ----------
     inputs : iterable of paths
-        Any files :func:`fluxds.read` reads.
+        Any files :func:`fluxds.read` reads (an input given twice is converted once).
     out_dir : path
-        Where the outputs go (created); one output per input, named after it.
+        Where the outputs go (created); one output per input, named after it; the names must not collide.
     to : {"netcdf", "zarr", "fits"}
         Target format (``fits``: the layout that holds the Dataset, e.g. a GADF SED table).
     sed_type : str, optional
@@ -87,19 +273,32 @@ def batch(
     scheduler : str, optional
         Address of a running ``dask.distributed`` scheduler (``tcp://host:8786``).
     workers : int, optional
-        Start a local ``dask.distributed`` cluster of this many worker processes (without
-        ``scheduler`` and ``workers``: dask's threaded scheduler).
+        Start a local ``dask.distributed`` cluster of this many worker processes, 1 to
+        :data:`MAX_WORKERS` (without ``scheduler`` and ``workers``: dask's threaded scheduler).
     progress : bool
         Show a progress bar.
     isolate : float, optional
-        For inputs from elsewhere: read each first in a separate process with this time limit (s), and
-        report it as failed if that process is killed or runs out of time (a damaged HDF5/netCDF file
-        can abort or hang the C library, which would take the worker down); see
+        For inputs from elsewhere: read each first in a separate process with this time limit (s, finite,
+        > 0), and report it as failed if that process is killed or runs out of time (a damaged
+        HDF5/netCDF file can abort or hang the C library, which would take the worker down); see
         :func:`fluxds.io.isolated.probe`.
+    connect_timeout : float
+        Seconds to wait for ``scheduler`` to answer (default :data:`DEFAULT_CONNECT_TIMEOUT`).
 
     Returns
     -------
     BatchResult
+        ``written``: outputs made by this run; ``skipped``: outputs that existed and record this very
+        input and content; ``failed``: errors by input (including an output name taken by a file made
+        from another input).
+
+    Raises
+    ------
+    BatchError
+        Before anything is converted: output names that collide (all listed), ``out_dir`` not a folder or
+        not creatable, a bad ``workers``, ``isolate`` or ``connect_timeout``.
+    SchedulerError
+        ``scheduler`` cannot be reached within ``connect_timeout`` (or is malformed).
     """
     import dask
 
@@ -114,30 +313,73 @@ def batch(
         raise FormatError(
             f"{to} holds the likelihood form; sed_type={sed_type!r} applies to FITS tables only"
         )
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_workers(workers)
+    try:
+        isolate = isolation_limit(isolate)  # False/None: off; True: the default; else seconds > 0
+    except (TypeError, ValueError) as exc:
+        raise BatchError(str(exc)) from None
+    check_seconds(connect_timeout, "connect_timeout")
+    jobs = _plan(inputs, Path(out_dir), extension)
+    if scheduler is not None and jobs:  # fail fast, before anything is written
+        _connect(scheduler, connect_timeout).close()
+    _make_folder(Path(out_dir))
     result = BatchResult()
-    jobs = []
-    for source in map(Path, inputs):
-        name = source.name
-        for suffix in _INPUT_SUFFIXES:
-            if name.lower().endswith(suffix):
-                name = name[: -len(suffix)]
-                break
-        target = out / f"{name}{extension}"
-        if target.exists():
+    planned, jobs = jobs, []
+    for source, target in planned:  # up to date: skipped here, without starting any worker
+        if _up_to_date(str(source), str(target)):
             result.skipped.append(target)
-            continue
-        jobs.append((source, target))
-    tasks = [dask.delayed(_convert_one)(str(s), str(t), fmt, sed_type, isolate) for s, t in jobs]
-    outcomes = _run(tasks, scheduler=scheduler, workers=workers, progress=progress)
+        else:
+            jobs.append((source, target))
+    existed = [os.path.lexists(target) for _, target in jobs]
+    tasks = [
+        dask.delayed(_convert_one)(str(s), str(t), fmt, sed_type, isolate, e)
+        for (s, t), e in zip(jobs, existed, strict=True)
+    ]
+    outcomes = _run(
+        tasks, scheduler=scheduler, workers=workers, progress=progress, connect_timeout=connect_timeout
+    )
     for (source, target), (status, message) in zip(jobs, outcomes, strict=True):
         if status == "written":
             result.written.append(target)
+        elif status == "skipped":
+            result.skipped.append(target)
         else:
             result.failed[source] = message
-    _remove_leftovers([target for _, target in jobs] + result.skipped)
+    _remove_leftovers([target for _, target in planned])
     return result
+
+
+def _plan(inputs: Iterable[str | os.PathLike], out: Path, extension: str) -> list[tuple[Path, Path]]:
+    """(absolute input, output) pairs; an input given twice once; refuses outputs whose names collide."""
+    jobs: dict[Path, Path] = {}
+    for source in inputs:
+        absolute = Path(os.path.abspath(source))
+        jobs.setdefault(absolute, out / output_name(absolute, extension))
+    by_name: dict[str, list[Path]] = {}
+    for source, target in jobs.items():
+        by_name.setdefault(target.name.casefold(), []).append(source)
+    clashes = {name: sources for name, sources in by_name.items() if len(sources) > 1}
+    if clashes:
+        raise BatchError(
+            f"{sum(map(len, clashes.values()))} inputs would have the same output name in {out} (names are "
+            "compared without case); rename or convert them in separate runs into separate folders; "
+            "nothing converted",
+            problems=[
+                f"{jobs[sources[0]].name} <- {', '.join(map(str, sources))}" for sources in clashes.values()
+            ],
+        )
+    return list(jobs.items())
+
+
+def _make_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise BatchError(f"output folder {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BatchError(f"output folder {out} cannot be created: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise BatchError(f"output folder {out} is not writable")
 
 
 def _remove_leftovers(targets: list[Path]) -> None:
@@ -150,9 +392,17 @@ def _remove_leftovers(targets: list[Path]) -> None:
         remove_stale_temporaries(target, older_than=0.0)
 
 
-def _run(tasks: list, *, scheduler: str | None, workers: int | None, progress: bool) -> list:
+def _run(
+    tasks: list,
+    *,
+    scheduler: str | None,
+    workers: int | None,
+    progress: bool,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+) -> list:
     import dask
 
+    check_workers(workers)
     if not tasks:
         return []
     if scheduler is None and workers is None:
@@ -170,7 +420,9 @@ def _run(tasks: list, *, scheduler: str | None, workers: int | None, progress: b
         cluster = LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
         )
-    client = Client(cluster if cluster is not None else scheduler)
+        client = Client(cluster)
+    else:
+        client = _connect(scheduler, connect_timeout)
     try:
         futures = client.compute(tasks)
         if progress:
@@ -180,3 +432,20 @@ def _run(tasks: list, *, scheduler: str | None, workers: int | None, progress: b
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _connect(scheduler: str, timeout: float):
+    """A client of the scheduler at ``scheduler``, or :class:`SchedulerError` within ``timeout`` s."""
+    from dask.distributed import Client
+
+    try:
+        return Client(scheduler, timeout=timeout)
+    except ValueError as exc:
+        raise SchedulerError(
+            f"dask scheduler address {scheduler!r} is malformed ({exc}); expected tcp://HOST:PORT"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - distributed raises OSError, TimeoutError ...
+        raise SchedulerError(
+            f"cannot reach the dask scheduler at {scheduler!r} within {timeout:g} s "
+            f"({type(exc).__name__}: {exc}); is it running and is the address tcp://HOST:PORT?"
+        ) from None

@@ -28,9 +28,10 @@ from astropy.time import Time, TimeDelta
 from fluxds.errors import FormatError, SchemaError, UnitError
 from fluxds.units import format_unit, parse_unit
 
-__all__ = ["TIME", "TIME_MIN", "TIME_MAX", "TIME_VALUE", "NUMERIC_TIME_COORDS", "time_scale_from_timesys",
-           "time_coords", "time_coords_from_astropy", "astropy_time", "astropy_times", "time_reference",
-           "time_keywords"]  # fmt: skip
+__all__ = ["TIME", "TIME_MIN", "TIME_MAX", "TIME_VALUE", "NUMERIC_TIME_COORDS", "MJD_RANGE",
+           "TimeValueError", "time_scale_from_timesys", "time_coords", "time_coords_from_astropy",
+           "astropy_time", "astropy_times", "time_reference", "time_keywords", "check_time_reference",
+           "check_mjd", "check_times", "check_gti"]  # fmt: skip
 
 TIME = "time"
 TIME_MIN = "time_min"
@@ -42,6 +43,24 @@ _LONG_NAMES = {
     TIME_MAX: "end of the time bin",
     TIME_VALUE: "time of the measurement (the file's TIME column)",
 }
+#: The absolute times fluxds accepts (MJD, inclusive): 1678-03-05 to 2261-05-08. Calendar dates are
+#: ``datetime64[ns]``, which holds 1677-09-21 to 2262-04-11; the margin of about 160 days on either side
+#: covers the offsets between time scales. Every reference MJD, bin edge, instant and GTI bound outside it
+#: (or not finite) is refused with a :class:`TimeValueError` before any conversion.
+MJD_RANGE = (-66_000.0, 147_000.0)
+_RANGE_TEXT = (
+    "MJD -66000 (1678-03-05) to MJD 147000 (2261-05-08), the calendar dates numpy's datetime64[ns] holds"
+)
+_MJD_UNIX = 40_587  # MJD of 1970-01-01, the epoch of datetime64
+_UNIX0 = np.datetime64("1970-01-01T00:00:00", "ns")
+
+
+class TimeValueError(FormatError, SchemaError):
+    """A time that is not finite or lies outside :data:`MJD_RANGE`: a reference MJD (``MJDREFI``,
+    ``MJDREFF``, ``MJDREF``), a bin edge, an instant or a GTI bound. Both a ``FormatError`` (when read from
+    a file, the message names the file, HDU, keyword or column, row and value) and a ``SchemaError``."""
+
+
 # FITS TIMESYS values (FITS standard 4.0, table 30, and their deprecated synonyms) -> astropy scale
 _TIMESYS = dict(tt="tt", tdt="tt", et="tt", tai="tai", iat="tai", utc="utc", gmt="utc", ut1="ut1", tdb="tdb",
                 tcg="tcg", tcb="tcb", local="local")  # fmt: skip
@@ -72,6 +91,172 @@ def _time_unit(unit, where: str) -> str:
     if parsed.physical_type != "time":
         raise UnitError(f"{where}: time unit is {unit!r}, which is not a time (expected 'd' or 's')")
     return format_unit(parsed)
+
+
+def _prefix(where: str) -> str:
+    return f"{where}: " if where else ""
+
+
+def _float(value) -> float:
+    """``float(value)``, infinite for an integer too large for a float (``10**400``)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return float("inf") if value > 0 else float("-inf")
+
+
+def check_mjd(value: float, what: str, where: str = "") -> None:
+    """Refuse an absolute time ``value`` (MJD, days) that is not finite or lies outside :data:`MJD_RANGE`.
+
+    Parameters
+    ----------
+    value : float
+        The MJD (days).
+    what : str
+        What it is, for the message (``"keyword MJDREFI"``).
+    where : str
+        The file and HDU.
+
+    Raises
+    ------
+    TimeValueError
+    """
+    value = _float(value)
+    if not np.isfinite(value):
+        raise TimeValueError(f"{_prefix(where)}{what} is {value!r}; expected a finite MJD (days)")
+    if not MJD_RANGE[0] <= value <= MJD_RANGE[1]:
+        raise TimeValueError(f"{_prefix(where)}{what} is MJD {value!r}; fluxds accepts {_RANGE_TEXT}")
+
+
+def check_time_reference(
+    mjdrefi: float,
+    mjdreff: float,
+    where: str = "",
+    *,
+    names: tuple[str, str] = ("keyword MJDREFI", "keyword MJDREFF"),
+    integer: bool = True,
+) -> None:
+    """Refuse a reference MJD ``mjdrefi + mjdreff`` that is not finite, not in :data:`MJD_RANGE`, or whose
+    integer part is not a whole number of days (``integer=True``), naming the keyword at fault.
+
+    Parameters
+    ----------
+    mjdrefi, mjdreff : float
+        Integer and fractional part of the reference MJD (days), as read (not yet converted to ``int``).
+    where : str
+        The file and HDU.
+    names : tuple of str
+        How to name the two parts in messages.
+    integer : bool
+        Require a whole number of days in ``mjdrefi``.
+
+    Raises
+    ------
+    TimeValueError
+        For example ``keyword MJDREFI is MJD 1000000.0; fluxds accepts MJD -66000 (1678-03-05) to ...``.
+    """
+    refi, reff = _float(mjdrefi), _float(mjdreff)
+    if not np.isfinite(refi) or (integer and refi != np.floor(refi)):
+        expected = "an integer" if integer else "a finite"
+        raise TimeValueError(f"{_prefix(where)}{names[0]} is {mjdrefi!r}; expected {expected} number of days")
+    if not np.isfinite(reff):
+        raise TimeValueError(f"{_prefix(where)}{names[1]} is {mjdreff!r}; expected a finite number of days")
+    check_mjd(refi, names[0], where)
+    if not MJD_RANGE[0] <= refi + reff <= MJD_RANGE[1]:
+        raise TimeValueError(
+            f"{_prefix(where)}{names[1]} is {mjdreff!r}: the reference {names[0].split()[-1]} + "
+            f"{names[1].split()[-1]} is MJD {refi + reff!r}; fluxds accepts {_RANGE_TEXT}"
+        )
+
+
+def check_times(
+    values,
+    *,
+    unit: str,
+    mjdrefi: float = 0,
+    mjdreff: float = 0.0,
+    what: str,
+    where: str = "",
+    row: str = "row",
+) -> np.ndarray:
+    """Refuse times that are not finite, or that lie outside :data:`MJD_RANGE` once added to the reference.
+
+    Overflow-safe: the check is made in floating point (an out-of-range product becomes infinite, and
+    is refused) before any integer arithmetic converts the times to calendar dates.
+
+    Parameters
+    ----------
+    values : array_like
+        1-D times in ``unit`` since the reference MJD ``mjdrefi + mjdreff`` (checked beforehand).
+    unit : str
+        A time unit.
+    what : str
+        What the numbers are, for messages (``"column 'time_min'"``).
+    where : str
+        The file and HDU.
+    row : str
+        What one element is called in messages (``"time bin"``, ``"row"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The values as ``float64``.
+
+    Raises
+    ------
+    TimeValueError
+        Naming ``what``, the first offending row and its value.
+    """
+    prefix = _prefix(where)
+    arr = np.asarray(values, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        i = int(bad[0])
+        raise TimeValueError(f"{prefix}{what} must be finite; found {float(arr.flat[i])} in {row} {i}")
+    days_per_unit = parse_unit(_time_unit(unit, where)).to(u.day)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mjd = (float(mjdrefi) + float(mjdreff)) + arr * days_per_unit
+    bad = np.flatnonzero(~((mjd >= MJD_RANGE[0]) & (mjd <= MJD_RANGE[1])))
+    if bad.size:
+        i = int(bad[0])
+        ref = float(mjdrefi) + float(mjdreff)
+        raise TimeValueError(
+            f"{prefix}{what} is {float(arr.flat[i])!r} {unit} since MJD {ref!r} in {row} {i}, that is "
+            f"MJD {float(mjd.flat[i]):.6g}; fluxds accepts {_RANGE_TEXT}"
+        )
+    return arr
+
+
+def check_gti(start, stop, *, unit: str, mjdrefi: float, mjdreff: float, where: str = "") -> None:
+    """Refuse good time intervals whose bounds are not finite, outside :data:`MJD_RANGE`, or whose
+    ``START`` is after their ``STOP``; and a reference MJD that is not finite or out of range.
+
+    Parameters
+    ----------
+    start, stop : array_like
+        The ``START``/``STOP`` columns, in ``unit`` since ``mjdrefi + mjdreff`` (days).
+    unit : str
+        A time unit.
+    mjdrefi, mjdreff : float
+        The reference MJD of the GTI table (a fractional ``MJDREFI`` is accepted here).
+    where : str
+        The file and HDU (``file.fits[GTI]``).
+
+    Raises
+    ------
+    TimeValueError
+    """
+    names = ("GTI keyword MJDREFI", "GTI keyword MJDREFF")
+    check_time_reference(mjdrefi, mjdreff, where, names=names, integer=False)
+    lo = check_times(start, unit=unit, mjdrefi=mjdrefi, mjdreff=mjdreff, what="GTI column START", where=where)
+    hi = check_times(stop, unit=unit, mjdrefi=mjdrefi, mjdreff=mjdreff, what="GTI column STOP", where=where)
+    bad = np.flatnonzero(lo > hi) if lo.shape == hi.shape else []
+    if len(bad):
+        i = int(bad[0])
+        raise TimeValueError(
+            f"{_prefix(where)}GTI row {i} has START={float(lo[i])!r} after STOP={float(hi[i])!r} ({unit}); a "
+            "good time interval cannot end before it starts"
+        )
 
 
 def time_coords(
@@ -124,12 +309,15 @@ def time_coords(
     if time_min is None and time_value is None:
         raise SchemaError(f"{prefix}no times: give time_min and time_max, or time_value")
     unit = _time_unit(unit, where)
+    check_time_reference(mjdrefi, mjdreff, where, names=("mjdrefi", "mjdreff"))
     attrs = {"units": unit, "time_scale": scale, "mjdrefi": int(mjdrefi), "mjdreff": float(mjdreff)}
     attrs.update(extra_attrs or {})
     numbers = {}
     for name, values in ((TIME_MIN, time_min), (TIME_MAX, time_max), (TIME_VALUE, time_value)):
         if values is not None:
             numbers[name] = _checked(name, values, prefix)
+            check_times(numbers[name], unit=unit, mjdrefi=mjdrefi, mjdreff=mjdreff, what=repr(name),
+                        where=where, row="time bin")  # fmt: skip
     sizes = {arr.size for arr in numbers.values()}
     if len(sizes) > 1:
         raise SchemaError(
@@ -165,7 +353,9 @@ def _checked(name: str, values, prefix: str) -> np.ndarray:
     arr = arr.astype(np.float64, copy=False)
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
-        raise SchemaError(f"{prefix}{name!r} must be finite; found {arr[bad[0]]} in time bin {int(bad[0])}")
+        raise TimeValueError(
+            f"{prefix}{name!r} must be finite; found {arr[bad[0]]} in time bin {int(bad[0])}"
+        )
     return arr
 
 
@@ -187,30 +377,41 @@ def _times(values: np.ndarray, unit: str, mjdrefi: int, mjdreff: float, scale: s
     return ref + TimeDelta(u.Quantity(values, unit), scale=delta_scale)
 
 
-_MJD0 = np.datetime64("1858-11-17T00:00:00", "ns")
 _NS_PER_DAY = 86_400_000_000_000
 
 
 def _datetime64(values, unit, mjdrefi, mjdreff, scale, prefix) -> np.ndarray:
     """Calendar dates in ``scale`` of the times, ``datetime64[ns]``. Every day has 86400 s except in UTC,
     whose leap seconds astropy handles; for the other scales plain integer arithmetic is exact to the
-    nanosecond and fast (whole days and seconds as int64, only fractions in floating point)."""
+    nanosecond and fast (whole days and seconds as int64, only fractions in floating point).
+
+    The times must have passed :func:`check_times` (finite, within :data:`MJD_RANGE`): then every
+    intermediate integer stays within int64. Whole days are counted from 1970-01-01 (the epoch of
+    ``datetime64``, so that 2262 fits) and summed *before* scaling to nanoseconds; a large ``MJDREFF`` is
+    split into whole days and a fraction, and seconds into whole days and a remainder."""
     try:
         if scale == "utc":
             return _times(values, unit, mjdrefi, mjdreff, scale).datetime64.astype("datetime64[ns]")
-        seconds = u.Quantity(values, unit).to_value(u.s) if unit != "d" else None
+        reff_days = int(np.floor(mjdreff))
+        reff_frac = float(mjdreff) - reff_days
+        base = int(mjdrefi) + reff_days - _MJD_UNIX  # whole days from 1970-01-01 to the reference
+        values = np.asarray(values, dtype=np.float64)
         with np.errstate(over="raise", invalid="raise"):
-            if seconds is None:
+            if unit == "d":
                 whole = np.floor(values)
-                ns = (whole.astype(np.int64) + int(mjdrefi)) * _NS_PER_DAY
-                ns = ns + np.round((values - whole + mjdreff) * _NS_PER_DAY).astype(np.int64)
+                days = whole.astype(np.int64) + base
+                fraction = np.round((values - whole + reff_frac) * _NS_PER_DAY).astype(np.int64)
+                ns = days * _NS_PER_DAY + fraction
             else:
+                seconds = u.Quantity(values, unit).to_value(u.s)
                 whole = np.floor(seconds)
-                ns = int(mjdrefi) * _NS_PER_DAY + whole.astype(np.int64) * 1_000_000_000
-                ns = ns + np.round((seconds - whole) * 1e9 + mjdreff * _NS_PER_DAY).astype(np.int64)
-        return _MJD0 + ns.astype("timedelta64[ns]")
+                whole_s = whole.astype(np.int64)
+                days, rest = np.divmod(whole_s, 86_400)
+                fraction = np.round((seconds - whole) * 1e9 + reff_frac * _NS_PER_DAY).astype(np.int64)
+                ns = (days + base) * _NS_PER_DAY + rest * 1_000_000_000 + fraction
+        return _UNIX0 + ns.astype("timedelta64[ns]")
     except (ValueError, OverflowError, FloatingPointError) as exc:
-        raise SchemaError(f"{prefix}times outside the datetime64[ns] range (1678-2262): {exc}") from None
+        raise TimeValueError(f"{prefix}times outside the datetime64[ns] range (1678-2262): {exc}") from None
 
 
 def time_reference(var: xr.DataArray | xr.Variable, where: str = "") -> dict:

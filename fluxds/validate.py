@@ -1,6 +1,9 @@
-"""Check a Dataset against the data-model contract, reporting every problem at once."""
+"""Check a Dataset against the data-model contract, reporting every problem at once; and check the physics
+of the numbers a file holds (:func:`check_physics`, run by :func:`fluxds.read`)."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import xarray as xr
@@ -8,7 +11,7 @@ import xarray as xr
 from fluxds import schema
 from fluxds.errors import SchemaError, UnitError
 
-__all__ = ["validate", "order_problems"]
+__all__ = ["validate", "order_problems", "physics_problems", "check_physics", "PhysicsWarning"]
 
 
 # --- order and uniqueness of coordinates (H5 hardening) ---------------------------------------------
@@ -203,4 +206,225 @@ def validate(ds: xr.Dataset, *, where: str = "") -> xr.Dataset:
     if problems:
         label = f"{where}: " if where else ""
         raise SchemaError(f"{label}not a valid fluxds Dataset", problems=problems)
+    return ds
+
+
+# --- physics of the numbers read (issue 12 item 10) ----------------------------------------------------
+class PhysicsWarning(UserWarning):
+    """Numbers that are suspicious but not impossible (see :func:`physics_problems`); an error with
+    ``fluxds.read(path, strict=True)``."""
+
+
+#: suffixes of the uncertainties: magnitudes, never negative
+_ERROR_SUFFIXES = ("_err", "_errp", "_errn", "_errsys")
+#: the reference model's fluxes and counts in each bin: a photon spectrum is never negative
+_REFERENCES = ("ref_dnde", "ref_dnde_e_min", "ref_dnde_e_max", "ref_flux", "ref_eflux", "ref_npred")
+#: relative slack of the "e_ref inside its bin" rule: far above the rounding of a unit conversion
+_E_REF_SLACK = 1e-6
+
+
+def _in_memory(var: xr.DataArray) -> bool:
+    """A float variable whose values are in memory (a dask-backed one is not computed for a check)."""
+    return var.chunks is None and var.dtype.kind == "f"
+
+
+def _position(var: xr.DataArray, flat: int) -> str:
+    """Where element ``flat`` of ``var`` is: ``energy bin 1``, ``time bin 3, energy bin 0``, with the
+    source name when there is a ``source`` coordinate."""
+    index = np.unravel_index(flat, var.shape) if var.ndim else ()
+    parts = []
+    for dim, i in zip(var.dims, index, strict=True):
+        if dim == "source" and "source" in var.coords and var["source"].ndim == 1:
+            parts.append(f"source {str(var['source'].values[i])!r}")
+        else:
+            parts.append(f"{dim} {'bin ' if dim in ('energy', 'time') else 'index '}{int(i)}")
+    return ", ".join(parts) or "the only element"
+
+
+def _name_in_file(ds: xr.Dataset, name: str) -> str:
+    """``'norm_err'``, and for an SED read as another SED type what the file held: ``'norm_err' (dnde_err /
+    ref_dnde: the SED type read was dnde)``."""
+    sed = ds.attrs.get("sed_type_init")
+    if name.startswith("norm") and sed in schema.FILE_SED_TYPES and sed != schema.LIKELIHOOD:
+        return f"{name!r} ({sed}{name[4:]} / ref_{sed}: the SED type read was {sed})"
+    return repr(name)
+
+
+def _first(mask: np.ndarray) -> tuple[int, int]:
+    flat = np.flatnonzero(mask)
+    return int(flat.size), int(flat[0]) if flat.size else -1
+
+
+def _negative_problems(ds: xr.Dataset, names, what: str) -> list[str]:
+    problems = []
+    for name in names:
+        var = ds[name]
+        if not _in_memory(var):
+            continue
+        values = np.asarray(var.values)
+        if not values.size or not np.fmin.reduce(values, axis=None) < 0:  # NaN-blind, allocates nothing
+            continue
+        count, first = _first(values < 0)
+        if count:
+            problems.append(
+                f"variable {_name_in_file(ds, name)} has {count} negative value(s), first "
+                f"{float(values.flat[first])!r} at {_position(var, first)}; {what}"
+            )
+    return problems
+
+
+def _e_ref_problems(ds: xr.Dataset) -> list[str]:
+    from fluxds.units import conversion_factor, parse_unit
+
+    names = (schema.ENERGY, schema.ENERGY_MIN, schema.ENERGY_MAX)
+    if not all(n in ds.coords and ds[n].ndim == 1 and ds[n].chunks is None for n in names):
+        return []  # absent, or dask-backed: a check never computes
+    try:
+        to_ref = [
+            conversion_factor(
+                parse_unit(ds[n].attrs.get("units")), parse_unit(ds[names[0]].attrs.get("units"))
+            )
+            for n in names[1:]
+        ]
+    except UnitError:
+        return []  # reported by validate()
+    e_ref = np.asarray(ds[names[0]].values, dtype=np.float64)
+    lo = np.asarray(ds[names[1]].values, dtype=np.float64) * to_ref[0]
+    hi = np.asarray(ds[names[2]].values, dtype=np.float64) * to_ref[1]
+    count, first = _first((e_ref < lo * (1 - _E_REF_SLACK)) | (e_ref > hi * (1 + _E_REF_SLACK)))
+    if not count:
+        return []
+    unit = ds[names[0]].attrs.get("units", "")
+    return [
+        f"coordinate 'energy' (the file's e_ref) lies outside its bin in {count} bin(s), first energy bin "
+        f"{first}: e_ref={float(e_ref[first])!r} {unit} not in [e_min, e_max] = "
+        f"[{float(lo[first])!r}, {float(hi[first])!r}] "
+        f"{unit}; the reference energy of a bin lies inside it"
+    ]
+
+
+def _gti_problems(ds: xr.Dataset) -> list[str]:
+    if "gti_start" not in ds.data_vars or "gti_stop" not in ds.data_vars:
+        return []
+    if ds["gti_start"].chunks is not None or ds["gti_stop"].chunks is not None:
+        return []  # a check never computes a dask-backed variable
+    start = np.asarray(ds["gti_start"].values, dtype=np.float64)
+    stop = np.asarray(ds["gti_stop"].values, dtype=np.float64)
+    problems = []
+    count, first = _first(~np.isfinite(start) | ~np.isfinite(stop))
+    if count:
+        problems.append(
+            f"variables 'gti_start'/'gti_stop' have {count} interval(s) with a bound that is not a number "
+            f"or infinite, first GTI row {first}: [{float(start[first])!r}, {float(stop[first])!r}]"
+        )
+    if start.shape == stop.shape:
+        count, first = _first(start > stop)
+        if count:
+            problems.append(
+                f"{count} good time interval(s) end before they start, first GTI row {first}: "
+                f"gti_start={float(start[first])!r} > gti_stop={float(stop[first])!r}"
+            )
+    return problems
+
+
+def _ul_problems(ds: xr.Dataset) -> list[str]:
+    if "norm_ul" not in ds.data_vars or "norm" not in ds.data_vars:
+        return []
+    ul_conf = ds.attrs.get("ul_conf")
+    if ul_conf is not None and float(ul_conf) < 0.5:
+        return []  # a limit at less than 50 % confidence may well lie below the best fit
+    if not (_in_memory(ds["norm_ul"]) and _in_memory(ds["norm"])):
+        return []
+    ul, norm = xr.broadcast(ds["norm_ul"], ds["norm"])
+    below = np.asarray((ul < norm).values)  # NaN compares False: a missing limit is no problem
+    count, first = _first(below)
+    if not count:
+        return []
+    level = "50 % or more" if ul_conf is None else f"{float(ul_conf):g}"
+    return [
+        f"variable {_name_in_file(ds, 'norm_ul')} lies below {_name_in_file(ds, 'norm')} in {count} bin(s), "
+        f"first at {_position(ul, first)}: norm_ul={float(ul.values.flat[first])!r} < "
+        f"norm={float(norm.values.flat[first])!r}; an upper limit at {level} confidence from the same "
+        "likelihood lies above the best fit (the file may hold limits and values from different methods)"
+    ]
+
+
+def physics_problems(ds: xr.Dataset) -> tuple[list[str], list[str]]:
+    """Impossible and suspicious numbers in a fluxds Dataset.
+
+    Impossible (errors): a negative uncertainty (``*_err``, ``*_errp``, ``*_errn``, ``*_errsys``); a
+    negative reference flux (``ref_dnde``, ``ref_flux``, ``ref_eflux``, ``ref_npred`` ...); a reference
+    energy outside its bin (``e_ref`` not in ``[e_min, e_max]``, with a relative slack of 1e-6 for
+    rounding); a good time interval with a bound that is NaN or infinite, or that ends before it starts.
+    Suspicious (warnings): an upper limit below the best fit (``norm_ul < norm``) when ``ul_conf`` is at
+    least 0.5. Negative norms and negative upper limits are legal (likelihood fits of a weak source) and
+    not reported. Dask-backed variables are skipped (a check never computes them).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+
+    Returns
+    -------
+    (list of str, list of str)
+        The impossible and the suspicious findings, one message each naming the variable, the count, the
+        first offending bin and its values.
+
+    Examples
+    --------
+    >>> import astropy.units as u, fluxds
+    >>> ds = fluxds.from_likelihood([1.0, 2.0], energy_min=[1, 2] * u.TeV, energy_max=[2, 4] * u.TeV,
+    ...                             reference_model=fluxds.models.default_reference_model(),
+    ...                             norm_err=[0.1, -0.2])
+    >>> errors, warnings = physics_problems(ds)
+    >>> print(errors[0])  # doctest: +NORMALIZE_WHITESPACE
+    variable 'norm_err' has 1 negative value(s), first -0.2 at energy bin 1; an uncertainty is a
+    magnitude, never negative
+    """
+    names = [str(n) for n in ds.data_vars]
+    errors = [n for n in names if n.endswith(_ERROR_SUFFIXES)]
+    impossible = _negative_problems(ds, errors, "an uncertainty is a magnitude, never negative")
+    impossible += _negative_problems(
+        ds,
+        [n for n in _REFERENCES if n in ds.data_vars],
+        "the reference model is a photon spectrum, never negative",
+    )
+    impossible += _e_ref_problems(ds) + _gti_problems(ds)
+    return impossible, _ul_problems(ds)
+
+
+def check_physics(ds: xr.Dataset, *, where: str = "", strict: bool = False) -> xr.Dataset:
+    """Refuse impossible numbers, warn of suspicious ones (:func:`physics_problems`); return ``ds``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    where : str
+        The file, for messages.
+    strict : bool
+        Refuse suspicious numbers too, instead of warning.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` itself.
+
+    Raises
+    ------
+    SchemaError
+        Listing every impossible finding (and with ``strict=True`` every suspicious one).
+
+    Warns
+    -----
+    PhysicsWarning
+        One per suspicious finding, naming the file and the variable.
+    """
+    impossible, suspicious = physics_problems(ds)
+    label = f"{where}: " if where else ""
+    if impossible or (strict and suspicious):
+        found = impossible + ([f"{p} (an error with strict=True)" for p in suspicious] if strict else [])
+        what = "impossible values" if len(found) == len(impossible) else "impossible or suspicious values"
+        raise SchemaError(f"{label}{what}", problems=found)
+    for problem in suspicious:
+        warnings.warn(f"{label}{problem}", PhysicsWarning, stacklevel=3)
     return ds

@@ -193,7 +193,7 @@ def test_file_appearing_during_write_is_not_clobbered(tmp_path):
 @pytest.mark.parametrize("kind", ["file", "directory"])
 def test_error_in_writer_leaves_nothing(tmp_path, kind):
     target = tmp_path / "out"
-    target.write_text("old")
+    target.write_text("SIMPLE  = old")  # a file fluxds may replace (FITS)
     with pytest.raises(RuntimeError, match="boom"):
         with atomic_path(target, overwrite=True) as tmp:
             if kind == "file":
@@ -202,19 +202,19 @@ def test_error_in_writer_leaves_nothing(tmp_path, kind):
                 (tmp / "sub").mkdir(parents=True)
                 (tmp / "sub" / "chunk").write_bytes(b"half")
             raise RuntimeError("boom")
-    assert target.read_text() == "old"
+    assert target.read_text() == "SIMPLE  = old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
 def test_directory_swapped_in_whole(tmp_path):
     target = tmp_path / "store.zarr"
     for generation in ("one", "two"):
-        with atomic_path(target, overwrite=True) as tmp:
-            tmp.mkdir()
-            (tmp / "data").write_text(generation)
-            (tmp / generation).write_text("")
-        assert sorted(p.name for p in target.iterdir()) == sorted(["data", generation])
-        assert (target / "data").read_text() == generation
+        with atomic_path(target, overwrite=True) as tmp:  # a zarr-like store: fluxds may replace it
+            (tmp / generation / "c").mkdir(parents=True)
+            (tmp / "zarr.json").write_text(f'{{"node_type": "group", "attributes": {{"g": "{generation}"}}}}')
+            (tmp / generation / "zarr.json").write_text('{"node_type": "array"}')
+        assert sorted(p.name for p in target.iterdir()) == sorted(["zarr.json", generation])
+        assert generation in (target / "zarr.json").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store.zarr"]
 
 

@@ -1,6 +1,8 @@
 """Clear errors for bad physics: every case of issue 7 item 4 raises a FluxdsError naming the file (when
 read from one), the variable, the value found and what was expected — in memory (from_sed /
-from_likelihood) and through the readers (files written here with astropy, not with fluxds)."""
+from_likelihood) and through the readers (files written here with astropy, not with fluxds). Issue 12
+item 10: impossible numbers (negative errors or references, e_ref outside its bin, a NaN GTI) are refused
+by ``fluxds.read``, suspicious ones (an upper limit below the value) warn, or refuse with ``strict=True``."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from astropy.table import Table
 
 import fluxds
 from fluxds.models import default_reference_model
+from fluxds.validate import PhysicsWarning, physics_problems
 
 DNDE = u.Unit("cm-2 s-1 TeV-1")
 FLUX = u.Unit("cm-2 s-1")
@@ -212,3 +215,184 @@ def test_ul_conf_outside_unit_interval(tmp_path, suffix, ul_conf):
 def test_ul_conf_in_memory():
     with pytest.raises(fluxds.SchemaError, match=r"UL_CONF must lie in \(0, 1\); found 1.5"):
         fluxds.from_sed("dnde", {"dnde": [1, 2] * DNDE}, energy_ref=[1, 2] * u.TeV, ul_conf=1.5)
+
+
+# --- impossible and suspicious numbers (issue 12 item 10): physics_problems -------------
+REF_DNDE = [1e-11, 2e-12, 4e-13] * DNDE
+
+
+def _likelihood(**columns) -> Table:
+    t = Table()
+    t["e_ref"] = [1.4, 2.8, 5.6] * u.TeV
+    t["e_min"] = [1.0, 2.0, 4.0] * u.TeV
+    t["e_max"] = [2.0, 4.0, 8.0] * u.TeV
+    t["norm"] = [1.0, 0.5, -0.2]  # a negative norm is legal (a likelihood fit of a weak source)
+    t["norm_err"] = [0.1, 0.1, 0.3]
+    t["norm_ul"] = [1.2, 0.7, -0.1]  # so is a negative upper limit, above its norm
+    t["ref_dnde"] = REF_DNDE
+    t["ref_flux"] = [1e-11, 4e-12, 1.6e-12] * FLUX
+    for name, value in columns.items():
+        t[name] = value
+    t.meta["SED_TYPE"] = "likelihood"
+    return t
+
+
+@pytest.mark.parametrize("suffix", FILES)
+def test_legal_likelihood_file_reads_quietly(tmp_path, suffix):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = _read(tmp_path, _likelihood(), suffix)()
+        fluxds.read(tmp_path / f"bad{suffix}", strict=True)
+    assert float(ds.norm[2]) == -0.2
+
+
+@pytest.mark.parametrize("suffix", FILES)
+@pytest.mark.parametrize("name", ["norm_err", "norm_errp", "norm_errn"])
+def test_negative_error_is_refused(tmp_path, suffix, name):
+    t = _likelihood(**{name: [0.1, -0.05, 0.3]})
+    with pytest.raises(
+        fluxds.SchemaError,
+        match=rf"{NAME}: impossible values\n  - variable '{name}' has 1 negative value\(s\), first -0.05 at "
+        r"energy bin 1; an uncertainty is a magnitude, never negative",
+    ):
+        _read(tmp_path, t, suffix)()
+
+
+@pytest.mark.parametrize("suffix", FILES)
+def test_negative_error_in_dnde_file_names_the_sed_type(tmp_path, suffix):
+    t = _table(dnde_err=[1e-12, 5e-13, -1e-13] * DNDE)
+    with pytest.raises(
+        fluxds.SchemaError,
+        match=rf"{NAME}: impossible values\n  - variable 'norm_err' \(dnde_err / ref_dnde: the SED type read "
+        r"was dnde\) has 1 negative value\(s\), first .* at energy bin 2",
+    ):
+        _read(tmp_path, t, suffix)()
+
+
+@pytest.mark.parametrize("suffix", FILES)
+@pytest.mark.parametrize("name", ["ref_flux", "ref_dnde"])
+def test_negative_reference_is_refused(tmp_path, suffix, name):
+    t = _likelihood()
+    t[name][1] = -t[name][1]
+    with pytest.raises(
+        fluxds.SchemaError,
+        match=rf"{NAME}: impossible values\n  - variable '{name}' has 1 negative value\(s\), first -.* at "
+        r"energy bin 1; the reference model is a photon spectrum, never negative",
+    ):
+        _read(tmp_path, t, suffix)()
+
+
+@pytest.mark.parametrize("suffix", FILES)
+@pytest.mark.parametrize("e_ref", [4.5, 1.9])
+def test_e_ref_outside_its_bin_is_refused(tmp_path, suffix, e_ref):
+    t = _likelihood()
+    t["e_ref"][1] = e_ref
+    with pytest.raises(
+        fluxds.SchemaError,
+        match=rf"{NAME}: impossible values\n  - coordinate 'energy' \(the file's e_ref\) lies outside its "
+        rf"bin in 1 bin\(s\), first energy bin 1: e_ref={e_ref} TeV not in \[e_min, e_max\] = "
+        r"\[2.0, 4.0\] TeV",
+    ):
+        _read(tmp_path, t, suffix)()
+
+
+def test_e_ref_on_a_bin_edge_or_in_other_units_reads(tmp_path):
+    t = _likelihood()
+    t["e_ref"] = [1.0, 4.0, 8.0] * u.TeV  # on the edges: inside
+    _read(tmp_path, t, ".fits")()
+    t["e_ref"] = [1e9, 4e9, 8e9] * u.keV  # the same energies, converted for the comparison
+    _read(tmp_path, t, ".ecsv")()
+
+
+@pytest.mark.parametrize("suffix", FILES)
+def test_upper_limit_below_value_warns_or_refuses_with_strict(tmp_path, suffix):
+    t = _likelihood(norm_ul=[1.2, 0.4, 0.6])
+    t.meta["UL_CONF"] = 0.95
+    path_read = _read(tmp_path, t, suffix)
+    with pytest.warns(
+        PhysicsWarning,
+        match=rf"{NAME}: variable 'norm_ul' lies below 'norm' in 1 bin\(s\), first at energy bin 1: "
+        r"norm_ul=0.4 < norm=0.5; an upper limit at 0.95 confidence",
+    ):
+        ds = path_read()
+    assert float(ds.norm_ul[1]) == 0.4  # read as it is
+    with pytest.raises(fluxds.SchemaError, match=rf"{NAME}: impossible or suspicious values\n.*'norm_ul'"):
+        fluxds.read(tmp_path / f"bad{suffix}", strict=True)
+
+
+def test_upper_limit_below_value_at_low_confidence_is_legal(tmp_path):
+    import warnings
+
+    t = _likelihood(norm_ul=[1.2, 0.4, 0.6])
+    t.meta["UL_CONF"] = 0.3  # a 30 % limit lies below the best fit
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _read(tmp_path, t, ".fits")()
+
+
+def test_nan_gti_of_an_sed_file_is_refused(tmp_path):
+    from astropy.io import fits
+
+    gti = fits.BinTableHDU.from_columns(
+        [
+            fits.Column("START", "D", unit="s", array=[np.nan]),
+            fits.Column("STOP", "D", unit="s", array=[1e8]),
+        ],
+        name="GTI",
+    )
+    gti.header.update(MJDREFI=51544, MJDREFF=0.0, TIMESYS="TT")
+    fits.HDUList([fits.PrimaryHDU(), fits.table_to_hdu(_likelihood()), gti]).writeto(tmp_path / "bad.fits")
+    with pytest.raises(
+        fluxds.FormatError, match=r"bad\.fits\[GTI\]: GTI column START must be finite; found nan"
+    ):
+        fluxds.read(tmp_path / "bad.fits")
+
+
+def test_impossible_values_in_netcdf_are_refused(tmp_path):
+    """The checks run on the Dataset every reader returns, whatever the format."""
+    ds = _read(tmp_path, _likelihood(), ".fits")()
+    bad = ds.assign(norm_err=ds.norm_err * [1, -1, 1])
+    gti = {"units": "s", "mjdrefi": 51544.0, "mjdreff": 0.0, "time_scale": "tt"}
+    bad = bad.assign(gti_start=("gti", [np.nan], gti), gti_stop=("gti", [1e8], gti))
+    bad.sed.write(tmp_path / "bad.nc")
+    with pytest.raises(
+        fluxds.SchemaError, match=r"(?s)bad\.nc: impossible values\n.*'norm_err'.*'gti_start'"
+    ):
+        fluxds.read(tmp_path / "bad.nc")
+
+
+def test_physics_problems_in_memory_and_real_files():
+    """Building a Dataset in memory does not refuse (physics_problems lists); every real file of tests/data
+    reads with strict=True and no warning: no rule fires on them (docs: /work/notes/docs-F.md counts them
+    over all 162 real files fluxds reads)."""
+    import warnings
+
+    from conftest import DATA
+
+    ds = fluxds.from_likelihood(
+        [1.0, 2.0],
+        energy_min=[1, 2] * u.TeV,
+        energy_max=[2, 4] * u.TeV,
+        reference_model=default_reference_model(),
+        norm_err=[0.1, -0.2],
+        norm_ul=[0.5, 2.5],
+    )
+    impossible, suspicious = physics_problems(ds)
+    assert len(impossible) == 1 and "'norm_err'" in impossible[0]
+    assert len(suspicious) == 1 and "norm_ul=0.5 < norm=1.0" in suspicious[0]
+    real = [  # the TS cubes are slow to read: they are in the count of docs-F.md
+        p for p in sorted(DATA.rglob("*")) if p.suffix in (".fits", ".ecsv", ".gz") and "tscube" not in p.name
+    ]
+    read = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PhysicsWarning)
+        for path in real:
+            try:
+                fluxds.read(path, strict=True)
+            except fluxds.FluxdsError as exc:
+                assert "impossible" not in str(exc), exc
+                continue
+            read += 1
+    assert read >= 25

@@ -12,6 +12,7 @@ import xarray as xr
 
 import fluxds
 from fluxds.cli import main
+from fluxds.parallel import DIGEST_ATTR, INPUT_ATTR, content_digest
 
 
 def _inputs(folder, n: int) -> list:
@@ -38,8 +39,12 @@ def _inputs(folder, n: int) -> list:
 
 
 def _check_outputs(paths, out, ext=".nc"):
+    """Each output is its input's Dataset, plus the record of the input it was made from."""
     for path in paths:
-        xr.testing.assert_identical(fluxds.read(out / (path.stem + ext)), fluxds.read(path))
+        output = fluxds.read(out / (path.stem + ext))
+        assert output.attrs.pop(INPUT_ATTR) == str(path.absolute())
+        assert output.attrs.pop(DIGEST_ATTR) == content_digest(path)
+        xr.testing.assert_identical(output, fluxds.read(path))
 
 
 def test_two_hundred_files_with_two_workers(tmp_path, capsys):

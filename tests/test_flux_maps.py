@@ -234,9 +234,11 @@ def test_model_found_beside_the_file_from_another_cwd(tmp_path, monkeypatch):
     with pytest.raises(fluxds.FormatError) as info:
         fluxds.read(folder / "fm_excess.fits")
     message = str(info.value)
-    assert (
-        str(folder / "fm_excess_model.yaml") in message and str(elsewhere / "fm_excess_model.yaml") in message
-    )
+    # only beside the map is searched (issue 12, item 4), never the current directory
+    assert str(folder / "fm_excess_model.yaml") in message and "never in the current directory" in message
+    shutil.copy(WRITTEN / "fm_excess_model.yaml", elsewhere / "fm_excess_model.yaml")
+    with pytest.raises(fluxds.FormatError, match="only beside the map file"):
+        fluxds.read(folder / "fm_excess.fits")
 
 
 def test_written_files_embed_the_model(tmp_path, monkeypatch):

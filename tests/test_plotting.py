@@ -346,8 +346,9 @@ def test_cli_plot_failures(tmp_path, capsys):
     out = tmp_path / "p.png"
     assert main(["plot", str(WRITTEN / "lc_likelihood.fits"), "-o", str(out), "--kind", "profiles"]) == 1
     assert "select the others first" in capsys.readouterr().err
-    assert main(["plot", str(WRITTEN / "fm_hpx.fits"), "-o", str(out), "--sed-type", "bogus"]) == 1
-    assert "no 'bogus'" in capsys.readouterr().err
+    # a usage error (exit 2): the command line knows the SED types
+    assert main(["plot", str(WRITTEN / "fm_hpx.fits"), "-o", str(out), "--sed-type", "bogus"]) == 2
+    assert "invalid choice: 'bogus'" in capsys.readouterr().err
     assert not out.exists()
     assert main(["plot", str(GAMMAPY_DATA / "crab_hess_fp.fits"), "-o", str(out), "--kind", "profiles",
                  "--sed-type", "e2dnde"]) == 0  # fmt: skip

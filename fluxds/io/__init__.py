@@ -240,6 +240,7 @@ def read(
     *,
     isolate: bool | float = False,
     max_bytes: int | str | None = None,
+    strict: bool = False,
     **kwargs,
 ) -> xr.Dataset:
     """Read any file fluxds knows into a fluxds Dataset.
@@ -252,14 +253,22 @@ def read(
         ``ascii`` for plain text with ``columns=`` and ``units=`` maps, ``lightcurve``, ``flux-map`` ...);
         detected when not given (never ``ascii``).
     isolate : bool or float
-        For files from elsewhere: first read the file in a separate Python process, with a time limit
-        (``True``: 60 s, or a number of seconds), and refuse it with a ``FormatError`` if that process
-        is killed (a damaged HDF5/netCDF file can abort or hang the C library). See
+        For files from elsewhere: first read the file in a separate, confined Python process (isolated
+        mode, a private working folder), with a limit of CPU time counted from when that process is
+        ready to read (``True``: 60 s, or a number of seconds > 0; ``False``/``None``: off) and a memory
+        cap sized from the read budget, and refuse the file with a ``FormatError`` if that process is
+        killed, runs out of time or of memory (a damaged HDF5/netCDF file can abort or hang the C
+        library). 0, negative, NaN or infinite values raise ``ValueError``. See
         :func:`fluxds.io.isolated.probe`.
     max_bytes : int or str, optional
         The read budget for this call: bytes (or a size such as ``"8GiB"``) the read may materialise;
         a file declaring more is refused with a :class:`~fluxds.io.budget.BudgetError` before anything
         is allocated. Default: :func:`fluxds.io.budget.read_budget`.
+    strict : bool
+        Impossible numbers (a negative error or reference flux, ``e_ref`` outside its bin, a NaN GTI) are
+        always refused; suspicious ones (an upper limit below the best fit) are a
+        :class:`~fluxds.validate.PhysicsWarning`, or with ``strict=True`` refused too. See
+        :func:`fluxds.validate.physics_problems`.
     **kwargs
         Passed to the reader (e.g. ``sed_type=``, ``hdu=`` for FITS, ``units="gadf"``).
 
@@ -267,15 +276,19 @@ def read(
     -------
     xarray.Dataset
     """
+    from fluxds.validate import check_physics  # issue 12 item 10: impossible / suspicious numbers
+
     with budget_scope(max_bytes):
-        return _read(path, format, isolate, max_bytes, **kwargs)
+        return check_physics(
+            _read(path, format, isolate, max_bytes, **kwargs), where=str(path), strict=strict
+        )
 
 
 def _read(path, format, isolate, max_bytes, **kwargs) -> xr.Dataset:
-    if isolate is not False and isolate is not None:
-        from fluxds.io.isolated import DEFAULT_SECONDS, probe
+    from fluxds.io.isolated import isolation_limit, probe
 
-        seconds = DEFAULT_SECONDS if isolate is True else float(isolate)
+    seconds = isolation_limit(isolate)  # 0, < 0, NaN, inf, a string ...: a usage error, not "off"
+    if seconds is not None:  # the budget in force (max_bytes=) reaches the child through read_budget()
         probe(path, seconds, **({"format": format} if format else {}), **kwargs)
     try:
         fmt = format or detect_format(path)
@@ -356,16 +369,11 @@ def open_dataset(path: str | os.PathLike, chunks=None, format: str | None = None
     fmt = format or detect_format(path)
     if chunks is None:
         return read(path, format=fmt, **kwargs)
-    if fmt == "netcdf":
-        from fluxds.validate import validate
+    if fmt == "netcdf":  # lazy: the HDF5 layout, the coordinates and each dask chunk checked at open
+        from fluxds.io.netcdf import open_netcdf
 
-        try:
-            ds = xr.open_dataset(path, chunks=chunks, **kwargs)
-        except (OSError, ValueError) as exc:
-            raise FormatError(f"{path}: not a readable netCDF file: {exc}") from None
-        from fluxds.io.cf import decode
-
-        return validate(decode(ds), where=str(path))
+        with budget_scope(kwargs.pop("max_bytes", None)):
+            return open_netcdf(path, chunks, **kwargs)
     if fmt in LAZY_FORMATS or fmt == "zarr":
         return read(path, format=fmt, chunks=chunks, **kwargs)
     return read(path, format=fmt, **kwargs).chunk(chunks)

@@ -24,9 +24,9 @@ import numpy as np
 from astropy.io import fits
 
 from fluxds.errors import FormatError
-from fluxds.healpix import check_nside, region_pixels
+from fluxds.healpix import check_nside, region_pixels, region_size
 
-__all__ = ["HpxGeometry", "geometry_from_header", "values_from_hdu", "is_healpix_hdu"]
+__all__ = ["HpxGeometry", "geometry_from_header", "values_from_hdu", "is_healpix_hdu", "held_pixels"]
 
 _VALUE_COLUMN = re.compile(r"^(CHANNEL|ENERGY|BIN)(\d+)$", re.IGNORECASE)
 _FRAMES = {
@@ -107,6 +107,21 @@ def geometry_from_header(header: fits.Header, has_pix: bool, where: str) -> HpxG
         raise FormatError(f"{where}: INDXSCHM is {indxschm} but there is no PIX column")
     region = str(header.get("HPX_REG", header.get("HPXREGION", "")) or "").strip()
     return HpxGeometry(nside, ordering.lower(), frame, indxschm, region)
+
+
+def held_pixels(geometry: HpxGeometry, hdu, where: str = "") -> int:
+    """How many pixels a map HDU holds once read, from its header alone (nothing is listed or read).
+
+    ``IMPLICIT``: all ``12 NSIDE**2``; ``EXPLICIT``: one per row (``NAXIS2``); ``SPARSE``: the pixels
+    of its region (an upper bound computed from the region's parameters, see
+    :func:`fluxds.healpix.region_size`), else all of the sky, whatever few values the file lists.
+    """
+    npix = 12 * geometry.nside**2
+    if geometry.indxschm == "EXPLICIT":
+        return int(hdu.header.get("NAXIS2", 0))
+    if geometry.indxschm == "SPARSE" and geometry.region:
+        return region_size(geometry.nside, geometry.region, where=where)
+    return npix
 
 
 def _value_columns(hdu, where: str) -> list[str]:

@@ -12,6 +12,13 @@ The budget is, in order of precedence:
 2. :func:`set_read_budget` (for the process);
 3. the ``FLUXDS_MAX_READ_BYTES`` environment variable (bytes, or a size such as ``512MiB``, ``4GB``);
 4. the default: half of this machine's physical memory (:func:`default_read_budget`).
+
+**The budget is for the whole read**, not for each variable: :func:`budget_scope` (which
+:func:`fluxds.read` enters for every read) opens a ledger, and :func:`charge` adds what each part of the
+read materialises (an HDU, a table, a decompressed image) to its running total, refusing the read once the
+total passes the budget, before that part is allocated. Fifteen images of 64 MiB each are refused at the
+fifth under a 256 MiB budget, not read in full. :func:`check_allocation` checks one size on its own (a
+variable, or a whole read that a reader sums itself).
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ __all__ = [
     "set_read_budget",
     "budget_scope",
     "check_allocation",
+    "charge",
+    "charged",
     "parse_size",
 ]
 
@@ -60,6 +69,19 @@ _process_budget: list[int | None] = [None]
 _scoped_budget: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "fluxds_read_budget", default=None
 )
+
+
+class _Ledger:
+    """What one read has materialised so far (bytes), and the parts already counted."""
+
+    __slots__ = ("total", "keys")
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.keys: set = set()
+
+
+_ledger: contextvars.ContextVar[_Ledger | None] = contextvars.ContextVar("fluxds_read_ledger", default=None)
 
 
 class BudgetError(FormatError):
@@ -174,7 +196,10 @@ def set_read_budget(nbytes: int | str | None) -> int | None:
 
 @contextlib.contextmanager
 def budget_scope(nbytes: int | str | None) -> Iterator[int]:
-    """Use another read budget inside a ``with`` block (this thread/context only).
+    """One read: its budget, and a new ledger of what it has materialised (this thread/context only).
+
+    :func:`fluxds.read` enters it for every read; :func:`charge` adds to the ledger it opens. A scope
+    entered inside another starts a ledger of its own (a read inside a read counts on its own).
 
     Parameters
     ----------
@@ -185,15 +210,101 @@ def budget_scope(nbytes: int | str | None) -> Iterator[int]:
     ------
     int
         The budget in force inside the block (bytes).
+
+    Examples
+    --------
+    >>> with budget_scope("1MiB") as budget:
+    ...     charge(1000, path="a.fits", variable="HDU NORM")
+    ...     budget, charged()
+    (1048576, 1000)
     """
-    if nbytes is None:
-        yield read_budget()
-        return
-    token = _scoped_budget.set(parse_size(nbytes, "max_bytes"))
+    budget_token = None if nbytes is None else _scoped_budget.set(parse_size(nbytes, "max_bytes"))
+    ledger_token = _ledger.set(_Ledger())
     try:
         yield read_budget()
     finally:
-        _scoped_budget.reset(token)
+        _ledger.reset(ledger_token)
+        if budget_token is not None:
+            _scoped_budget.reset(budget_token)
+
+
+def charged() -> int:
+    """Bytes charged so far to the read in progress (:func:`charge`); 0 outside :func:`budget_scope`.
+
+    Examples
+    --------
+    >>> charged()
+    0
+    """
+    ledger = _ledger.get()
+    return 0 if ledger is None else ledger.total
+
+
+def charge(
+    nbytes: int | float,
+    *,
+    path: str | os.PathLike,
+    variable: str,
+    what: str = "",
+    key: object = None,
+) -> None:
+    """Add what one part of a read materialises to the read's running total; refuse the read, before
+    that part is allocated, once the total passes the budget.
+
+    The total is that of the :func:`budget_scope` in force (:func:`fluxds.read` opens one for every
+    read). Outside any scope there is no running total and ``nbytes`` is checked on its own, as by
+    :func:`check_allocation`. A refused part is not added to the total.
+
+    Parameters
+    ----------
+    nbytes : int or float
+        Bytes the part would materialise, from what the file declares (Python integers: they never
+        overflow).
+    path : str or path-like
+        The file, for the message.
+    variable : str
+        The variable, column, HDU or table the part is, for the message.
+    what : str, optional
+        How the size was found (``"reading a tile-compressed image of 2 x 4096 x 1024 pixels"``).
+    key : hashable, optional
+        Identifies the part: a part charged again under the same key (a bands table shared by several
+        images and checked for each) is counted once. ``None``: always counted.
+
+    Raises
+    ------
+    BudgetError
+        If ``nbytes``, or the read's total with it, exceeds :func:`read_budget`; naming the file, the
+        variable, the size, the total so far, the budget and how to raise it.
+
+    Examples
+    --------
+    >>> with budget_scope(100 * 1024**2):
+    ...     charge(64 * 1024**2, path="map.fits", variable="HDU NORM")
+    ...     charge(64 * 1024**2, path="map.fits", variable="HDU NORM_ERR")
+    Traceback (most recent call last):
+    ...
+    fluxds.io.budget.BudgetError: map.fits: variable 'HDU NORM_ERR': reading it needs 67108864 bytes ...
+    """
+    ledger = _ledger.get()
+    if ledger is None:
+        check_allocation(nbytes, path=path, variable=variable, what=what)
+        return
+    if key is not None and key in ledger.keys:
+        return
+    if ledger.total == 0 or nbytes != nbytes:
+        check_allocation(nbytes, path=path, variable=variable, what=what)
+    total = ledger.total + nbytes
+    budget = read_budget()
+    if total > budget:
+        detail = f"{what} needs" if what else "reading it needs"
+        raise BudgetError(
+            f"{path}: variable {variable!r}: {detail} {_human(nbytes)}, which brings this read to "
+            f"{_human(total)} (after {_human(ledger.total)} already read), more than the read budget of "
+            f"{_human(budget)} for the whole read; {_RAISE}"
+        )
+    ledger.total = total
+    if key is not None:
+        ledger.keys.add(key)
 
 
 def check_allocation(nbytes: int | float, *, path: str | os.PathLike, variable: str, what: str = "") -> None:
@@ -231,10 +342,14 @@ def check_allocation(nbytes: int | float, *, path: str | os.PathLike, variable: 
         detail = f"{what} needs" if what else "reading it needs"
         raise BudgetError(
             f"{path}: variable {variable!r}: {detail} {_human(nbytes)}, more than the read budget of "
-            f"{_human(budget)}; if you trust the file, raise the budget with fluxds.read(..., "
-            f"max_bytes=...), fluxds.io.budget.set_read_budget(...) or the environment variable "
-            f"{ENVIRONMENT_VARIABLE}"
+            f"{_human(budget)}; {_RAISE}"
         )
+
+
+_RAISE = (
+    "if you trust the file, raise the budget with fluxds.read(..., max_bytes=...), "
+    f"fluxds.io.budget.set_read_budget(...) or the environment variable {ENVIRONMENT_VARIABLE}"
+)
 
 
 def _human(nbytes: int | float) -> str:

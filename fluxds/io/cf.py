@@ -26,12 +26,14 @@ import xarray as xr
 
 from fluxds import schema
 
-__all__ = ["encode", "decode", "netcdf_encoding"]
+__all__ = ["encode", "decode", "netcdf_encoding", "FILE_DIMS"]
 
 RECORD = "fluxds_cf"
 BOUNDS = "energy_bounds"
 BOUNDS_DIM = "bounds2"
 _MAP_AXES = (("lat", "iy"), ("lon", "ix"))
+#: dimensions the encoding adds to a file, beyond those of :data:`fluxds.schema.DIMS`
+FILE_DIMS = (BOUNDS_DIM, *(index for _, index in _MAP_AXES))
 _ADDED_GLOBALS = {
     "Conventions": "CF-1.8",
     "title": "gamma-ray flux estimate (fluxds)",

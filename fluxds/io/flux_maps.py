@@ -37,6 +37,7 @@ from fluxds.io.map_bands import Axis, read_axes
 from fluxds.io.map_build import build_map_dataset
 from fluxds.io.map_model import resolve_model, saved_attrs
 from fluxds.io.sed_files import _gti, open_fits
+from fluxds.io.untrusted import check_fits_hdu
 from fluxds.models import default_reference_model
 from fluxds.wcs import LAT, LON, celestial_header, header_text, wcs_coords
 
@@ -59,12 +60,23 @@ def _bands_index(hdul: fits.HDUList, index: int, where: str) -> int:
     return next((i for i in matches if i > index), matches[0])
 
 
+def _is_quantity(name: str) -> bool:
+    """Whether an image HDU's name is a flux-map quantity fluxds knows (``NORM_ERR``, ``DNDE_UL``, ``TS``)."""
+    name = name.lower()
+    stem = next((s for s in _SED_STEMS if name == s or name.startswith(f"{s}_")), None)
+    return name in schema.VARIABLES or (stem is not None and f"norm{name[len(stem) :]}" in schema.VARIABLES)
+
+
 def _quantity_hdus(hdul: fits.HDUList, primary_name: str) -> list[tuple[str, int]]:
-    """(variable name, HDU index) of every map: the image HDUs, and fluxds's one-row tables
-    (``NORM_SCAN``: a map gammapy must not read, see :func:`write`)."""
+    """(variable name, HDU index) of every map: the image in the primary HDU, the image HDUs that name
+    their bands table (``BANDSHDU``: gammapy and fluxds write it on every map) or bear a quantity's name,
+    and fluxds's one-row tables (``NORM_SCAN``: a map gammapy must not read, see :func:`write`). Any other
+    HDU (an extra ``JUNK`` image) is not a map: it is neither read nor counted against the read budget."""
     out = []
     for index, hdu in enumerate(hdul):
         if hdu.is_image and hdu.header.get("NAXIS", 0) >= 2:
+            if index and "BANDSHDU" not in hdu.header and not _is_quantity(hdu.name):
+                continue
             out.append((primary_name if index == 0 else hdu.name.lower(), index))
         elif isinstance(hdu, fits.BinTableHDU) and hdu.header.get(TABLE_MAP_KEY):
             out.append((hdu.name.lower(), index))
@@ -87,7 +99,8 @@ def _file_chunks(chunks, dims: list[str]):
     return chunks
 
 
-def _data(hdu, dims: list[str], chunks, token: str):
+def _data(hdu, dims: list[str], chunks, token: str, where: str):
+    check_fits_hdu(hdu, where, lazy=chunks is not None)  # before astropy reads (or decompresses) it
     raw = hdu.data if hdu.is_image else hdu.data.field(0)[0]  # memory-mapped when chunks: no read
     if chunks is None:
         data = np.asarray(raw)
@@ -182,6 +195,7 @@ def read(
             image_shape = _image_shape(hdu, label)
             sizes = image_shape[2:]
             bands = _bands_index(hdul, index, label)
+            check_fits_hdu(hdul[bands], where)
             axes = read_axes(hdul[bands], sizes, where=f"{where}[{hdul[bands].name}]")
             energy_axes = [a for a in axes if a.dim == "energy"]
             if len(energy_axes) != 1:
@@ -198,7 +212,7 @@ def read(
             if len(axes) == 1 and not energy_only:
                 energy_only = _energy_only(hdul[bands])
             dims = [a.dim for a in reversed(axes)] + [LAT, LON]
-            data = _data(hdu, dims, chunks, f"{os.path.abspath(where)}:{mtime}:{index}")
+            data = _data(hdu, dims, chunks, f"{os.path.abspath(where)}:{mtime}:{index}", where)
             var = xr.Variable(dims, data).transpose(*schema.canonical_dims(dims))
             arrays[name] = (var, str(header.get("BUNIT", "")).strip())
             axes_seen += [a for a in axes if a.dim not in {b.dim for b in axes_seen}]

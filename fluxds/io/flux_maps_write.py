@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from pathlib import Path
 
 import astropy.units as u
@@ -16,11 +18,12 @@ from fluxds.errors import FormatError
 from fluxds.io.atomic import atomic_path
 from fluxds.io.gadf_table import header_json
 from fluxds.io.map_bands import Axis, bands_hdu
-from fluxds.io.map_model import write_model_yaml
+from fluxds.io.map_model import remove_replaced_model, write_model_yaml
+from fluxds.io.replaceable import check_replaceable
 from fluxds.io.sed_files import _gti_hdu
 from fluxds.wcs import LAT, LON, header_of, is_wcs_map
 
-__all__ = ["write", "TABLE_MAPS", "TABLE_MAP_KEY"]
+__all__ = ["write", "primary_keyword", "TABLE_MAPS", "TABLE_MAP_KEY"]
 
 # maps gammapy must not read (its FluxMaps takes every image HDU of a likelihood file as a quantity):
 # written as a one-row binary table with this keyword
@@ -92,6 +95,19 @@ def write(
     model_file : bool or path-like
         Also write the reference model as a gammapy model YAML (default ``<stem>_model.yaml`` beside the
         file) and name it in ``MODEL``, so that gammapy's ``FluxMaps.read`` finds it; False for none.
+        If the name is taken (by the YAML of the file being replaced, say), the YAML goes under a unique
+        variant ``<name>-<8 hex digits>.yaml``: the flux map and its model are replaced together (all
+        old or all new, as gammapy reads them), and the YAML that the replaced file named is removed
+        once the new file is in place, if fluxds wrote it.
+
+    Raises
+    ------
+    OverwriteError
+        The file exists and ``overwrite`` is False, or it is not something fluxds may replace (nothing is
+        written then, not even the YAML).
+    WriteError
+        Writing failed (disk full, ...): the old file and its YAML are as they were, and no new YAML is
+        left behind.
     """
     where = str(path)
     if not is_wcs_map(ds):
@@ -137,9 +153,70 @@ def write(
         hdus.append(_gti_hdu(ds))
     if sed is not None:
         primary.header["SED_TYPE"] = sed
-    keyword = write_model_yaml(ds.attrs, Path(path), model_file, overwrite)
-    if keyword:
-        primary.header["MODEL"] = keyword
     primary.header["FDSATTRS"] = header_json(dict(ds.attrs))
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        fits.HDUList(hdus).writeto(tmp)
+    _write_pair(fits.HDUList(hdus), Path(path), ds.attrs, model_file, overwrite)
+
+
+def _write_pair(hdus: fits.HDUList, target: Path, attrs: dict, model_file, overwrite: bool) -> None:
+    """Replace the flux map and its model YAML together, as gammapy reads them (through ``MODEL``).
+
+    Every refusal comes before anything is written. The new YAML goes under a name no entry holds (never
+    over the old one), then the FITS file naming it is renamed into place in one system call (the
+    commit); the YAML that the replaced FITS file named is removed only after that, and only if fluxds
+    wrote it. Any failure before the commit removes the new YAML: the old pair is left as it was.
+    """
+    check_replaceable(target, overwrite=overwrite, directory=False)
+    written = write_model_yaml(attrs, target, model_file)
+    if written:
+        hdus[0].header["MODEL"] = written[0]
+    replaced: list[str | None] = []
+    try:
+        with atomic_path(
+            target, overwrite=overwrite, directory=False, on_replaced=_keep_model_of(replaced)
+        ) as tmp:
+            hdus.writeto(tmp)
+    except BaseException:
+        if written:  # nothing names it: the old FITS file names the old YAML (if any)
+            with contextlib.suppress(FileNotFoundError):
+                written[1].unlink()
+        raise
+    if replaced:
+        remove_replaced_model(replaced[0], target, written[1] if written else None)
+
+
+def _keep_model_of(replaced: list[str | None]):
+    """An ``on_replaced`` hook of :func:`~fluxds.io.atomic.atomic_path` keeping the ``MODEL`` keyword of
+    the replaced FITS file in ``replaced``."""
+
+    def hook(name: str, dir_fd: int) -> None:
+        replaced.append(primary_keyword(name, "MODEL", dir_fd=dir_fd))
+
+    return hook
+
+
+def primary_keyword(name: str, key: str, *, dir_fd: int | None = None, max_bytes: int = 364 * 2880):
+    """The value of keyword ``key`` in the primary header of the FITS file ``name``, or None.
+
+    Reads at most ``max_bytes`` (the header only; a link is not followed); a file that is not FITS, or
+    whose primary header is longer, gives None.
+    """
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = os.pread(fd, max_bytes, 0)
+    finally:
+        os.close(fd)
+    cards = [data[i : i + 80] for i in range(0, len(data) - len(data) % 80, 80)]
+    ends = [i for i, card in enumerate(cards) if card.rstrip() == b"END"]
+    if not data.startswith(b"SIMPLE  =") or not ends:
+        return None
+    try:
+        header = fits.Header.fromstring(b"".join(cards[: ends[0] + 1]).decode("ascii"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    value = header.get(key)
+    return value if isinstance(value, str) else None

@@ -405,6 +405,9 @@ def gti_from_columns(
     for keyword, value in (("MJDREFI", mjdrefi), ("MJDREFF", mjdreff)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise FormatError(f"{where}: GTI keyword {keyword} is {value!r}; expected a number (days)")
+    from fluxds.timeaxis import check_gti  # issue 12 item 9: finite bounds within MJD_RANGE, START <= STOP
+
+    check_gti(start, stop, unit=unit, mjdrefi=mjdrefi, mjdreff=mjdreff, where=where)
     attrs = {
         "units": format_unit(parse_unit(unit)),
         "mjdrefi": float(mjdrefi),

@@ -7,10 +7,11 @@ and a ``BANDSHDU`` keyword naming its bands table ``<NAME>_BANDS`` (``CHANNEL``,
 ``E_MAX``, energies in TeV or keV), and a ``GTI`` HDU when the maps have one. gammapy 2.1 writes this but
 cannot read it back (its ``Maps.from_hdulist`` looks at image HDUs only).
 
-fluxds reads the ``MODEL`` YAML relative to the FITS file's folder first (gammapy: the current
-directory only), and writes files that need no side file: the attributes, with the reference model, go
-into the primary header as JSON (``FDSATTRS``), and the energy-only variables (``ref_dnde``,
-``ref_flux``, ``ref_eflux`` ...) into the bands tables as ``REF_*`` columns.
+fluxds reads the ``MODEL`` YAML only beside the FITS file, by the keyword's file name (gammapy: the
+keyword's path from the current directory; see :mod:`fluxds.io.map_model`), and writes files that
+need no side file: the attributes, with the reference model, go into the primary header as JSON
+(``FDSATTRS``), and the energy-only variables (``ref_dnde``, ``ref_flux``, ``ref_eflux`` ...) into the
+bands tables as ``REF_*`` columns.
 """
 
 from __future__ import annotations
@@ -28,11 +29,14 @@ from fluxds.construct import ORIGIN_TEMPLATE, from_sed
 from fluxds.errors import FormatError, ModelError
 from fluxds.healpix import PIXEL, healpix_coords
 from fluxds.io._fds_attrs import restore_attrs, saved_attrs
-from fluxds.io._hpx_hdu import BOOL_KEY, geometry_from_header, is_healpix_hdu, values_from_hdu
+from fluxds.io._hpx_hdu import BOOL_KEY, geometry_from_header, held_pixels, is_healpix_hdu, values_from_hdu
 from fluxds.io._hpx_write import write
+from fluxds.io.budget import check_allocation
 from fluxds.io.gadf_table import META_ATTRS, guess_sed_type
+from fluxds.io.map_model import model_file_beside, read_model_yaml
 from fluxds.io.sed_files import _gti, open_fits
-from fluxds.models import SpectralModel, Template, model_from_dict, model_from_json
+from fluxds.io.untrusted import check_fits_hdu
+from fluxds.models import SpectralModel, Template, model_from_json
 from fluxds.units import format_unit, parse_unit
 
 __all__ = ["read", "write", "reference_model_file", "reference_model_from_yaml"]
@@ -41,31 +45,16 @@ _AXIS_COLUMNS = {"CHANNEL", "ENERGY", "E_MIN", "E_MAX", "E_REF", "E_CTR", "NSIDE
 
 
 def reference_model_file(name: str, relative_to: str | os.PathLike, where: str) -> Path:
-    """The file a ``MODEL`` keyword names: looked for in the folder ``relative_to`` first (the FITS
-    file's folder), then as given (gammapy's rule: the current directory)."""
-    given = Path(name)
-    candidates = [given] if given.is_absolute() else [Path(relative_to) / given, given]
-    found = next((p for p in candidates if p.is_file()), None)
-    if found is None:
-        tried = " nor ".join(str(p) for p in candidates)
-        raise FormatError(f"{where}: keyword MODEL names {name!r}, but there is neither {tried}")
-    return found
+    """The file a ``MODEL`` keyword names: beside the FITS file (the folder ``relative_to``) only, by
+    file name (:func:`fluxds.io.map_model.model_file_beside`: no folder of the keyword followed, no
+    current directory, no link)."""
+    return model_file_beside(name, relative_to, where)
 
 
 def reference_model_from_yaml(found: str | os.PathLike) -> SpectralModel:
-    """The spectral model of the first component of a gammapy model YAML file (``yaml.safe_load``)."""
-    import yaml
-
-    found = Path(found)
-    try:
-        data = yaml.safe_load(found.read_text(encoding="utf-8"))
-        components = data.get("components") if isinstance(data, dict) else None
-        spectral = next(c["spectral"] for c in components if isinstance(c, dict) and "spectral" in c)
-        return model_from_dict(spectral)
-    except (yaml.YAMLError, TypeError, StopIteration) as exc:
-        raise FormatError(f"{found}: not a gammapy model YAML with a spectral component: {exc}") from None
-    except ModelError as exc:
-        raise FormatError(f"{found}: {exc}") from None
+    """The spectral model of the first component of a gammapy model YAML file
+    (:func:`fluxds.io.map_model.read_model_yaml`: no link followed, bounded, safe loader)."""
+    return read_model_yaml(found, keyword=Path(found).name, where=str(found))[0]
 
 
 def _bands(hdul, hdu, where: str):
@@ -163,7 +152,9 @@ def read(
     with hdul:
         primary = hdul[0].header
         saved = saved_attrs(primary, f"{path}[PRIMARY]")
-        maps = [_read_hdu(hdul, hdu, path, lazy=chunks is not None) for hdu in hdul if is_healpix_hdu(hdu)]
+        hdus = [hdu for hdu in hdul if is_healpix_hdu(hdu)]
+        _check_budget(hdul, hdus, path, sky_coords=sky_coords, lazy=chunks is not None)
+        maps = [_read_hdu(hdul, hdu, path, lazy=chunks is not None) for hdu in hdus]
         banded = [m for m in maps if m["axis"] is not None]
         if not banded:
             raise FormatError(
@@ -231,6 +222,37 @@ def read(
     return ds
 
 
+def _check_budget(hdul, hdus: list, path: str, *, sky_coords: bool, lazy: bool) -> None:
+    """Refuse, from the headers alone, maps whose pixels would exceed the read budget: the pixels held
+    (:func:`fluxds.io._hpx_hdu.held_pixels`: all ``12 NSIDE**2`` of an all-sky SPARSE map however few
+    values it lists, or the analytic size of its region) x 8 bytes x the bands of each map read
+    eagerly, and the pixel index and centres (8 + 16 bytes a pixel)."""
+    total, coords, largest = 0, 0, None
+    for hdu in hdus:
+        where = f"{path}[{hdu.name}]"
+        geometry = geometry_from_header(hdu.header, "PIX" in [n.upper() for n in hdu.columns.names], where)
+        bands = _bands(hdul, hdu, where)
+        n_bands = max(int(bands.header.get("NAXIS2", 0)), 1) if bands is not None else 1
+        held = held_pixels(geometry, hdu, where)
+        if geometry.indxschm == "SPARSE" or not lazy:  # SPARSE values are filled in memory even when lazy
+            total += held * n_bands * 8
+        coords = max(coords, held * (24 if sky_coords else 8))
+        if largest is None or held * n_bands > largest[0] * largest[1]:
+            largest = (held, n_bands, geometry)
+    if largest is None:
+        return
+    held, n_bands, geometry = largest
+    check_allocation(
+        total + coords,
+        path=path,
+        variable=", ".join(h.name for h in hdus[:4]) + (", ..." if len(hdus) > 4 else ""),
+        what=(
+            f"{len(hdus)} HEALPix map(s), the largest of {held} pixels ({geometry.indxschm}, NSIDE "
+            f"{geometry.nside}) x {n_bands} band(s) of 8 bytes, with the pixel index and centres,"
+        ),
+    )
+
+
 def _read_hdu(hdul, hdu, path: str, lazy: bool = False) -> dict:
     """One map HDU: its name, geometry, pixels, values (numpy, or dask when ``lazy``), their unit (None
     for flags and counts of things) and energy axis."""
@@ -238,7 +260,10 @@ def _read_hdu(hdul, hdu, path: str, lazy: bool = False) -> dict:
     has_pix = "PIX" in [n.upper() for n in hdu.columns.names]
     geometry = geometry_from_header(hdu.header, has_pix, where)
     bands = _bands(hdul, hdu, where)
+    if bands is not None:
+        check_fits_hdu(bands, path)
     axis = _energy_axis(bands, where) if bands is not None else None
+    check_fits_hdu(hdu, path, lazy=lazy and geometry.indxschm != "SPARSE")
     pixels, values = values_from_hdu(hdu, geometry, axis["n"] if axis else 1, where, lazy=lazy)
     if axis is None and values.shape[0] != 1:
         raise FormatError(f"{where}: {values.shape[0]} value columns but no BANDSHDU keyword")

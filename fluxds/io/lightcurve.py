@@ -17,6 +17,7 @@ from astropy.table import Table
 
 from fluxds.errors import FormatError
 from fluxds.io.atomic import atomic_path
+from fluxds.io.ecsv_safe import read_ecsv_table
 from fluxds.io.lightcurve_bts import bts_table_from_dataset, dataset_from_bts_table
 from fluxds.io.lightcurve_gadf import (
     HDU_NAME,
@@ -54,10 +55,7 @@ def _container(path: Path) -> str:
 
 
 def _read_ecsv(path: str) -> Table:
-    try:
-        return Table.read(path, format="ascii.ecsv")
-    except Exception as exc:  # OSError, ValueError, and the YAML parser's own errors
-        raise FormatError(f"{path}: not a readable ECSV table: {exc}") from None
+    return read_ecsv_table(path)  # the header checked against the read budget first
 
 
 def _names(hdu) -> set[str]:

@@ -27,7 +27,7 @@ from fluxds.io.gadf_table import _attrs_from_meta, _normalised_columns, _units_o
 from fluxds.io.lightcurve_keys import energy_row, extra_meta_attrs, read_time_keywords
 from fluxds.io.lightcurve_table import dataset_from_columns, lightcurve_table_from_dataset
 from fluxds.models import default_reference_model
-from fluxds.timeaxis import astropy_time, time_coords
+from fluxds.timeaxis import TimeValueError, astropy_time, check_times, time_coords
 
 __all__ = ["dataset_from_bts_table", "bts_table_from_dataset", "DEFAULT_BAND"]
 
@@ -59,7 +59,18 @@ def _times(table: Table, meta: dict, where: str, saved) -> dict[str, xr.Variable
     else:
         width = np.asarray(size, dtype=np.float64)  # in the unit of the start times
     width = np.asarray(width, dtype=np.float64)
-    return time_coords(time_min=lo, time_max=lo + width, where=where, **ref)
+    with np.errstate(over="ignore", invalid="ignore"):
+        hi = lo + width  # an overflow is infinite, refused below
+    # finite and within MJD_RANGE (fluxds.timeaxis), naming the file's columns, before the sum can overflow
+    if lo.ndim == 1 and width.shape == lo.shape:
+        times = {k: ref[k] for k in ("unit", "mjdrefi", "mjdreff")}
+        check_times(lo, what=f"column {START!r}", where=where, **times)
+        bad = np.flatnonzero(~np.isfinite(width))
+        if bad.size:
+            i = int(bad[0])
+            raise TimeValueError(f"{where}: column {SIZE!r} must be finite; found {width[i]} in row {i}")
+        check_times(hi, what=f"the end of the bin, {START} + {SIZE},", where=where, **times)
+    return time_coords(time_min=lo, time_max=hi, where=where, **ref)
 
 
 def dataset_from_bts_table(

@@ -15,7 +15,14 @@ from astropy.table import Table
 from fluxds import schema
 from fluxds.errors import FormatError
 from fluxds.io.gadf_table import META_ATTRS, _jsonable
-from fluxds.timeaxis import NUMERIC_TIME_COORDS, time_coords, time_scale_from_timesys
+from fluxds.timeaxis import (
+    NUMERIC_TIME_COORDS,
+    check_mjd,
+    check_time_reference,
+    check_times,
+    time_coords,
+    time_scale_from_timesys,
+)
 
 __all__ = [
     "read_time_keywords",
@@ -50,7 +57,7 @@ PRIVATE_KEYS = (
 def _number(value, keyword: str, where: str) -> float:
     try:
         return float(str(value).replace("D", "E")) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise FormatError(f"{where}: keyword {keyword} is {value!r}; expected a number") from None
 
 
@@ -82,6 +89,7 @@ def read_time_keywords(
         reff = _number(meta.get("MJDREFF", 0.0), "MJDREFF", where)
     elif "MJDREF" in meta:
         ref = _number(meta["MJDREF"], "MJDREF", where)
+        check_mjd(ref, "keyword MJDREF", where)  # before floor(): NaN and infinities are refused here
         refi = float(math.floor(ref))
         reff = ref - refi
     elif require_reference:
@@ -93,8 +101,9 @@ def read_time_keywords(
     exact = (saved or {}).get(MJDREFF_KEY)
     if isinstance(exact, float) and abs(exact - reff) <= 1e-15:
         reff = exact
-    if refi != math.floor(refi) or not math.isfinite(refi + reff):
-        raise FormatError(f"{where}: keyword MJDREFI is {refi!r}; expected an integer number of days")
+    # finite, a whole number of days in MJDREFI, and MJDREFI and MJDREFI + MJDREFF within MJD_RANGE: each
+    # keyword named for what is wrong with it (TimeValueError, a FormatError)
+    check_time_reference(refi, reff, where)
     note = None
     if "TIMESYS" in meta:
         scale = time_scale_from_timesys(meta["TIMESYS"], where)
@@ -178,6 +187,12 @@ def time_coords_from_meta(times: dict[str, Any], meta, where: str, **options) ->
     ref = read_time_keywords(meta, where, column_unit=column_unit, **options)
     note = ref.pop("note")
     values = {k: (v.to_value(ref["unit"]) if isinstance(v, u.Quantity) else v) for k, v in times.items()}
+    for name, arr in values.items():  # finite and within MJD_RANGE, naming the file's column and row
+        arr = np.asarray(arr)
+        if arr.ndim == 1 and arr.dtype.kind in "fiu":
+            column = "time" if name == "time_value" else name
+            check_times(arr, unit=ref["unit"], mjdrefi=ref["mjdrefi"], mjdreff=ref["mjdreff"],
+                        what=f"column {column!r}", where=where)  # fmt: skip
     coords = time_coords(**values, **ref, where=where)
     if note:
         for name in NUMERIC_TIME_COORDS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Sequence
 
@@ -9,6 +10,8 @@ import xarray as xr
 
 from fluxds.errors import FormatError
 from fluxds.io.cf import decode
+from fluxds.io.untrusted import check_zarr_codecs
+from fluxds.io.zarr_safe import walk_store
 from fluxds.validate import validate
 
 __all__ = ["open_mfdataset"]
@@ -60,6 +63,11 @@ def open_mfdataset(
     else:
         options.setdefault("combine", "by_coords")
     options.setdefault("combine_attrs", "drop_conflicts")
+    listed = sorted(glob.glob(paths)) if isinstance(paths, str) else list(paths)
+    for path in listed:
+        if os.path.isdir(path):  # a zarr store from elsewhere: no link or special file inside, no pickle
+            walk_store(path)
+            check_zarr_codecs(path)
     try:
         ds = xr.open_mfdataset(paths, **options)
     except (OSError, ValueError) as exc:

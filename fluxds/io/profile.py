@@ -36,6 +36,7 @@ from astropy.utils.exceptions import AstropyWarning
 from fluxds import schema
 from fluxds.construct import ORIGIN_TEMPLATE, from_sed
 from fluxds.errors import FormatError, ModelError
+from fluxds.io.ecsv_safe import read_ecsv_table
 from fluxds.io.gadf_table import (
     META_ATTRS,
     _attrs_from_meta,
@@ -59,7 +60,7 @@ from fluxds.io.profile_columns import (
     shared_columns,
     text_columns,
 )
-from fluxds.io.untrusted import check_fits_sizes
+from fluxds.io.untrusted import check_fits_hdu, check_fits_sizes
 from fluxds.models import Template, model_from_json
 
 __all__ = ["read", "write", "dataset_from_profile_table", "profile_table_from_dataset", "REGION_DIM"]
@@ -190,6 +191,7 @@ def read(
             with fits.open(path, memmap=False) as hdul:
                 table_hdu = _profile_hdu(hdul, hdu, path)
                 label = table_hdu.name or "HDU 1"
+                check_fits_hdu(table_hdu, path)  # before astropy reads it: within the read budget
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", AstropyWarning)
                     table = Table.read(table_hdu)
@@ -198,10 +200,7 @@ def read(
             raise FormatError(f"{path}: not a readable FITS file: {exc}") from None
         where = f"{path}[{label}]"
     else:
-        try:
-            table = Table.read(path, format="ascii.ecsv")
-        except Exception as exc:  # OSError, ValueError, and the YAML parser's own errors
-            raise FormatError(f"{path}: not a readable ECSV table: {exc}") from None
+        table = read_ecsv_table(path)  # the header checked against the read budget first
         where = path
         text = _meta(table).get("GTI")
         gti = gti_from_json(text, where) if text is not None else None

@@ -21,6 +21,7 @@ from astropy.utils.exceptions import AstropyWarning
 from fluxds import schema
 from fluxds.errors import FluxdsError, FormatError
 from fluxds.io.atomic import atomic_path
+from fluxds.io.ecsv_safe import read_ecsv_table
 from fluxds.io.gadf_table import (
     dataset_from_table,
     decode_keyword_text,
@@ -28,7 +29,7 @@ from fluxds.io.gadf_table import (
     guess_sed_type,
     table_from_dataset,
 )
-from fluxds.io.untrusted import check_fits_sizes, check_hdf5_layout
+from fluxds.io.untrusted import check_fits_hdu, check_fits_sizes, check_hdf5_layout
 
 __all__ = ["read_fits", "write_fits", "read_ecsv", "write_ecsv", "read_hdf5", "write_hdf5"]
 
@@ -55,7 +56,9 @@ def open_fits(path: str, *, memmap: bool = False) -> fits.HDUList:
 
 
 def read_table_hdu(hdu, where: str) -> Table:
-    """A FITS table HDU as an astropy Table (astropy's unit warnings silenced; errors as FormatError)."""
+    """A FITS table HDU as an astropy Table (astropy's unit warnings silenced; errors as FormatError);
+    its size is checked against the read budget first (:func:`fluxds.io.untrusted.check_fits_hdu`)."""
+    check_fits_hdu(hdu, where)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)
         try:
@@ -74,6 +77,7 @@ def _gti(hdul, path: str) -> xr.Dataset | None:
         raise FormatError(f"{where}: a GTI HDU needs START and STOP columns, found {names}")
     header = hdu.header
     unit = hdu.columns["START"].unit or header.get("TIMEUNIT", "s")
+    check_fits_hdu(hdu, path, label="GTI")
     return gti_from_columns(
         hdu.data["START"],
         hdu.data["STOP"],
@@ -275,10 +279,7 @@ def read_ecsv(path: str | os.PathLike, **options) -> xr.Dataset:
     """Read a GADF SED table from ECSV (astropy's safe YAML header reader); ``options`` as for
     :func:`read_fits`."""
     where = str(path)
-    try:
-        table = Table.read(where, format="ascii.ecsv")
-    except Exception as exc:  # OSError, ValueError, and the YAML parser's own errors
-        raise FormatError(f"{where}: not a readable ECSV table: {exc}") from None
+    table = read_ecsv_table(where)  # the header checked against the read budget first
     return dataset_from_table(table, where=where, **options)
 
 
@@ -290,6 +291,46 @@ def write_ecsv(
     table = table_from_dataset(_single(ds, "ECSV", where), sed_type, where=where)
     with atomic_path(path, overwrite=overwrite) as tmp:
         table.write(tmp, format="ascii.ecsv")
+
+
+#: astropy reads an HDF5 table into an array, then copies it into the Table's columns
+_HDF5_TABLE_COPIES = 2
+_HDF5_META_KEY = "__table_column_meta__"  # astropy's serialised metadata: an attribute (astropy < 3) ...
+_HDF5_META_SUFFIX = "." + _HDF5_META_KEY  # ... or a dataset beside the table
+
+
+def _check_hdf5_table(f, hdf5_path: str, where: str) -> None:
+    """The table astropy will read (and its serialised metadata) against the read budget, from the
+    declared shapes alone; the metadata's YAML against alias bombs (:mod:`fluxds.io.yaml_safe`)."""
+    import h5py
+
+    from fluxds.io.budget import check_allocation, read_budget
+    from fluxds.io.hdf5_sizes import chunk_bytes, dataset_nbytes
+
+    if hdf5_path not in f or not isinstance(f[hdf5_path], h5py.Dataset):
+        raise FormatError(f"{where}: no table {hdf5_path!r} in the HDF5 file")
+    table = f[hdf5_path]
+    label = f"{where}[{hdf5_path}]"
+    meta = f.get(hdf5_path + _HDF5_META_SUFFIX)
+    meta = meta if isinstance(meta, h5py.Dataset) else None
+    limit = read_budget()
+    rows = _HDF5_TABLE_COPIES * dataset_nbytes(table)
+    inflate = max(chunk_bytes(table, limit), chunk_bytes(meta, limit) if meta is not None else 0)
+    meta_bytes = dataset_nbytes(meta) if meta is not None else 0
+    what = (
+        f"a table of declared shape {tuple(int(n) for n in table.shape)} of {table.dtype.itemsize}-byte "
+        f"rows (read, then copied into columns){f', {meta_bytes} bytes of metadata' if meta_bytes else ''}"
+        f"{f', chunks HDF5 may inflate to {inflate} bytes' if inflate else ''}"
+    )
+    check_allocation(rows + meta_bytes + inflate, path=where, variable=hdf5_path, what=what)
+    # the YAML astropy parses: the metadata dataset, or (files of astropy < 3) an attribute of the table
+    found = meta[()] if meta is not None else table.attrs.get(_HDF5_META_KEY)
+    if found is not None:
+        from fluxds.io.yaml_safe import check_yaml
+
+        values = np.asarray(found).ravel()
+        lines = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]
+        check_yaml("\n".join(lines), path=label, what="HDF5 table metadata (YAML)")
 
 
 def read_hdf5(path: str | os.PathLike, *, hdf5_path: str | None = None, **options) -> xr.Dataset:
@@ -313,6 +354,7 @@ def read_hdf5(path: str | os.PathLike, *, hdf5_path: str | None = None, **option
                 if not found:
                     raise FormatError(f"{where}: no table found in the HDF5 file")
                 hdf5_path = found[0]
+            _check_hdf5_table(f, hdf5_path, where)
         table = Table.read(where, format="hdf5", path=hdf5_path)
     except FluxdsError:
         raise

@@ -42,6 +42,7 @@ from fluxds.errors import FormatError, ModelError
 from fluxds.io._fds_attrs import restore_attrs, saved_attrs
 from fluxds.io._tscube_write import write
 from fluxds.io.sed_files import open_fits
+from fluxds.io.untrusted import check_fits_hdu
 from fluxds.models import Template, model_from_json
 from fluxds.units import format_unit, parse_unit
 from fluxds.wcs import LAT, LON, celestial_header, wcs_coords
@@ -60,6 +61,7 @@ def _table(hdul, name: str, path: str, required: bool = True) -> tuple[Table | N
         if required:
             raise FormatError(f"{path}: no {name} HDU; a TS cube has PRIMARY, SCANDATA, FITDATA, EBOUNDS")
         return None, where
+    check_fits_hdu(hdul[name], path)  # before astropy reads it: within the read budget
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)
         try:
@@ -192,6 +194,7 @@ def read(path: str | os.PathLike, *, chunks=None) -> xr.Dataset:
     hdul = open_fits(path, memmap=chunks is not None)
     with hdul:
         primary = hdul[0]
+        check_fits_hdu(primary, path, lazy=chunks is not None)  # before astropy reads it
         if primary.data is None or primary.data.ndim != 2:
             raise FormatError(
                 f"{path}[PRIMARY]: expected the 2-D TS image, found shape "

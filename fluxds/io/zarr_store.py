@@ -4,19 +4,26 @@ netCDF (:mod:`fluxds.io.cf`), with consolidated metadata."""
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import xarray as xr
 
-from fluxds.errors import FormatError
+from fluxds import schema
+from fluxds.errors import FluxdsError, FormatError
 from fluxds.io.atomic import atomic_path
-from fluxds.io.cf import decode, encode
+from fluxds.io.budget import BudgetError, check_allocation
+from fluxds.io.cf import BOUNDS, decode, encode
 from fluxds.io.storage import merge_encoding, zarr_storage
+from fluxds.io.untrusted import check_zarr_codecs
+from fluxds.io.zarr_safe import SafeLocalStore, walk_store
 from fluxds.validate import validate
 
 __all__ = ["read_zarr", "write_zarr", "is_zarr_store"]
 
 _MARKERS = (".zmetadata", ".zgroup", "zarr.json")
+#: the most chunks fluxds reads from one array of a zarr store (declared, or dask chunks asked for)
+MAX_CHUNKS = 1_000_000
 
 
 def is_zarr_store(path: str | os.PathLike) -> bool:
@@ -41,7 +48,9 @@ def write_zarr(
 ) -> None:
     """Write ``ds`` to a zarr store (a directory), atomically: the store is built in a temporary
     directory beside ``path`` and swapped into place (:func:`fluxds.io.atomic.atomic_path`); an existing
-    store is replaced only with ``overwrite=True`` (and only once the new one is complete).
+    store is replaced only with ``overwrite=True`` (and only once the new one is complete); anything but a
+    zarr store under the name (a folder of other files, a file, a symbolic link) is never replaced
+    (:class:`~fluxds.errors.OverwriteError`).
 
     Data variables of 65536 values or more are compressed with blosc lz4 + shuffle, numpy-backed maps
     chunked 256 x 256 pixels (see :mod:`fluxds.io.storage`); ``encoding`` (per variable, as xarray's
@@ -52,20 +61,159 @@ def write_zarr(
     chosen = merge_encoding(zarr_storage(encoded), encoding)
     # atomic_path swaps a complete new store in with one rename (an exchange when one exists), so a
     # kill at any moment leaves the old store or the new one under the name, never neither
-    with atomic_path(target, overwrite=overwrite) as tmp:
+    # directory=True: a file under the name is refused before anything is written; an existing directory
+    # is replaced only if it is a zarr store (never a folder of other files: fluxds.io.replaceable)
+    with atomic_path(target, overwrite=overwrite, directory=True) as tmp:
         encoded.to_zarr(tmp, mode="w", consolidated=True, encoding=chosen)
+
+
+def _needed(name: str) -> bool:
+    """Whether a data variable of a store is one a fluxds Dataset holds (the schema's quantities, GTIs,
+    TS-cube fit results, the CF energy bounds); coordinates are decided in :func:`_plan`."""
+    from fluxds.io.gadf_table import GTI_VARS
+    from fluxds.io.tscube import TS_IMAGE
+
+    return (
+        name in schema.QUANTITY_NAMES
+        or name in GTI_VARS
+        or name in (TS_IMAGE, BOUNDS, "bin_status")
+        or name.startswith("fit_")
+    )
+
+
+def _product(values) -> int:
+    n = 1
+    for value in values:
+        n *= int(value)
+    return n
+
+
+def _compressor(metadata) -> str | None:
+    """The name of the codec that decompresses a chunk's stored bytes into the chunk's raw bytes, when it
+    is the only size-changing step (None: no such single codec, or one fluxds does not check)."""
+    if hasattr(metadata, "codecs"):  # zarr 3: array->array codecs, one array->bytes, bytes->bytes codecs
+        names = [type(codec).__name__ for codec in metadata.codecs]
+        if not names or any(n in ("ShardingCodec", "VLenUTF8Codec", "VLenBytesCodec") for n in names):
+            return None
+        compressors = [n for n in names[names.index("BytesCodec") + 1 :]] if "BytesCodec" in names else []
+        first = compressors[0] if compressors else None
+        return {"BloscCodec": "blosc", "ZstdCodec": "zstd", "GzipCodec": "gzip"}.get(first or "")
+    if getattr(metadata, "filters", None):  # zarr 2 filters may change the size
+        return None
+    codec_id = getattr(getattr(metadata, "compressor", None), "codec_id", None)
+    return codec_id if codec_id in ("blosc", "zstd", "zlib", "gzip") else None
+
+
+def _plan(store: SafeLocalStore, where: str, *, lazy: bool) -> list[str]:
+    """Check the declared sizes of the variables a read needs against the read budget, register their
+    chunk sizes with ``store`` and return the arrays not to read (neither fluxds variables nor
+    coordinates)."""
+    import zarr
+
+    try:
+        group = zarr.open_group(store=store, mode="r")
+        arrays = dict(group.arrays())
+        group_attrs = dict(group.attrs)
+    except FluxdsError:
+        raise
+    except Exception as exc:  # zarr raises many kinds for damaged metadata
+        raise FormatError(f"{where}: not a readable zarr store: {exc}") from None
+    dims_of: dict[str, tuple[str, ...]] = {}
+    for name, array in arrays.items():
+        meta = array.metadata
+        dims = getattr(meta, "dimension_names", None) or array.attrs.get("_ARRAY_DIMENSIONS") or ()
+        dims_of[name] = tuple(str(d) for d in dims)
+    coordinates: set[str] = set(str(group_attrs.get("coordinates", "")).split())
+    for array in arrays.values():
+        coordinates.update(str(array.attrs.get("coordinates", "")).split())
+        coordinates.add(str(array.attrs.get("bounds", "")))
+    all_dims = {d for dims in dims_of.values() for d in dims}
+    needed = [n for n in arrays if n in coordinates or n in all_dims or _needed(n)]
+    total = 0
+    for name in needed:
+        array = arrays[name]
+        dtype = array.dtype
+        itemsize = max(dtype.itemsize, 64) if dtype.kind in "OTU" and dtype.itemsize < 64 else dtype.itemsize
+        shape, chunk_shape = tuple(array.shape), tuple(array.shards or array.chunks)
+        described = f"declared shape {shape} of {dtype}"
+        nbytes = _product(shape) * itemsize
+        chunk_bytes = _product(chunk_shape) * itemsize
+        n_chunks = _product(-(-s // max(c, 1)) for s, c in zip(shape, chunk_shape, strict=True))
+        if n_chunks > MAX_CHUNKS:
+            raise BudgetError(
+                f"{where}: variable {name!r}: {described} in chunks of {chunk_shape} is {n_chunks} chunks, "
+                f"more than the {MAX_CHUNKS} fluxds reads from one array"
+            )
+        index = name in all_dims and dims_of[name] == (name,)  # xarray loads dimension coordinates at open
+        if lazy and not index:
+            what = f"one chunk {chunk_shape} of {dtype}"
+            check_allocation(chunk_bytes, path=where, variable=name, what=what)
+        else:
+            check_allocation(nbytes, path=where, variable=name, what=described)
+            total += nbytes
+        codec = _compressor(array.metadata)
+        if codec is not None and dtype.kind in "biufcmM":
+            store.limit(name, _product(array.chunks) * itemsize, codec)
+    names = ", ".join(needed[:5]) + (f" and {len(needed) - 5} more" if len(needed) > 5 else "")
+    check_allocation(total, path=where, variable=names, what="the variables read together")
+    return [n for n in arrays if n not in needed]
+
+
+def _check_dask_chunks(ds: xr.Dataset, where: str) -> None:
+    """Refuse dask chunks (as ``chunks=`` asked for) that one computation would allocate beyond the
+    budget, or so many that the task graph itself is the problem."""
+    for name, var in ds.variables.items():
+        chunks = getattr(var.data, "chunks", None)
+        if chunks is None or not hasattr(var.data, "dask"):
+            continue
+        largest = _product(max(c) if c else 0 for c in chunks) * var.dtype.itemsize
+        check_allocation(largest, path=where, variable=str(name), what=f"one dask chunk of {var.dtype}")
+        if _product(len(c) for c in chunks) > MAX_CHUNKS:
+            raise BudgetError(f"{where}: variable {name!r}: more than {MAX_CHUNKS} dask chunks")
 
 
 def read_zarr(path: str | os.PathLike, *, chunks=None) -> xr.Dataset:
     """Read a zarr store written by fluxds (or any zarr store holding a valid fluxds Dataset); with
-    ``chunks`` the variables stay dask-backed (nothing is read until computed)."""
+    ``chunks`` the variables stay dask-backed (nothing is read until computed).
+
+    The store comes from elsewhere, so (see :mod:`fluxds.io.zarr_safe`): every entry must be a regular
+    file or folder inside it (links, FIFOs, sockets and devices are refused before zarr opens it, and
+    each file is opened without following links and checked as it is read); the declared size of every
+    variable read is checked against the read budget (:mod:`fluxds.io.budget`) before anything is
+    allocated (with ``chunks``: the size of one chunk, and the dimension coordinates in full, which
+    xarray loads at open); chunks stating or inflating to more than their chunk shape holds are refused;
+    arrays that are neither fluxds variables nor coordinates (an extra ``junk`` array) are not read at
+    all (a :class:`UserWarning` names them).
+
+    Raises
+    ------
+    FormatError
+        Naming the store and the entry or variable; :class:`~fluxds.io.budget.BudgetError` for a size
+        beyond the budget.
+    """
     where = str(path)
     _require_zarr(where)
     if not is_zarr_store(path):
         raise FormatError(f"{where}: not a zarr store (no {' / '.join(_MARKERS)})")
+    walk_store(path)  # no link or special file anywhere in it, before zarr sees the store
+    check_zarr_codecs(path)
+    store = SafeLocalStore(path)
+    unread = _plan(store, where, lazy=chunks is not None)
+    if unread:
+        warnings.warn(
+            f"{where}: not reading {', '.join(repr(n) for n in unread)}: not fluxds variables",
+            UserWarning,
+            stacklevel=3,
+        )
     try:
-        opened = xr.open_zarr(path, consolidated=True, chunks=chunks if chunks is not None else {})
+        opened = xr.open_zarr(
+            store, consolidated=True, chunks=chunks if chunks is not None else {}, drop_variables=unread
+        )
+        if chunks is not None:
+            _check_dask_chunks(opened, where)
+        ds = decode(opened if chunks is not None else opened.load())
+    except FluxdsError:
+        raise
     except Exception as exc:  # zarr and xarray raise many kinds for a damaged store
         raise FormatError(f"{where}: not a readable zarr store: {exc}") from None
-    ds = decode(opened if chunks is not None else opened.load())
     return validate(ds, where=where)
