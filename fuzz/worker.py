@@ -200,7 +200,13 @@ def _serve(conn, workdir: str, memory_bytes: int, seconds: float, budget: int, l
     import warnings
 
     warnings.simplefilter("ignore")
+    import dask
+
     import fluxds  # noqa: F401  (imported before the address-space cap)
+
+    # the worker is forked: the threads of a dask pool the parent had started do not exist here, and
+    # dask's threaded scheduler would wait for them forever
+    dask.config.set(scheduler="synchronous")
 
     os.environ["FLUXDS_MAX_READ_BYTES"] = str(budget)
     os.environ["FLUXDS_FUZZ_MARKER"] = SECRET  # so that /proc/self/environ, if shown, shows it

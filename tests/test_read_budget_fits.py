@@ -109,7 +109,8 @@ def test_decompression_limit_env_accepts_sizes_and_defaults_to_the_budget(monkey
 def _compressed_bomb(path: Path, rows: int = 2500, width: int = 1 << 16) -> Path:
     """The flux map ``fm_excess.fits`` with its NORM image replaced by a tile-compressed one of
     ``3 x rows x width`` int32 pixels: every tile (one image row) is the same compressed row of zeros,
-    stored once in the heap, so the file stays < 100 kB while the image declares 1.97 GB."""
+    stored once in the heap, so the file stays < 100 kB while the image declares 1.97 GB. NORM is the
+    only map (the bands tables of the others stay)."""
     src = fits.open(FLUX_MAP)
     norm_header = src["NORM"].header.copy()
     small = np.zeros((3, 2, width), np.int32)
@@ -138,7 +139,9 @@ def _compressed_bomb(path: Path, rows: int = 2500, width: int = 1 << 16) -> Path
     header["ZNAXIS2"] = rows
     data = row0 * n_tiles + heap
     data += b"\0" * (-len(data) % 2880)
-    others = [h.copy() for h in src if h.name not in ("PRIMARY", "NORM")]
+    # the other maps (32 x 20 pixels) are left out: the reader compares every map's size before reading
+    # any, and would refuse the bomb for its size alone
+    others = [h.copy() for h in src if h.name not in ("PRIMARY", "NORM") and not h.is_image]
     rest_path = path.with_suffix(".rest.fits")
     fits.HDUList([src[0].copy(), *others]).writeto(rest_path, overwrite=True)
     rest = rest_path.read_bytes()
@@ -489,14 +492,18 @@ def test_charge_keeps_a_running_total_per_read():
         charge(50, path="a.fits", variable="HDU NORM")
 
 
-def _big_flux_map(path: Path, compressed: bool, size: int = 128) -> tuple[Path, list[int]]:
+def _big_flux_map(
+    path: Path, compressed: bool, size: int = 128, odd_last: bool = False
+) -> tuple[Path, list[int]]:
     """fm_excess.fits with every map enlarged to 3 x size x size pixels of zeros (tile-compressed: each
-    map is a few hundred bytes in the file), the model YAML beside it; and what each map costs."""
+    map is a few hundred bytes in the file), the model YAML beside it; and what each map costs. With
+    ``odd_last`` the last map (COUNTS) is one pixel wider than the others."""
     with fits.open(FLUX_MAP) as src:
         hdus = [src[0].copy()]
         for hdu in src[1:]:
             if hdu.is_image:
-                data = np.zeros((3, size, size), hdu.data.dtype)
+                odd = odd_last and hdu.name == "COUNTS"
+                data = np.zeros((3, size, size + odd), hdu.data.dtype)
                 header = hdu.header.copy()
                 if compressed:
                     for key in ("BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3"):
@@ -536,28 +543,37 @@ def test_maps_each_under_the_budget_but_above_it_together_are_refused(tmp_path, 
     assert fluxds.read(path, max_bytes=2 * sum(costs) + 1_000_000)["norm"].shape == (3, 128, 128)
 
 
-def test_bands_table_shared_by_several_maps_is_counted_once(tmp_path):
-    """fm_excess.fits: 12 maps; the bands tables (one per map here) are charged once each, however
-    often a map names them: a read costs what it holds, whatever its layout."""
+def test_map_sizes_checked_before_any_map_is_decompressed(tmp_path):
+    """The fuzz bomb's shape: every map but the last declares the same size; the last differs. All the
+    sizes are compared (from the headers) before the first map is decompressed: a budget too small for
+    one map does not come into it."""
+    path, costs = _big_flux_map(tmp_path / "odd.fits", compressed=True, odd_last=True)
+    with pytest.raises(FormatError, match=r"odd\.fits\[COUNTS\]: WCS or image size differs") as info:
+        fluxds.read(path, max_bytes=min(costs) // 2)
+    assert not isinstance(info.value, BudgetError)
+
+
+def test_bands_table_shared_by_several_maps_is_counted_once(tmp_path, monkeypatch):
+    """A map written by fluxds: 12 images naming one BANDS table, which the reader checks for each. The
+    read is charged what it holds, each HDU once: the 12 images and the BANDS table."""
+    import fluxds.io.untrusted as untrusted
     from fluxds.io import budget
 
-    totals = []
-    real = budget.charge
+    path = tmp_path / "shared.fits"
+    fluxds.write(fluxds.read(FLUX_MAP), path)
+    calls, totals = [], []
 
     def spy(nbytes, **kwargs):
-        real(nbytes, **kwargs)
+        budget.charge(nbytes, **kwargs)
+        calls.append(kwargs["variable"])
         totals.append(budget.charged())
 
-    import fluxds.io.untrusted as untrusted
-
-    old, untrusted.charge = untrusted.charge, spy
-    try:
-        fluxds.read(FLUX_MAP)
-    finally:
-        untrusted.charge = old
-    with fits.open(FLUX_MAP) as hdul:
+    monkeypatch.setattr(untrusted, "charge", spy)
+    fluxds.read(path)
+    with fits.open(path) as hdul:
         expected = sum(fits_data_bytes(hdu)[0] for hdu in hdul[1:])
-    assert totals[-1] == expected
+        assert [h.name for h in hdul].count("BANDS") == 1
+    assert calls.count("HDU BANDS") == 12 and totals[-1] == expected
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ The budget is, in order of precedence:
 **The budget is for the whole read**, not for each variable: :func:`budget_scope` (which
 :func:`fluxds.read` enters for every read) opens a ledger, and :func:`charge` adds what each part of the
 read materialises (an HDU, a table, a decompressed image) to its running total, refusing the read once the
-total passes the budget, before that part is allocated. Fifteen images of 64 MiB each are refused at the
-fifth under a 256 MiB budget, not read in full. :func:`check_allocation` checks one size on its own (a
+total passes the budget, before that part is allocated. Fifteen images of 64 MiB each are refused, under a
+256 MiB budget, before the fifth is decompressed. :func:`check_allocation` checks one size on its own (a
 variable, or a whole read that a reader sums itself).
 """
 

@@ -186,6 +186,11 @@ def read(
         found = _quantity_hdus(hdul, primary_name)
         if not found:
             raise FormatError(f"{where}: no image HDU: not a flux map; HDUs: {[h.name for h in hdul]}")
+        labels = {i: f"{where}[{hdul[i].name or i}]" for _, i in found}
+        spatial = {i: _image_shape(hdul[i], labels[i])[:2] for i in labels}  # headers: before any read
+        odd = next((i for i in spatial if spatial[i] != spatial[found[0][1]]), None)
+        if odd is not None:
+            raise FormatError(f"{labels[odd]}: WCS or image size differs from that of the first map")
         arrays, energy, wcs_text, axes_seen, energy_only = {}, None, None, [], {}
         mtime = os.stat(where).st_mtime_ns
         for name, index in found:

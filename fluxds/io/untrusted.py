@@ -7,13 +7,16 @@ fluxds never unpickles, evaluates or ``yaml.load``-s data read from a file (YAML
   objects): refused with a :class:`~fluxds.errors.FormatError`, never opened with ``np.load``;
 - zarr stores whose metadata name the ``pickle`` codec (zarr 2 decodes object arrays with it): refused
   before zarr opens them;
-- FITS headers declaring more data than the file holds (``NAXIS2 = 10**12``): refused before astropy
-  allocates for them (:func:`check_fits_sizes`);
+- FITS headers declaring more data than the file holds (``NAXIS2 = 10**12``), or binary-table columns
+  that do not add up to the row width (a ``TFORMn`` of 10^8 elements in a 300-byte row): refused before
+  astropy allocates for them (:func:`check_fits_sizes`);
 - gzip-compressed files (``.fits.gz``): the decompressed size is counted, streaming, before any reader
   decompresses them, and a file inflating beyond :func:`decompression_limit` bytes (a "gzip bomb") is
   refused;
 - tile-compressed FITS images: the decompressed image (``ZNAXISn`` x ``ZBITPIX``) is checked against the
-  decompression limit and the read budget before astropy decompresses it (:func:`check_fits_hdu`).
+  decompression limit and the read budget before astropy decompresses it (:func:`check_fits_hdu`); every
+  HDU a reader reads is added to the read's running total (:func:`fluxds.io.budget.charge`), so the
+  budget bounds the whole read, not each HDU.
 
 **The decompression limit is the read budget** (:mod:`fluxds.io.budget`) unless set apart: by
 :func:`set_decompression_limit`, or the ``FLUXDS_MAX_DECOMPRESSED_BYTES`` environment variable (bytes or a
@@ -604,11 +607,11 @@ def check_fits_hdu(hdu, path: str | os.PathLike, *, label: str | None = None, la
     only then, so HDUs no reader touches (an extra ``JUNK`` image) cost nothing and are not counted.
     What is checked (:func:`fits_data_bytes`): the array or table with its variable-length-array heap,
     **added to what the read has materialised so far** (:func:`fluxds.io.budget.charge`: the budget is
-    for the whole read, so fifteen images of 64 MiB each are refused at the fifth under a 256 MiB
-    budget; an HDU checked twice, a bands table shared by several images, counts once) against
-    :func:`fluxds.io.budget.read_budget`; a binary table's columns against its row width (a ``TFORMn``
-    of 10^8 elements in a row of 64 bytes is a ``FormatError`` naming the column, before astropy
-    allocates for it); a tile-compressed image's decompressed size also
+    for the whole read, so fifteen images of 64 MiB each are refused, under a 256 MiB budget, before
+    the fifth is decompressed; an HDU checked twice, a bands table shared by several images, counts
+    once) against :func:`fluxds.io.budget.read_budget`; a binary table's columns against its row width
+    (a ``TFORMn`` of 10^8 elements in a row of 64 bytes is a ``FormatError`` naming the column, before
+    astropy allocates for it); a tile-compressed image's decompressed size also
     against :func:`decompression_limit` (astropy decompresses the whole image at once, even when
     memory-mapping); the variable-length arrays a table's descriptors ask for, against the heap they
     must lie in and the budget (this reads the table's rows, already checked).
