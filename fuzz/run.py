@@ -35,6 +35,9 @@ HOSTILE_FRACTION = 0.25
 MUTATE_HOSTILE = 0.25
 
 
+_GENERATING = threading.Lock()
+
+
 def make_input(
     corpus: dict[str, bytes],
     seed: int,
@@ -48,7 +51,8 @@ def make_input(
     pick = random.Random(f"{seed}-{i}-hostile")
     if families and pick.random() < hostile_fraction:
         family = pick.choice(sorted(families))
-        made = hostile.generate(family, pick)
+        with _GENERATING:  # the generators write with netCDF4/h5py, which are not thread-safe
+            made = hostile.generate(family, pick)
         applied = []
         if isinstance(made.data, bytes) and pick.random() < MUTATE_HOSTILE:
             made.data, applied = mutate(made.data, kind_of(made.name), pick)
