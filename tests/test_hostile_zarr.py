@@ -202,6 +202,18 @@ def test_huge_junk_array_is_not_read(store, sed):
     assert "junk" not in lazy.variables
 
 
+@pytest.mark.parametrize("suffix", [".zarr", ".nc"])
+def test_an_extra_variable_on_the_datasets_dimensions_is_kept(tmp_path, sed, suffix):
+    """What is "not needed" is a variable with a dimension of its own: a user's own variable on the
+    Dataset's dimensions (here a per-bin flag) is read back from zarr and netCDF alike, while a
+    ``junk(junk)`` beside it is not loaded (zarr: not read at all; netCDF: left unread, lazily)."""
+    flagged = sed.assign(my_flag=("energy", np.arange(sed.sizes["energy"]) % 2 == 0))
+    path = tmp_path / f"flagged{suffix}"
+    flagged.sed.write(path)
+    back = fluxds.read(path)
+    assert back["my_flag"].values.tolist() == flagged["my_flag"].values.tolist()
+
+
 def test_huge_needed_variable_is_refused_before_allocation(store):
     group = zarr.open_group(store, mode="r+")
     del group["norm_err"]

@@ -26,7 +26,7 @@ import xarray as xr
 
 from fluxds import schema
 
-__all__ = ["encode", "decode", "netcdf_encoding", "FILE_DIMS"]
+__all__ = ["encode", "decode", "netcdf_encoding", "FILE_DIMS", "split_model_variables"]
 
 RECORD = "fluxds_cf"
 BOUNDS = "energy_bounds"
@@ -34,6 +34,42 @@ BOUNDS_DIM = "bounds2"
 _MAP_AXES = (("lat", "iy"), ("lon", "ix"))
 #: dimensions the encoding adds to a file, beyond those of :data:`fluxds.schema.DIMS`
 FILE_DIMS = (BOUNDS_DIM, *(index for _, index in _MAP_AXES))
+
+
+def split_model_variables(dims_of: dict[str, tuple[str, ...]]) -> tuple[list[str], list[str]]:
+    """Which variables of a netCDF file or zarr store belong to the fluxds Dataset, and which do not.
+
+    A variable belongs when it is known by name (:data:`fluxds.schema.QUANTITY_NAMES`) or when all its
+    dimensions are dimensions of the data model (:data:`fluxds.schema.DIMS`, the file's own encoding
+    dimensions, and any other dimension of ``norm``, such as a pass-through ``phase``): a user's extra
+    variable on the Dataset's dimensions travels with it. A variable with a dimension of its own (an
+    extra ``junk(junk)``), and the coordinate of such a dimension, does not.
+
+    Parameters
+    ----------
+    dims_of : dict of str to tuple of str
+        Every variable of the file (coordinates included) and its dimension names.
+
+    Returns
+    -------
+    belong : list of str
+        The variables a fluxds reader reads.
+    other : list of str
+        The variables with a dimension of their own: never loaded by a fluxds reader.
+
+    Examples
+    --------
+    >>> split_model_variables({"norm": ("energy",), "junk": ("junk",), "flag": ("energy",)})
+    (['norm', 'flag'], ['junk'])
+    """
+    model = set(schema.DIMS) | set(FILE_DIMS) | set(dims_of.get("norm", ()))
+    belong, other = [], []
+    for name, dims in dims_of.items():
+        known = name in schema.QUANTITY_NAMES or all(d in model for d in dims)
+        (belong if known else other).append(str(name))
+    return belong, other
+
+
 _ADDED_GLOBALS = {
     "Conventions": "CF-1.8",
     "title": "gamma-ray flux estimate (fluxds)",

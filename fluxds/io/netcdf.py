@@ -31,11 +31,10 @@ import os
 import numpy as np
 import xarray as xr
 
-from fluxds import schema
 from fluxds.errors import FluxdsError, FormatError
 from fluxds.io.atomic import atomic_path
 from fluxds.io.budget import check_allocation, read_budget
-from fluxds.io.cf import BOUNDS, FILE_DIMS, decode, encode, netcdf_encoding
+from fluxds.io.cf import BOUNDS, decode, encode, netcdf_encoding, split_model_variables
 from fluxds.io.storage import merge_encoding, netcdf_storage
 from fluxds.io.untrusted import check_hdf5_layout
 from fluxds.validate import validate
@@ -175,14 +174,7 @@ def netcdf_read_plan(opened: xr.Dataset) -> tuple[list[str], list[str]]:
         Variables with a dimension of their own (and the coordinate of such a dimension), not part of
         any fluxds Dataset.
     """
-    model = set(schema.DIMS) | set(FILE_DIMS)
-    if "norm" in opened.variables:
-        model |= set(opened.variables["norm"].dims)
-    load, unread = [], []
-    for name, var in opened.variables.items():
-        known = name in schema.QUANTITY_NAMES or all(d in model for d in var.dims)
-        (load if known else unread).append(str(name))
-    return load, unread
+    return split_model_variables({str(name): tuple(var.dims) for name, var in opened.variables.items()})
 
 
 def _describe(var: xr.Variable, raw: int = 0, inflate: int = 0) -> str:

@@ -13,7 +13,7 @@ from fluxds import schema
 from fluxds.errors import FluxdsError, FormatError
 from fluxds.io.atomic import atomic_path
 from fluxds.io.budget import BudgetError, check_allocation
-from fluxds.io.cf import BOUNDS, decode, encode
+from fluxds.io.cf import BOUNDS, decode, encode, split_model_variables
 from fluxds.io.storage import merge_encoding, zarr_storage
 from fluxds.io.untrusted import check_zarr_codecs
 from fluxds.io.zarr_safe import SafeLocalStore, walk_store
@@ -106,14 +106,13 @@ def _compressor(metadata) -> str | None:
 
 def _plan(store: SafeLocalStore, where: str, *, lazy: bool) -> list[str]:
     """Check the declared sizes of the variables a read needs against the read budget, register their
-    chunk sizes with ``store`` and return the arrays not to read (neither fluxds variables nor
-    coordinates)."""
+    chunk sizes with ``store`` and return the arrays not to read (those with a dimension of their own,
+    :func:`fluxds.io.cf.split_model_variables`)."""
     import zarr
 
     try:
         group = zarr.open_group(store=store, mode="r")
         arrays = dict(group.arrays())
-        group_attrs = dict(group.attrs)
     except FluxdsError:
         raise
     except Exception as exc:  # zarr raises many kinds for damaged metadata
@@ -123,12 +122,9 @@ def _plan(store: SafeLocalStore, where: str, *, lazy: bool) -> list[str]:
         meta = array.metadata
         dims = getattr(meta, "dimension_names", None) or array.attrs.get("_ARRAY_DIMENSIONS") or ()
         dims_of[name] = tuple(str(d) for d in dims)
-    coordinates: set[str] = set(str(group_attrs.get("coordinates", "")).split())
-    for array in arrays.values():
-        coordinates.update(str(array.attrs.get("coordinates", "")).split())
-        coordinates.add(str(array.attrs.get("bounds", "")))
     all_dims = {d for dims in dims_of.values() for d in dims}
-    needed = [n for n in arrays if n in coordinates or n in all_dims or _needed(n)]
+    belong, _other = split_model_variables(dims_of)
+    needed = [n for n in arrays if n in belong or _needed(n)]
     total = 0
     for name in needed:
         array = arrays[name]
@@ -182,8 +178,9 @@ def read_zarr(path: str | os.PathLike, *, chunks=None) -> xr.Dataset:
     variable read is checked against the read budget (:mod:`fluxds.io.budget`) before anything is
     allocated (with ``chunks``: the size of one chunk, and the dimension coordinates in full, which
     xarray loads at open); chunks stating or inflating to more than their chunk shape holds are refused;
-    arrays that are neither fluxds variables nor coordinates (an extra ``junk`` array) are not read at
-    all (a :class:`UserWarning` names them).
+    arrays with a dimension of their own (an extra ``junk(junk)``, :func:`fluxds.io.cf.split_model_variables`)
+    are not read at all (a :class:`UserWarning` names them); a user's extra variable on the Dataset's
+    dimensions is read like any other.
 
     Raises
     ------
@@ -201,7 +198,8 @@ def read_zarr(path: str | os.PathLike, *, chunks=None) -> xr.Dataset:
     unread = _plan(store, where, lazy=chunks is not None)
     if unread:
         warnings.warn(
-            f"{where}: not reading {', '.join(repr(n) for n in unread)}: not fluxds variables",
+            f"{where}: not reading {', '.join(repr(n) for n in unread)}: variables with a dimension of "
+            "their own, not part of a fluxds Dataset",
             UserWarning,
             stacklevel=3,
         )
