@@ -2,6 +2,7 @@
 
 Every error fluxds raises on purpose is a :class:`FluxdsError`, so a caller can catch the whole family,
 or one member. Messages name the file, the HDU/variable/column, the value found and what was expected.
+:class:`PhysicsWarning` is the one warning of the family: suspicious numbers read from a file.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ __all__ = [
     "OverwriteError",
     "ModelError",
     "WriteError",
+    "BudgetError",
+    "TimeValueError",
+    "BatchError",
+    "SchedulerError",
+    "PhysicsWarning",
 ]
 
 
@@ -82,3 +88,28 @@ class WriteError(FluxdsError, OSError):
 
     def __str__(self) -> str:  # OSError would otherwise format errno and strerror instead of the message
         return str(self.args[0]) if self.args else ""
+
+
+class TimeValueError(FormatError, SchemaError):
+    """A time that is not finite or lies outside :data:`fluxds.timeaxis.MJD_RANGE`: a reference MJD
+    (``MJDREFI``, ``MJDREFF``, ``MJDREF``), a bin edge, an instant or a GTI bound. Both a ``FormatError``
+    (when read from a file, the message names the file, HDU, keyword or column, row and value) and a
+    ``SchemaError``."""
+
+
+class BudgetError(FormatError):
+    """A file declares more data than the read budget allows (see :mod:`fluxds.io.budget`)."""
+
+
+class BatchError(FluxdsError, ValueError):
+    """A batch cannot run as asked (output names collide, the output folder is a file, a bad number of
+    workers or time limit); nothing was converted."""
+
+
+class SchedulerError(BatchError):
+    """The ``dask.distributed`` scheduler given cannot be reached (or its address is malformed)."""
+
+
+class PhysicsWarning(UserWarning):
+    """Numbers that are suspicious but not impossible (see :func:`fluxds.validate.physics_problems`); an
+    error with ``fluxds.read(path, strict=True)``."""

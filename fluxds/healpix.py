@@ -377,7 +377,7 @@ def region_pixels(nside: int, order: str, frame: str, region: str, *, where: str
     ------
     FormatError
         A region text that is none of these.
-    fluxds.io.budget.BudgetError
+    fluxds.errors.BudgetError
         A region of more pixels than the read budget allows.
     """
     from fluxds.io.budget import check_allocation

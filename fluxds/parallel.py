@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fluxds.errors import FluxdsError
+from fluxds.errors import BatchError, FluxdsError, SchedulerError
 from fluxds.io.isolated import isolation_limit
 
 __all__ = [
@@ -56,15 +56,6 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 #: most worker processes a local cluster may start (a typo must not fork thousands of processes)
 MAX_WORKERS = 1024
 _BLOCK = 1 << 20
-
-
-class BatchError(FluxdsError, ValueError):
-    """A batch cannot run as asked (output names collide, the output folder is a file, a bad number of
-    workers or time limit); nothing was converted."""
-
-
-class SchedulerError(BatchError):
-    """The ``dask.distributed`` scheduler given cannot be reached (or its address is malformed)."""
 
 
 @dataclass

@@ -25,7 +25,7 @@ import numpy as np
 import xarray as xr
 from astropy.time import Time, TimeDelta
 
-from fluxds.errors import FormatError, SchemaError, UnitError
+from fluxds.errors import FormatError, SchemaError, TimeValueError, UnitError
 from fluxds.units import format_unit, parse_unit
 
 __all__ = ["TIME", "TIME_MIN", "TIME_MAX", "TIME_VALUE", "NUMERIC_TIME_COORDS", "MJD_RANGE",
@@ -53,12 +53,6 @@ _RANGE_TEXT = (
 )
 _MJD_UNIX = 40_587  # MJD of 1970-01-01, the epoch of datetime64
 _UNIX0 = np.datetime64("1970-01-01T00:00:00", "ns")
-
-
-class TimeValueError(FormatError, SchemaError):
-    """A time that is not finite or lies outside :data:`MJD_RANGE`: a reference MJD (``MJDREFI``,
-    ``MJDREFF``, ``MJDREF``), a bin edge, an instant or a GTI bound. Both a ``FormatError`` (when read from
-    a file, the message names the file, HDU, keyword or column, row and value) and a ``SchemaError``."""
 
 
 # FITS TIMESYS values (FITS standard 4.0, table 30, and their deprecated synonyms) -> astropy scale

@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 
 from fluxds import schema
-from fluxds.errors import SchemaError, UnitError
+from fluxds.errors import PhysicsWarning, SchemaError, UnitError
 
 __all__ = ["validate", "order_problems", "physics_problems", "check_physics", "PhysicsWarning"]
 
@@ -210,9 +210,6 @@ def validate(ds: xr.Dataset, *, where: str = "") -> xr.Dataset:
 
 
 # --- physics of the numbers read (issue 12 item 10) ----------------------------------------------------
-class PhysicsWarning(UserWarning):
-    """Numbers that are suspicious but not impossible (see :func:`physics_problems`); an error with
-    ``fluxds.read(path, strict=True)``."""
 
 
 #: suffixes of the uncertainties: magnitudes, never negative

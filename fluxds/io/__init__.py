@@ -262,12 +262,12 @@ def read(
         :func:`fluxds.io.isolated.probe`.
     max_bytes : int or str, optional
         The read budget for this call: bytes (or a size such as ``"8GiB"``) the read may materialise;
-        a file declaring more is refused with a :class:`~fluxds.io.budget.BudgetError` before anything
+        a file declaring more is refused with a :class:`~fluxds.errors.BudgetError` before anything
         is allocated. Default: :func:`fluxds.io.budget.read_budget`.
     strict : bool
         Impossible numbers (a negative error or reference flux, ``e_ref`` outside its bin, a NaN GTI) are
         always refused; suspicious ones (an upper limit below the best fit) are a
-        :class:`~fluxds.validate.PhysicsWarning`, or with ``strict=True`` refused too. See
+        :class:`~fluxds.errors.PhysicsWarning`, or with ``strict=True`` refused too. See
         :func:`fluxds.validate.physics_problems`.
     **kwargs
         Passed to the reader (e.g. ``sed_type=``, ``hdu=`` for FITS, ``units="gadf"``).

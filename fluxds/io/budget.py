@@ -29,7 +29,7 @@ import os
 import re
 from collections.abc import Iterator
 
-from fluxds.errors import FormatError
+from fluxds.errors import BudgetError, FormatError
 
 __all__ = [
     "BudgetError",
@@ -82,10 +82,6 @@ class _Ledger:
 
 
 _ledger: contextvars.ContextVar[_Ledger | None] = contextvars.ContextVar("fluxds_read_ledger", default=None)
-
-
-class BudgetError(FormatError):
-    """A file declares more data than the read budget allows (see :mod:`fluxds.io.budget`)."""
 
 
 def parse_size(text: str | int | float, what: str = "a size") -> int:
@@ -283,7 +279,7 @@ def charge(
     ...     charge(64 * 1024**2, path="map.fits", variable="HDU NORM_ERR")
     Traceback (most recent call last):
     ...
-    fluxds.io.budget.BudgetError: map.fits: variable 'HDU NORM_ERR': reading it needs 67108864 bytes ...
+    fluxds.errors.BudgetError: map.fits: variable 'HDU NORM_ERR': reading it needs 67108864 bytes ...
     """
     ledger = _ledger.get()
     if ledger is None:
@@ -335,7 +331,7 @@ def check_allocation(nbytes: int | float, *, path: str | os.PathLike, variable: 
     ...     check_allocation(800, path="a.nc", variable="norm", what="shape (100,) of float64")
     Traceback (most recent call last):
     ...
-    fluxds.io.budget.BudgetError: a.nc: variable 'norm': shape (100,) of float64 needs 800 bytes, ...
+    fluxds.errors.BudgetError: a.nc: variable 'norm': shape (100,) of float64 needs 800 bytes, ...
     """
     budget = read_budget()
     if nbytes != nbytes or nbytes > budget:  # NaN counts as too large

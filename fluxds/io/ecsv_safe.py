@@ -15,7 +15,7 @@ laughs": a 6.7 kB file took more than 3.2 GB), a ``subtype`` declaring a shape o
   multidimensional cells before converting them);
 - a file whose text alone exceeds the read budget (astropy reads all of it into memory).
 
-Every refusal is a :class:`~fluxds.io.budget.BudgetError` (or a :class:`~fluxds.errors.FormatError` for
+Every refusal is a :class:`~fluxds.errors.BudgetError` (or a :class:`~fluxds.errors.FormatError` for
 a shape that is not a list of sizes) naming the file, the column and the size.
 """
 
@@ -108,7 +108,7 @@ def check_ecsv(path: str | os.PathLike) -> None:
 
     Raises
     ------
-    fluxds.io.budget.BudgetError
+    fluxds.errors.BudgetError
         Naming the file, the column (or the header, or the text), the size and the budget.
     FormatError
         YAML that is not valid, nests too deep or has a recursive alias; a shape that is not a list of

@@ -10,7 +10,7 @@ decompressed:
 - what the read materialises is computed from the file's metadata (declared shape x item size in Python
   integers, plus a copy where CF decoding masks or scales, plus the largest chunk HDF5 may inflate, see
   :mod:`fluxds.io.hdf5_sizes`) and checked against the read budget (:mod:`fluxds.io.budget`): each
-  variable, then the whole read. A declared size beyond it is a :class:`~fluxds.io.budget.BudgetError`
+  variable, then the whole read. A declared size beyond it is a :class:`~fluxds.errors.BudgetError`
   naming the file and the variable, whatever the engine.
 
 **Which variables are read.** :func:`read_netcdf` loads the fluxds Dataset: the variables fluxds knows by
@@ -231,7 +231,7 @@ def read_netcdf(path: str | os.PathLike, *, engine: str | None = None) -> xr.Dat
 
     Raises
     ------
-    fluxds.io.budget.BudgetError
+    fluxds.errors.BudgetError
         A variable, or the whole read, declares more than the read budget.
     FormatError
         A damaged or unreadable file.
@@ -284,7 +284,7 @@ def open_netcdf(path: str | os.PathLike, chunks, *, engine: str | None = None, *
 
     Raises
     ------
-    fluxds.io.budget.BudgetError
+    fluxds.errors.BudgetError
         The coordinates, or one dask chunk of a variable, exceed the read budget.
     FormatError
         A damaged or unreadable file.

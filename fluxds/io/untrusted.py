@@ -195,7 +195,7 @@ def check_gzip_size(path: str | os.PathLike) -> None:
     >>> check_gzip_size(path)
     Traceback (most recent call last):
     ...
-    fluxds.io.budget.BudgetError: ...zeros.fits.gz: decompresses to more than 1048576 bytes ...
+    fluxds.errors.BudgetError: ...zeros.fits.gz: decompresses to more than 1048576 bytes ...
     >>> _ = set_decompression_limit(old)
     """
     path = Path(path)
@@ -409,7 +409,7 @@ def check_fits_sizes(path: str | os.PathLike) -> None:
 
     The data an HDU declares are checked against the read budget only when a reader reads that HDU
     (:func:`check_fits_hdu`), so that an HDU no reader needs costs nothing; but a declaration beyond both
-    the file and the budget (``NAXIS2 = 10**12``) is a :class:`~fluxds.io.budget.BudgetError` here.
+    the file and the budget (``NAXIS2 = 10**12``) is a :class:`~fluxds.errors.BudgetError` here.
 
     Parameters
     ----------
@@ -419,7 +419,7 @@ def check_fits_sizes(path: str | os.PathLike) -> None:
     ------
     FormatError
         Naming the file, the HDU, the keyword and the value found.
-    fluxds.io.budget.BudgetError
+    fluxds.errors.BudgetError
         An HDU declaring more data than the file holds and than the read budget.
 
     Examples
@@ -629,7 +629,7 @@ def check_fits_hdu(hdu, path: str | os.PathLike, *, label: str | None = None, la
 
     Raises
     ------
-    fluxds.io.budget.BudgetError
+    fluxds.errors.BudgetError
         Naming the file, the HDU, the size declared, the read's total so far, the budget (or limit) and
         how to raise it.
     FormatError

@@ -189,7 +189,7 @@ def check_yaml(
     FormatError
         Naming ``path`` and ``what``: a syntax error (line and column, never the line's text), nesting
         deeper than ``max_depth``, more than ``max_nodes`` expanded nodes, or a recursive alias.
-    fluxds.io.budget.BudgetError
+    fluxds.errors.BudgetError
         If the expanded document exceeds the read budget (:data:`BYTES_PER_NODE` bytes a node).
 
     Examples

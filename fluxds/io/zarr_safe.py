@@ -233,7 +233,7 @@ def read_entry(path: str | os.PathLike, key: str, byte_range: Any = None) -> byt
     ------
     FormatError
         Naming the store and the entry: a symbolic link on the way, a special file, or a file larger
-        than the read budget (:class:`~fluxds.io.budget.BudgetError`).
+        than the read budget (:class:`~fluxds.errors.BudgetError`).
     """
     root = os.fspath(path)
     fd = _open_entry(root, key)

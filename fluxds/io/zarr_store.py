@@ -185,7 +185,7 @@ def read_zarr(path: str | os.PathLike, *, chunks=None) -> xr.Dataset:
     Raises
     ------
     FormatError
-        Naming the store and the entry or variable; :class:`~fluxds.io.budget.BudgetError` for a size
+        Naming the store and the entry or variable; :class:`~fluxds.errors.BudgetError` for a size
         beyond the budget.
     """
     where = str(path)
