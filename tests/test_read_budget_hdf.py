@@ -8,6 +8,7 @@ BudgetError naming the file and the variable before anything is allocated, whate
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 import zlib
@@ -332,3 +333,44 @@ def test_hdf5_table_stored_in_another_file_is_refused(tmp_path, sed):
         f.create_dataset("sed", shape=rows.shape, dtype=rows.dtype, external=[(str(raw), 0, rows.nbytes)])
     with pytest.raises(fluxds.FormatError, match=r"\[sed\]: its data live in other files"):
         fluxds.read(path)
+
+
+# --- classic netCDF (CDF-1/2/5): the header is checked before netCDF-C parses it ---------------------
+def _classic(path: Path, fmt: str) -> Path:
+    ds = xr.Dataset(
+        {"a": (("t", "x"), np.arange(12.0).reshape(4, 3), {"units": "m", "v": np.arange(5)})},
+        attrs={"title": "a classic file", "comment": "x" * 64},
+    )
+    ds.to_netcdf(path, format=fmt, engine="netcdf4", unlimited_dims=["t"])
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["NETCDF3_CLASSIC", "NETCDF3_64BIT_OFFSET", "NETCDF3_64BIT_DATA"])
+def test_valid_classic_headers_pass(tmp_path, fmt):
+    from fluxds.io.classic_header import check_classic_header
+
+    check_classic_header(_classic(tmp_path / "c.nc", fmt))  # raises nothing
+
+
+def test_classic_attribute_declaring_more_than_the_file_is_refused_before_netcdf_c_allocates(tmp_path):
+    """The fuzz run's input 8045 of seed 5, rebuilt: one attribute's value count set to 587,203,002 in a
+    7 kB classic file made ``nc_open`` allocate 560 MiB before failing; the header walk refuses it, naming
+    the attribute, and the read's peak memory stays small."""
+    path = _classic(tmp_path / "bomb.nc", "NETCDF3_CLASSIC")
+    data = bytearray(path.read_bytes())
+    at = data.index(b"comment") + len(b"comment") + 1 + 4  # name padded to 8, then the type: the count
+    assert struct.unpack(">I", data[at : at + 4])[0] == 64
+    data[at : at + 4] = struct.pack(">I", 587_203_002)
+    path.write_bytes(bytes(data))
+    code = f"""
+import resource, fluxds
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    fluxds.read({str(path)!r}, format="netcdf")
+except fluxds.FormatError as exc:
+    print("refused:", exc)
+print("grew", (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300).stdout
+    assert "refused:" in out and "bomb.nc" in out and "global attribute 1" in out, out
+    assert int(out.rsplit("grew", 1)[1]) < 100, out  # MiB

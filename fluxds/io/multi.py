@@ -10,6 +10,7 @@ import xarray as xr
 
 from fluxds.errors import FormatError
 from fluxds.io.cf import decode
+from fluxds.io.netcdf import check_netcdf_file
 from fluxds.io.untrusted import check_zarr_codecs
 from fluxds.io.zarr_safe import walk_store
 from fluxds.validate import validate
@@ -68,6 +69,8 @@ def open_mfdataset(
         if os.path.isdir(path):  # a zarr store from elsewhere: no link or special file inside, no pickle
             walk_store(path)
             check_zarr_codecs(path)
+        else:  # a netCDF file: HDF5 layout or classic header checked before the C libraries read it
+            check_netcdf_file(path)
     try:
         ds = xr.open_mfdataset(paths, **options)
     except (OSError, ValueError) as exc:

@@ -35,6 +35,7 @@ from fluxds.errors import FluxdsError, FormatError
 from fluxds.io.atomic import atomic_path
 from fluxds.io.budget import check_allocation, read_budget
 from fluxds.io.cf import BOUNDS, decode, encode, netcdf_encoding, split_model_variables
+from fluxds.io.classic_header import check_classic_header
 from fluxds.io.storage import merge_encoding, netcdf_storage
 from fluxds.io.untrusted import check_hdf5_layout
 from fluxds.validate import validate
@@ -46,6 +47,7 @@ __all__ = [
     "WRITE_CHUNK_CACHE",
     "DASK_BYTES_PER_CHUNK",
     "netcdf_read_plan",
+    "check_netcdf_file",
 ]
 
 # bytes of HDF5 chunk cache per variable while writing with the netcdf4 engine. netCDF-C's default,
@@ -114,13 +116,15 @@ def write_netcdf(
 def _hdf5_chunk_transients(where: str) -> dict[str, int]:
     """For a netCDF-4 (HDF5) file: the layout check of every dataset, then, per root-level dataset (the
     variables xarray sees), the bytes HDF5 may allocate to decompress one of its chunks. ``{}`` for a
-    netCDF-3 file."""
+    netCDF-3 file, whose header is checked instead (:func:`fluxds.io.classic_header.check_classic_header`:
+    netCDF-C allocates what a classic header declares before it finds that the file does not hold it)."""
     import h5py
 
     from fluxds.io.hdf5_sizes import chunk_bytes
 
     try:
         if not h5py.is_hdf5(where):
+            check_classic_header(where)
             return {}
         with h5py.File(where, "r") as f:
             check_hdf5_layout(f, where)
@@ -130,6 +134,18 @@ def _hdf5_chunk_transients(where: str) -> dict[str, int]:
         raise
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise FormatError(f"{where}: not a readable netCDF file: {exc}") from None
+
+
+def check_netcdf_file(path: str | os.PathLike) -> None:
+    """The checks every netCDF file from elsewhere passes before netCDF-C or HDF5 reads it: the HDF5
+    layout of every dataset of a netCDF-4 file, the header of a classic (CDF-1/2/5) file.
+
+    Raises
+    ------
+    FormatError
+        Naming the file and what is wrong.
+    """
+    _hdf5_chunk_transients(str(path))
 
 
 def _product(values) -> int:
