@@ -21,6 +21,8 @@ from fluxds.accessor import SedAccessor
 from fluxds.errors import (
     BatchError,
     BudgetError,
+    EnergyMismatchError,
+    FitError,
     FluxdsError,
     FormatError,
     MissingEnergyEdgesError,
@@ -54,11 +56,12 @@ _LAZY = {
     "BatchResult": "fluxds.parallel",
     "batch": "fluxds.parallel",
     "concat_files": "fluxds.concat",
+    "concat_sources": "fluxds.concat",
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported eagerly
     from fluxds import models
-    from fluxds.concat import concat_files
+    from fluxds.concat import concat_files, concat_sources
     from fluxds.construct import from_likelihood, from_sed
     from fluxds.convert import get_quantity, to_sed_type
     from fluxds.interop import from_gammapy, to_gammapy
@@ -88,6 +91,7 @@ __all__ = [
     "batch",
     "BatchResult",
     "concat_files",
+    "concat_sources",
     "FluxdsError",
     "FormatError",
     "MissingEnergyEdgesError",
@@ -100,6 +104,8 @@ __all__ = [
     "BatchError",
     "SchedulerError",
     "PhysicsWarning",
+    "EnergyMismatchError",
+    "FitError",
     "SchemaError",
     "UnitError",
     "UnknownFormatError",

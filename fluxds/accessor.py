@@ -6,6 +6,7 @@ Every quantity of :data:`fluxds.schema.QUANTITY_NAMES` is a property (``ds.sed.d
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import xarray as xr
@@ -80,6 +81,61 @@ class SedAccessor:
         from fluxds import convert
 
         return convert.to_sed_type(self._ds, sed_type, **kwargs)
+
+    # --- units and energies (fluxds.units, fluxds.energy) ---------------------------------------
+    def quantity(self, name: str, unit: str | u.UnitBase | None = None) -> u.Quantity:
+        """A quantity as an astropy ``Quantity``, for arithmetic with units.
+
+        xarray keeps the first operand's attributes through arithmetic, so ``(ds.sed.dnde /
+        ds.sed.dnde_err).attrs["units"]`` is wrongly ``cm-2 s-1 TeV-1``; Quantities carry their units::
+
+            ratio = ds.sed.quantity("dnde") / ds.sed.quantity("dnde_err")     # dimensionless
+            da = fluxds.units.from_quantity(ratio, like=ds.sed.dnde, name="snr")  # back, units ""
+
+        See :func:`fluxds.units.to_quantity` (a dask-backed quantity is refused, not computed).
+        """
+        from fluxds.units import to_quantity
+
+        return to_quantity(self.get(name), unit)
+
+    def sel_energy(
+        self,
+        energy: u.Quantity | slice,
+        *,
+        method: str | None = None,
+        tolerance: u.Quantity | None = None,
+        drop: bool = False,
+    ) -> xr.Dataset:
+        """Select along energy with Quantities in any unit (``ds.sed.sel_energy(100 * u.GeV,
+        method="nearest")``); xarray's ``.sel(energy=...)`` reads numbers in the file's energy unit.
+
+        See :func:`fluxds.energy.sel_energy`.
+        """
+        from fluxds.energy import sel_energy
+
+        return sel_energy(self._ds, energy, method=method, tolerance=tolerance, drop=drop)
+
+    def to_energy_unit(self, unit: str | u.UnitBase) -> xr.Dataset:
+        """The Dataset with every energy (coordinates and per-energy variables such as ``ref_dnde``) in
+        ``unit``. See :func:`fluxds.energy.to_energy_unit`."""
+        from fluxds.energy import to_energy_unit
+
+        return to_energy_unit(self._ds, unit)
+
+    def compare(
+        self,
+        other: xr.Dataset,
+        quantity: str = "dnde",
+        *,
+        rtol: float = 1e-3,
+        join: str = "exact",
+        unit: str | u.UnitBase | None = None,
+    ) -> xr.Dataset:
+        """One quantity of this SED and ``other`` side by side and their ratio, energy bins matched within
+        ``rtol`` (or ``other`` interpolated, ``join="interp"``). See :func:`fluxds.energy.compare`."""
+        from fluxds.energy import compare
+
+        return compare(self._ds, other, quantity, rtol=rtol, join=join, unit=unit)
 
     # --- metadata ---------------------------------------------------------------------------
     @property
@@ -246,11 +302,21 @@ class SedAccessor:
 
         return recompute_errors(self._ds, n_sigma=n_sigma, **kwargs)
 
-    def ts_scan(self) -> xr.DataArray:
-        """The TS profile ``stat_null - stat_scan``. See :func:`fluxds.profiles.significance.ts_scan`."""
-        from fluxds.profiles.significance import ts_scan
+    def ts_profile(self) -> xr.DataArray:
+        """The TS profile ``stat_null - stat_scan`` (not gammapy's ``ts_scan``, ``stat_scan - stat``).
 
-        return ts_scan(self._ds)
+        See :func:`fluxds.profiles.significance.ts_profile`.
+        """
+        from fluxds.profiles.significance import ts_profile
+
+        return ts_profile(self._ds)
+
+    def ts_scan(self) -> xr.DataArray:
+        """Deprecated alias of :meth:`ts_profile` (warns :class:`DeprecationWarning`; same values)."""
+        from fluxds.profiles.significance import TS_SCAN_DEPRECATION, ts_profile
+
+        warnings.warn(TS_SCAN_DEPRECATION, DeprecationWarning, stacklevel=2)
+        return ts_profile(self._ds).rename("ts_scan")
 
     def check(self, **kwargs: Any) -> xr.Dataset:
         """Per-bin flags where stored numbers contradict the profiles (warns, never raises).

@@ -2,8 +2,12 @@
 
 Everything it prints passes through one function, :func:`say`, which escapes control characters
 (:func:`fluxds.terminal.escape_controls`): a file or source name with an ANSI escape sequence is shown, not
-obeyed. Exit status: 0 done; 1 a file was refused or a conversion failed (``fluxds: error: ...``); 2 the
-command line is wrong (a bad option value, a path that does not exist or cannot be written, output names
+obeyed. Paths and values from files are escaped completely, newlines too; and every line after the first of
+a message is indented, so that nothing from a file (a file name holding a newline) can start a line of
+its own and pass for one of fluxds's (a summary, an error line).
+
+Exit status: 0 done; 1 a file was refused or a conversion failed (``fluxds: error: ...``); 2 the command
+line is wrong (a bad option value, a path that does not exist or cannot be written, output names
 that collide, an unreachable scheduler: ``fluxds: error: ...``, no traceback); 130 interrupted; 141 the
 reader of the output went away (``fluxds info X | head -1``), quietly.
 """
@@ -31,18 +35,20 @@ __all__ = ["main", "info_text", "say"]
 
 
 def say(text: object, *, err: bool = False) -> None:
-    """Print a line to stdout (``err``: stderr) with its control characters escaped (newline and tab
-    kept): the one way the command line prints.
+    """Print a message to stdout (``err``: stderr) with its control characters escaped (newline and tab
+    kept) and every line after the first indented by two spaces (a multi-line message, such as an error
+    listing problems, cannot start a line with text from elsewhere): the one way the command line prints.
 
     Parameters
     ----------
     text : object
-        Printed as ``str(text)``.
+        Printed as ``str(text)``; print lines that must start at the margin with one call each.
     err : bool
         To stderr instead of stdout.
     """
     stream = sys.stderr if err else sys.stdout
-    stream.write(escape_controls(str(text)) + "\n")
+    first, *rest = escape_controls(str(text)).split("\n")
+    stream.write("".join([first, *(f"\n  {line}" if line else "\n" for line in rest)]) + "\n")
     stream.flush()
 
 
@@ -56,19 +62,22 @@ def info_text(ds: xr.Dataset, path: str = "") -> str:
     """A summary of a fluxds Dataset: dims and sizes, SED types available, energy range, sources,
     time range, attributes of the contract."""
     quantities = ds.sed.available_quantities
+    sed_type_init = ds.sed.sed_type_init
     types = [t for t in schema.FILE_SED_TYPES if (t if t != "likelihood" else "norm") in quantities]
     energy = ds[schema.ENERGY]
     lo = ds[schema.ENERGY_MIN] if schema.ENERGY_MIN in ds.coords else energy
     hi = ds[schema.ENERGY_MAX] if schema.ENERGY_MAX in ds.coords else energy
     lines = [
         f"file:          {_value(path)}" if path else None,
-        f"dims:          {', '.join(f'{k}={v}' for k, v in ds.sizes.items())}",
-        f"SED types:     {', '.join(types)} (input: {ds.sed.sed_type_init})",
+        f"dims:          {', '.join(f'{_value(k)}={v}' for k, v in ds.sizes.items())}",
+        f"SED types:     {', '.join(types)} (input: {_value(sed_type_init or 'SED_TYPE keyword absent')})",
         f"energy range:  {float(lo.min()):.6g} - {float(hi.max()):.6g} {_value(energy.attrs.get('units'))}"
         f" ({ds.sizes[schema.ENERGY]} bins{'' if ds.sed.has_edges else ', reference energies only'})",
     ]
     if "source" in ds.coords:
         lines.append(f"sources:       {', '.join(map(_value, np.atleast_1d(ds['source'].values)))}")
+    if "time_min" in ds.coords or "time_min" in ds.data_vars:
+        lines.append(_time_bins_line(ds))
     if "gti_start" in ds:
         attrs = ds["gti_start"].attrs
         lines.append(
@@ -81,12 +90,43 @@ def info_text(ds: xr.Dataset, path: str = "") -> str:
         if key in ds.attrs:
             lines.append(f"{key + ':':22s}{_value(ds.attrs[key])}")
     model = ds.sed.reference_model
-    lines.append(
-        f"reference:     {type(model).__name__ if model else None}"
-        f" ({_value(ds.attrs.get('reference_model_origin'))})"
-    )
-    lines.append(f"quantities:    {', '.join(quantities)}")
+    if isinstance(model, dict):  # one model per source
+        name = f"one per source ({', '.join(sorted({type(m).__name__ for m in model.values()}))})"
+    else:
+        name = type(model).__name__ if model is not None else None
+    lines.append(f"reference:     {name} ({_value(_reference_reason(ds, model))})")
+    lines.append(f"quantities:    {', '.join(map(_value, quantities))}")
     return "\n".join(line for line in lines if line is not None)
+
+
+def _time_bins_line(ds: xr.Dataset) -> str:
+    """The time bins of a light curve: how many, the first and the last, as ISO dates in the Dataset's own
+    time scale (named): ``34 bins (tt), first 2006-07-29 20:31:05.184 - 2006-07-29 20:41:05.184, ...``."""
+    start, stop = ds.sed.times()
+    start, stop = np.atleast_1d(start), np.atleast_1d(stop)
+    first = f"{start[0].iso} - {stop[0].iso}"
+    last = f"{start[-1].iso} - {stop[-1].iso}"
+    return f"time bins:     {len(start)} bins ({_value(start.scale)}), first {first}, last {last}"
+
+
+def _reference_reason(ds: xr.Dataset, model: object) -> object:
+    """Where the reference model comes from; without one, why not, from what the Dataset holds (a
+    ``ref_dnde`` at a single energy, not positive, or varying along another dimension gives no template)."""
+    origin = ds.attrs.get("reference_model_origin")
+    if model is not None:
+        return origin if origin else "recorded in the Dataset"
+    ref = ds.get("ref_dnde")
+    if ref is not None:
+        if ref.dims != (schema.ENERGY,):
+            return f"none: ref_dnde varies along {', '.join(d for d in ref.dims if d != schema.ENERGY)}"
+        if ref.size < 2:
+            return (
+                "none: ref_dnde is given at a single energy, which fixes no spectral shape (the stored "
+                "ref_* columns still give the fluxes of the bin)"
+            )
+        if not bool((ref > 0).all()):
+            return "none: ref_dnde is not positive at every energy, so no log-log template goes through it"
+    return origin if origin else "none: the Dataset records no reference model"
 
 
 _DESCRIPTION = "Gamma-ray flux estimates (GADF SED tables) as xarray Datasets: inspect, convert, demo."
@@ -172,7 +212,30 @@ def _image(text: str) -> str:
     return text
 
 
-def _add_read_options(parser: argparse.ArgumentParser) -> None:
+def _mapping(text: str) -> dict[str, str]:
+    """argparse type: ``NAME=VALUE[,NAME=VALUE ...]`` -> a dict (names and values stripped)."""
+    found = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise argparse.ArgumentTypeError(f"expected NAME=VALUE[,NAME=VALUE ...], got {text!r}")
+        found[name.strip()] = value.strip()
+    return found
+
+
+def _units(text: str) -> str | dict[str, str]:
+    """argparse type for --units: ``gadf`` or a mapping ``column=unit,...``."""
+    if text == "gadf":
+        return text
+    try:
+        return _mapping(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {text!r}; expected 'gadf' or NAME=UNIT[,NAME=UNIT ...] (a unit per column)"
+        ) from None
+
+
+def _add_read_options(parser: argparse.ArgumentParser, *, isolate: bool = True) -> None:
     parser.add_argument(
         "--derive-edges",
         action="store_true",
@@ -180,20 +243,32 @@ def _add_read_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--units",
-        choices=["gadf"],
-        help="units for columns the file gives none for: 'gadf' = the spec's recommended (MeV-based)",
+        type=_units,
+        metavar="gadf|COLUMN=UNIT,...",
+        help="units for columns the file gives none for: 'gadf' = the spec's recommended (MeV-based), or "
+        "one unit per column, e.g. e_ref=TeV,dnde='cm-2 s-1 TeV-1'",
     )
     parser.add_argument(
-        "--isolate",
-        type=_seconds,
-        metavar="SECONDS",
-        help="read the file first in a separate, confined process (this many CPU seconds from when it is "
-        "ready, finite, > 0; memory capped from the read budget), and refuse it if that process is killed "
-        "or runs out of time or memory (for files from elsewhere)",
+        "--columns",
+        type=_mapping,
+        metavar="FILE_NAME=NAME,...",
+        help="plain-text tables: the file's column names -> fluxds (GADF) names, e.g. E=e_ref,F=dnde "
+        "(the file is then read as a plain-text table; other formats define their column names)",
     )
+    if isolate:
+        parser.add_argument(
+            "--isolate",
+            type=_seconds,
+            metavar="SECONDS",
+            help="read the file first in a separate, confined process (this many CPU seconds from when it "
+            "is ready, finite, > 0; memory capped from the read budget), and refuse it if that process is "
+            "killed or runs out of time or memory (for files from elsewhere)",
+        )
 
 
-def _read_options(args: argparse.Namespace) -> dict:
+def _read_options(args: argparse.Namespace, *paths: str) -> dict:
+    """The options of :func:`fluxds.read` from the command line; with ``--columns``, ``format="ascii"``
+    when no input has a format fluxds can tell (a plain-text table)."""
     options = {}
     if args.derive_edges:
         options["derive_edges"] = True
@@ -201,6 +276,19 @@ def _read_options(args: argparse.Namespace) -> dict:
         options["units"] = args.units
     if args.isolate is not None:
         options["isolate"] = args.isolate
+    if args.columns:
+        from fluxds.errors import UnknownFormatError
+        from fluxds.io import detect_format
+
+        options["columns"] = args.columns
+        unknown = 0
+        for path in paths:
+            try:
+                detect_format(path)
+            except UnknownFormatError:
+                unknown += 1
+        if unknown == len(paths):
+            options["format"] = "ascii"
     return options
 
 
@@ -237,6 +325,7 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=_workers, help="start a local dask.distributed cluster of N processes"
     )
     many.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_read_options(many, isolate=False)
     many.add_argument(
         "--isolate",
         type=_seconds,
@@ -269,13 +358,14 @@ def _parser() -> argparse.ArgumentParser:
         help="dnde, e2dnde, flux, eflux, likelihood (grids: also sqrt_ts, ts)",
     )
     plot.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _add_read_options(plot)
     # --- end plot ---
     return parser
 
 
 def _existing_input(path: str) -> None:
     if not os.path.lexists(path):
-        raise UsageError(f"{path}: no such file or folder")
+        raise UsageError(f"{_value(path)}: no such file or folder")
 
 
 def _writable_output(path: str, *, folder: bool = False, inputs: Sequence[str] = ()) -> None:
@@ -283,28 +373,29 @@ def _writable_output(path: str, *, folder: bool = False, inputs: Sequence[str] =
     missing, not a folder or not writable; an existing folder where a file goes (unless a zarr store);
     an existing file where a folder goes; one of the inputs."""
     target = Path(path)
+    shown = _value(path)
     if folder:
         if target.exists() and not target.is_dir():
-            raise UsageError(f"{path}: exists and is not a folder")
+            raise UsageError(f"{shown}: exists and is not a folder")
         if target.is_dir():
             if not os.access(target, os.W_OK | os.X_OK):
-                raise UsageError(f"{path}: folder not writable")
+                raise UsageError(f"{shown}: folder not writable")
             return
     elif target.is_dir() and not any((target / marker).exists() for marker in _ZARR_MARKERS):
-        raise UsageError(f"{path}: is a folder (and not a zarr store); give the name of the output file")
+        raise UsageError(f"{shown}: is a folder (and not a zarr store); give the name of the output file")
     for source in inputs:
         if os.path.lexists(source) and os.path.lexists(path) and os.path.samefile(source, path):
-            raise UsageError(f"{path}: is the input itself; write to another name")
+            raise UsageError(f"{shown}: is the input itself; write to another name")
     parent = target.absolute().parent
     if folder:  # created with its parents: the nearest existing ancestor must be a writable folder
         while not parent.exists() and parent != parent.parent:
             parent = parent.parent
     if parent.exists() and not parent.is_dir():
-        raise UsageError(f"{path}: {parent} is not a folder")
+        raise UsageError(f"{shown}: {_value(parent)} is not a folder")
     if not parent.is_dir():
-        raise UsageError(f"{path}: folder {parent} does not exist")
+        raise UsageError(f"{shown}: folder {_value(parent)} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{path}: folder {parent} is not writable")
+        raise UsageError(f"{shown}: folder {_value(parent)} is not writable")
 
 
 @contextlib.contextmanager
@@ -321,7 +412,7 @@ def _writing(path: str):
             raise  # OverwriteError (a FileExistsError without errno), a full disk ...
         if isinstance(exc, FluxdsError):  # names the file and the cause already
             raise UsageError(str(exc)) from None
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot write {_value(path)}: {exc.strerror or exc}") from None
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -382,7 +473,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     except (BrokenPipeError, KeyboardInterrupt):
         raise
     except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
+        where = f"{_value(exc.filename)}: " if exc.filename else ""
         say(f"fluxds: error: {where}{exc.strerror or exc}", err=True)
         return 1
     except Exception as exc:
@@ -401,7 +492,9 @@ def _command(args: argparse.Namespace) -> int:
 
     if args.command == "info":
         _existing_input(args.file)
-        say(info_text(fluxds.read(args.file, **_read_options(args)), args.file))
+        ds = fluxds.read(args.file, **_read_options(args, args.file))
+        for line in info_text(ds, args.file).split("\n"):
+            say(line)  # each line fluxds's own, its values escaped completely
     elif args.command == "convert":
         _existing_input(args.input)
         _writable_output(args.output, inputs=[args.input])
@@ -410,13 +503,13 @@ def _command(args: argparse.Namespace) -> int:
         )
         if likelihood_only and args.sed_type not in (None, "likelihood"):
             raise UsageError(
-                f"{args.output}: netCDF/zarr hold the likelihood form; --sed-type {args.sed_type} needs a "
-                "FITS or ECSV output"
+                f"{_value(args.output)}: netCDF/zarr hold the likelihood form; --sed-type {args.sed_type} "
+                "needs a FITS or ECSV output"
             )
-        ds = fluxds.read(args.input, **_read_options(args))
+        ds = fluxds.read(args.input, **_read_options(args, args.input))
         with _writing(args.output):
             ds.sed.write(args.output, format=args.format, sed_type=args.sed_type, overwrite=args.overwrite)
-        say(f"wrote {args.output}")
+        say(f"wrote {_value(args.output)}")
     elif args.command == "batch":
         return _batch(args)
     elif args.command == "plot":  # --- plot ---
@@ -426,9 +519,14 @@ def _command(args: argparse.Namespace) -> int:
         _writable_output(args.output, inputs=[args.file])
         with _writing(args.output):
             kind = plot_file(
-                args.file, args.output, kind=args.kind, sed_type=args.sed_type, overwrite=args.overwrite
+                args.file,
+                args.output,
+                kind=args.kind,
+                sed_type=args.sed_type,
+                overwrite=args.overwrite,
+                read_options=_read_options(args, args.file),
             )
-        say(f"wrote {args.output} ({kind} plot)")
+        say(f"wrote {_value(args.output)} ({kind} plot)")
     elif args.command == "demo":
         from fluxds.demo import run_demo
 
@@ -438,14 +536,17 @@ def _command(args: argparse.Namespace) -> int:
             with _writing(args.out), contextlib.redirect_stdout(printed):
                 run_demo(args.out)
         finally:
-            say(printed.getvalue().rstrip("\n"))
+            for line in printed.getvalue().rstrip("\n").split("\n"):
+                say(line)
     return 0
 
 
 def _check_batch_paths(args: argparse.Namespace) -> None:
     missing = [path for path in args.inputs if not os.path.lexists(path)]
     if missing:
-        raise UsageError(f"{len(missing)} inputs do not exist (nothing converted): {', '.join(missing)}")
+        raise UsageError(
+            f"{len(missing)} inputs do not exist (nothing converted): {', '.join(map(_value, missing))}"
+        )
     _writable_output(args.out, folder=not args.combine, inputs=args.inputs)
 
 
@@ -469,10 +570,11 @@ def _batch(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         isolate=args.isolate,
         connect_timeout=args.connect_timeout,
+        read_options={k: v for k, v in _read_options(args, *args.inputs).items() if k != "isolate"},
     )
     say(f"written {len(result.written)}, skipped {len(result.skipped)} (exist), failed {len(result.failed)}")
     for source, message in result.failed.items():
-        say(f"fluxds: error: {source}: {message}", err=True)
+        say(f"fluxds: error: {_value(source)}: {message}", err=True)
     return 0 if result.ok else 1
 
 
@@ -492,15 +594,16 @@ def _combine(args: argparse.Namespace) -> int:
             workers=args.workers,
             progress=not args.no_progress,
             isolate=args.isolate,
+            read_options={k: v for k, v in _read_options(args, *args.inputs).items() if k != "isolate"},
         )
     if result.skipped:
-        say(f"{args.out} exists: skipped")
+        say(f"{_value(args.out)} exists: skipped")
     elif result.written:
-        say(f"wrote {args.out} ({len(args.inputs)} inputs along {args.combine})")
+        say(f"wrote {_value(args.out)} ({len(args.inputs)} inputs along {args.combine})")
     for source, message in result.failed.items():
-        say(f"fluxds: error: {source}: {message}", err=True)
+        say(f"fluxds: error: {_value(source)}: {message}", err=True)
     if result.failed:
-        say(f"fluxds: error: {len(result.failed)} inputs failed; {args.out} not written", err=True)
+        say(f"fluxds: error: {len(result.failed)} inputs failed; {_value(args.out)} not written", err=True)
     return 0 if result.ok else 1
 
 

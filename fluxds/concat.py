@@ -25,7 +25,7 @@ import json
 import os
 import shutil
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import xarray as xr
@@ -34,7 +34,7 @@ from fluxds.errors import FormatError
 from fluxds.io.locks import NETCDF_LOCK, lock_for
 from fluxds.parallel import TARGETS, BatchResult
 
-__all__ = ["concat_files", "CONCAT_DIMS"]
+__all__ = ["concat_files", "concat_sources", "CONCAT_DIMS"]
 
 CONCAT_DIMS = ("source", "time")
 _GTI_VARS = ("gti_start", "gti_stop")
@@ -79,7 +79,9 @@ def _canonical(dims, extra: str) -> list[str]:
     return schema.canonical_dims([extra, *dims])
 
 
-def _part_one(group: list[str], part: str, dim: str, isolate: float | None = None) -> list[tuple[str, str]]:
+def _part_one(
+    group: list[str], part: str, dim: str, isolate: float | None = None, read_options: dict | None = None
+) -> list[tuple[str, str]]:
     """Read a group of inputs and write them, concatenated, as one part; never raises (errors are
     returned per input, and then no part is written)."""
     import fluxds
@@ -93,9 +95,9 @@ def _part_one(group: list[str], part: str, dim: str, isolate: float | None = Non
             if isolate:  # outside the netCDF lock: the probe runs in its own process
                 from fluxds.io.isolated import probe
 
-                probe(source, isolate)
+                probe(source, isolate, **(read_options or {}))
             with lock_for(source):
-                datasets.append(_with_dim(fluxds.read(source), dim, source))
+                datasets.append(_with_dim(fluxds.read(source, **(read_options or {})), dim, source))
             outcomes.append(("read", ""))
         except Exception as exc:  # noqa: BLE001 - reported per file; a bad file must not stop the others
             outcomes.append(("failed", f"{type(exc).__name__}: {exc}"))
@@ -135,6 +137,47 @@ def _combine(datasets: list[xr.Dataset], dim: str, where: str) -> xr.Dataset:
     return ds
 
 
+def concat_sources(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
+    """SEDs (or light curves) of several sources, in memory, as one Dataset along ``source``, keeping
+    each source's reference model.
+
+    ``xr.concat(datasets, dim="source")`` concatenates the numbers correctly (``ref_dnde`` ... gain the
+    ``source`` dimension) but, with its default ``combine_attrs="override"``, keeps the first Dataset's
+    attributes: the ``reference_model`` of the first source then stands for all of them
+    (``ds.sed.validate()`` warns of that). This function does what :func:`concat_files` does for files:
+    attributes that differ are dropped, and different reference models are kept by source name
+    (``{"by_source": {name: model}}``, which the FITS writer splits again, one HDU per source).
+
+    Parameters
+    ----------
+    datasets : sequence of xarray.Dataset
+        Each with a ``source`` coordinate (a scalar name, or a ``source`` dimension); the same energy
+        bins (and time bins) in all.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(source, ...)``, validated.
+
+    Raises
+    ------
+    FormatError
+        A Dataset without a source name, or Datasets that do not fit together.
+    """
+    from fluxds.validate import validate
+
+    unnamed = [i for i, ds in enumerate(datasets) if "source" not in ds.coords]
+    if unnamed or not datasets:
+        raise FormatError(
+            f"concat_sources: datasets {unnamed} have no 'source' coordinate; name each source first, "
+            "e.g. ds.assign_coords(source='Crab')"
+            if datasets
+            else "concat_sources: no datasets given"
+        )
+    prepared = [_with_dim(ds, "source", f"dataset {i}") for i, ds in enumerate(datasets)]
+    return validate(_combine(prepared, "source", where="concat_sources"), where="concat_sources")
+
+
 def _open_parts(parts: list[Path], dim: str, where: str) -> xr.Dataset:
     """The parts as one lazy Dataset along ``dim`` (one dask chunk per part), validated."""
     from fluxds.io.cf import decode
@@ -162,13 +205,21 @@ def _merged_gti(gtis: list[xr.Dataset], where: str) -> xr.Dataset:
     """The parts' good time intervals, concatenated, each interval once, in time order."""
     import numpy as np
 
+    def reference(attrs: dict) -> dict:  # without the GTI HDU's header keywords (CREATOR, CREATED ...)
+        return {k: v for k, v in attrs.items() if not str(k).isupper()}
+
     first = gtis[0]
     for gti in gtis[1:]:
-        if any(gti[v].attrs != first[v].attrs for v in _GTI_VARS):
+        if any(reference(gti[v].attrs) != reference(first[v].attrs) for v in _GTI_VARS):
             raise FormatError(f"{where}: the inputs' GTIs have different time references or units")
+    # header keywords kept where all inputs agree (as xarray's combine_attrs="drop_conflicts")
+    attrs = {
+        v: {k: x for k, x in first[v].attrs.items() if all(g[v].attrs.get(k) == x for g in gtis)}
+        for v in _GTI_VARS
+    }
     pairs = np.stack([np.concatenate([g[v].values for g in gtis]) for v in _GTI_VARS], axis=-1)
     pairs = np.unique(pairs, axis=0)
-    return xr.Dataset({v: ("gti", pairs[:, i], first[v].attrs) for i, v in enumerate(_GTI_VARS)})
+    return xr.Dataset({v: ("gti", pairs[:, i], attrs[v]) for i, v in enumerate(_GTI_VARS)})
 
 
 def _merged_attrs(attrs_and_sizes: list[tuple[dict, int]], ds: xr.Dataset, dim: str, where: str) -> dict:
@@ -205,6 +256,7 @@ def concat_files(
     overwrite: bool = False,
     group_size: int = 32,
     isolate: float | None = None,
+    read_options: dict | None = None,
 ) -> BatchResult:
     """Concatenate many files into one Dataset along ``dim`` and write it, with bounded memory.
 
@@ -230,6 +282,8 @@ def concat_files(
         inputs); larger groups mean fewer parts and a smaller dask graph for the final write.
     isolate : float, optional
         As for :func:`fluxds.batch`: each input is first read in a separate process with this time limit.
+    read_options : dict, optional
+        Passed to :func:`fluxds.read` for every input (``derive_edges``, ``units``, ``columns`` ...).
 
     Returns
     -------
@@ -278,7 +332,9 @@ def concat_files(
     todo = [(g, p) for g, p in zip(groups, parts, strict=True) if not p.exists()]
     import dask
 
-    tasks = [dask.delayed(_part_one)([str(s) for s in g], str(p), dim, isolate) for g, p in todo]
+    tasks = [
+        dask.delayed(_part_one)([str(s) for s in g], str(p), dim, isolate, read_options) for g, p in todo
+    ]
     outcomes = _run(tasks, scheduler=scheduler, workers=workers, progress=progress)
     for (group, _), group_outcomes in zip(todo, outcomes, strict=True):
         for source, (status, message) in zip(group, group_outcomes, strict=True):

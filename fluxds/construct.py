@@ -22,13 +22,22 @@ import numpy as np
 import xarray as xr
 
 from fluxds import schema
-from fluxds.confidence import n_sigma_from_ul_conf
+from fluxds.confidence import check_sidedness, n_sigma_from_ul_conf
 from fluxds.errors import MissingEnergyEdgesError, ModelError, SchemaError, UnitError
 from fluxds.models import SpectralModel, Template, default_reference_model, model_to_json
 from fluxds.units import format_unit
 from fluxds.validate import order_problems
 
-__all__ = ["from_sed", "from_likelihood", "ORIGIN_DEFAULT", "ORIGIN_TEMPLATE", "ORIGIN_GIVEN"]
+__all__ = [
+    "from_sed",
+    "from_likelihood",
+    "ORIGIN_DEFAULT",
+    "ORIGIN_TEMPLATE",
+    "ORIGIN_GIVEN",
+    "SCAN_REFERENCE_ATTR",
+    "SCAN_REFERENCE_UNKNOWN",
+    "require_scan_reference",
+]
 
 ORIGIN_GIVEN = "given"
 ORIGIN_DEFAULT = "default: power law, index 2, 1e-12 cm-2 s-1 TeV-1 at 1 TeV (as gammapy)"
@@ -36,6 +45,46 @@ ORIGIN_TEMPLATE = "template through the stored e_ref and ref_dnde (the input hel
 ORIGIN_NONE = "none: the input held neither a model nor positive ref_dnde"
 EDGES_DERIVED = "derived from e_ref: geometric midpoints, outer edges mirrored in log energy"
 EREF_DERIVED = "derived: log-centre sqrt(e_min e_max), the input had no e_ref"
+#: Dataset attribute stating that the energy edges were derived (issue 13 item 11: shown in the repr)
+EDGES_ORIGIN_ATTR = "energy_edges_origin"
+#: Dataset attribute saying what the likelihood profiles (``norm_scan``) are relative to; set to
+#: :data:`SCAN_REFERENCE_UNKNOWN` when they came with an SED of type dnde/e2dnde/flux/eflux that stores
+#: neither the norms nor the reference fluxes nor the model (issue 13 item 2): gammapy writes such files
+#: with ``norm_scan`` relative to its own reference model, which the file does not keep.
+SCAN_REFERENCE_ATTR = "scan_reference"
+SCAN_REFERENCE_UNKNOWN = (
+    "unknown: norm_scan is relative to the producer's reference model, which the input did not store; "
+    "the norms are relative to another model"
+)
+
+
+def require_scan_reference(ds: xr.Dataset, what: str) -> None:
+    """Refuse profile work on a Dataset whose profiles are relative to an unknown reference model.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A fluxds Dataset.
+    what : str
+        The operation, for the message (e.g. ``"recompute_ul"``).
+
+    Raises
+    ------
+    SchemaError
+        If ``ds.attrs["scan_reference"]`` marks the profiles as relative to an unknown model.
+    """
+    if str(ds.attrs.get(SCAN_REFERENCE_ATTR, "")).startswith("unknown"):
+        model = ds.attrs.get("reference_model_origin", "a model chosen by the reader")
+        raise SchemaError(
+            f"{what}: the likelihood profiles (norm_scan, stat_scan) of this Dataset cannot be used: it was "
+            f"read from an SED of type {ds.attrs.get('sed_type_init')!r} that stores norm_scan relative to "
+            "the producer's reference model but neither that model nor the norms or reference fluxes "
+            f"(ref_dnde/ref_flux/ref_eflux); fluxds's norms are relative to another model ({model}), so "
+            "limits, errors, combined or resampled profiles and castro plots would be off by the ratio "
+            "of the two models in each bin (2.5x to 1e7x on gammapy's fp_dnde.fits). Read the "
+            "likelihood-type file instead (gammapy: FluxPoints.write(..., sed_type='likelihood')), or "
+            "build the Dataset with fluxds.from_sed(..., reference_model=<the model of the scan>)"
+        )
 
 
 def _quantity(value: Any, name: str, default_unit: str | None, where: str) -> u.Quantity:
@@ -240,16 +289,19 @@ def _variable(name: str, value, dims: Sequence[str], n_energy: int, where: str) 
     return xr.Variable(var_dims, arr, attrs)
 
 
-def _ul_attrs(ul_conf, n_sigma_ul, where: str = "") -> dict[str, float]:
-    out = {}
+def _ul_attrs(ul_conf, n_sigma_ul, where: str = "", sidedness: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    side = check_sidedness(sidedness, where)
     if ul_conf is not None:
         ul_conf = float(ul_conf)
         if not 0.0 < ul_conf < 1.0:
             raise SchemaError(f"{where}UL_CONF must lie in (0, 1); found {ul_conf}")
         out["ul_conf"] = ul_conf
-        out["n_sigma_ul"] = n_sigma_from_ul_conf(ul_conf)
+        out["n_sigma_ul"] = n_sigma_from_ul_conf(ul_conf, side)
     elif n_sigma_ul is not None:
         out["n_sigma_ul"] = float(n_sigma_ul)
+    if out and sidedness is not None:
+        out["ul_sidedness"] = side
     return out
 
 
@@ -270,6 +322,7 @@ def from_sed(
     sqrt_ts_threshold_ul: float | None = None,
     derive_edges: bool = False,
     where: str = "",
+    ul_sidedness: str | None = None,
 ) -> xr.Dataset:
     """Build a fluxds Dataset (likelihood form) from the columns of an SED of any type.
 
@@ -304,11 +357,18 @@ def from_sed(
         can be given; the assumption is recorded on the ``energy_min`` coordinate.
     where : str
         Prefix for error messages (the file and HDU being read).
+    ul_sidedness : {"two-sided", "one-sided"}, optional
+        How ``ul_conf`` and ``n_sigma_ul`` relate (see :mod:`fluxds.confidence`): ``"two-sided"``
+        (gammapy's reading, the default: 0.95 -> 1.96 sigma) or ``"one-sided"`` (fermipy's: 0.95 ->
+        1.645 sigma). Recorded in ``attrs["ul_sidedness"]`` when the SED has an upper-limit convention.
 
     Returns
     -------
     xarray.Dataset
-        A valid fluxds Dataset.
+        A valid fluxds Dataset. Profiles (``norm_scan``) given with an SED of type
+        dnde/e2dnde/flux/eflux, without norms, reference fluxes or a ``reference_model``, are marked
+        ``attrs["scan_reference"]`` unknown: profile work on them is refused
+        (:func:`require_scan_reference`).
 
     Examples
     --------
@@ -361,13 +421,23 @@ def from_sed(
     ds.attrs.update(attrs or {})
     ds.attrs["sed_type_init"] = sed
     ds.attrs["n_sigma"] = float(n_sigma if n_sigma is not None else schema.DEFAULT_N_SIGMA)
-    ds.attrs.update(_ul_attrs(ul_conf, n_sigma_ul, where))
+    ds.attrs.update(_ul_attrs(ul_conf, n_sigma_ul, where, ul_sidedness))
     ds.attrs["sqrt_ts_threshold_ul"] = float(
         sqrt_ts_threshold_ul if sqrt_ts_threshold_ul is not None else schema.DEFAULT_SQRT_TS_THRESHOLD_UL
     )
     if model is not None:
         ds.attrs["reference_model"] = model_to_json(model)
     ds.attrs["reference_model_origin"] = origin
+    if notes.get("edges"):  # issue 13 item 11: the assumption shows where the Dataset prints
+        ds.attrs[EDGES_ORIGIN_ATTR] = EDGES_DERIVED
+    if (
+        "norm_scan" in data
+        and sed != schema.LIKELIHOOD
+        and origin in (ORIGIN_DEFAULT, ORIGIN_TEMPLATE)
+        and not any(name.startswith("norm") and name != "norm_scan" for name in data)
+        and not any(name in data for name in ("ref_flux", "ref_eflux"))
+    ):
+        ds.attrs[SCAN_REFERENCE_ATTR] = SCAN_REFERENCE_UNKNOWN
     return ds
 
 

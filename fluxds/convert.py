@@ -171,35 +171,41 @@ def _measurement(
     return _result(norm, ref, name, target, long_name)
 
 
-def _sqrt_ts(ds: xr.Dataset) -> xr.DataArray:
+def _sqrt_ts(ds: xr.Dataset, filter_success: bool = True) -> xr.DataArray:
+    """Stored ``sqrt_ts``; else ``sqrt(max(ts, 0))`` with the sign of ``norm`` (after the success filter),
+    NaN where that sign is unknown (``norm`` NaN: a failed fit, or a NaN stored norm)."""
     if "sqrt_ts" in ds.data_vars:
         return ds["sqrt_ts"]
     ts = _stored(ds, "ts", "sqrt_ts")
     norm = _stored(ds, "norm", "sqrt_ts")
+    if filter_success:
+        norm = _success_filter(ds, norm)
     long_name = schema.VARIABLES["sqrt_ts"].long_name
     if ts.dims == norm.dims:  # the usual case: plain array arithmetic (numpy or dask), no alignment
         root = np.sqrt(np.clip(ts.data, 0, None))
-        data = np.where(norm.data > 0, root, -root)
+        data = np.where(norm.data > 0, root, np.where(norm.data <= 0, -root, np.nan))
         attrs = {"long_name": long_name, "units": format_unit(u.dimensionless_unscaled)}
         return norm._replace(variable=xr.Variable(norm.dims, data, attrs), name="sqrt_ts")
     root = np.sqrt(ts.clip(min=0))
-    out = xr.where(norm > 0, root, -root)
+    out = xr.where(norm > 0, root, xr.where(norm <= 0, -root, np.nan))
     return _labelled(out, "sqrt_ts", u.dimensionless_unscaled, long_name)
 
 
-def _is_ul(ds: xr.Dataset) -> xr.DataArray:
-    """Stored ``is_ul`` wins; else sqrt_ts < threshold when ts and norm_ul exist; else a finite
-    norm_ul; else a NaN norm (gammapy's rule)."""
+def _is_ul(ds: xr.Dataset, filter_success: bool = True) -> xr.DataArray:
+    """Stored ``is_ul`` wins; else ``not sqrt_ts >= threshold`` when ts and norm_ul exist (a NaN
+    ``sqrt_ts``, e.g. of a failed fit, is an upper limit); else a finite norm_ul; else a NaN norm (after
+    the success filter). gammapy's rules, see docs/sed_types.md#is-ul."""
     if "is_ul" in ds.data_vars:
         return ds["is_ul"]
     has_ts = "ts" in ds.data_vars or "sqrt_ts" in ds.data_vars
     if has_ts and "norm_ul" in ds.data_vars:
         threshold = float(ds.attrs.get("sqrt_ts_threshold_ul", schema.DEFAULT_SQRT_TS_THRESHOLD_UL))
-        out = _sqrt_ts(ds) < threshold
+        out = ~(_sqrt_ts(ds, filter_success) >= threshold)
     elif "norm_ul" in ds.data_vars:
         out = np.isfinite(ds["norm_ul"])
     else:
-        out = np.isnan(_stored(ds, "norm", "is_ul"))
+        norm = _stored(ds, "norm", "is_ul")
+        out = np.isnan(_success_filter(ds, norm) if filter_success else norm)
     return _labelled(out, "is_ul", None, schema.VARIABLES["is_ul"].long_name)
 
 
@@ -243,7 +249,8 @@ def get_quantity(
         The unit of the result; default: the type's default unit (or the stored unit for stored
         variables).
     filter_success : bool
-        Set ``norm``/``norm_err`` (and what derives from them) to NaN where ``success`` is False.
+        Set ``norm``/``norm_err`` (and what derives from them) to NaN where ``success`` is False; a
+        derived ``sqrt_ts`` is then NaN there too (its sign is unknown) and ``is_ul`` True.
 
     Returns
     -------
@@ -266,9 +273,9 @@ def get_quantity(
     if name.startswith("npred_excess") and name != "npred_excess":
         return _npred_excess(ds, name, filter_success)
     if name == "sqrt_ts":
-        return _sqrt_ts(ds)
+        return _sqrt_ts(ds, filter_success)
     if name == "is_ul":
-        return _is_ul(ds)
+        return _is_ul(ds, filter_success)
     if name == "npred_background" and name not in ds.data_vars:
         out = _stored(ds, "npred", name) - _stored(ds, "npred_excess", name)
         return _labelled(out, name, u.dimensionless_unscaled, schema.VARIABLES[name].long_name)

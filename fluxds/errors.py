@@ -23,6 +23,8 @@ __all__ = [
     "BatchError",
     "SchedulerError",
     "PhysicsWarning",
+    "EnergyMismatchError",
+    "FitError",
 ]
 
 
@@ -113,3 +115,14 @@ class SchedulerError(BatchError):
 class PhysicsWarning(UserWarning):
     """Numbers that are suspicious but not impossible (see :func:`fluxds.validate.physics_problems`); an
     error with ``fluxds.read(path, strict=True)``."""
+
+
+class EnergyMismatchError(SchemaError):
+    """The energy bins of two SEDs do not match within the tolerance asked (see
+    :func:`fluxds.energy.match_energies`); the message names the first bin that does not."""
+
+
+class FitError(FluxdsError, ValueError):
+    """A castro fit cannot run: no SED of the Dataset has as many valid energy bins (finite profiles) as
+    free parameters (see :func:`fluxds.profiles.castro_fit.fit_castro`; per-SED failures are reported in
+    the result's ``reason`` instead)."""

@@ -14,7 +14,9 @@ with the data:
   [0, 360)). The names are those :mod:`fluxds.wcs` gives the 2-D world coordinates of a non-separable
   WCS map: auxiliary coordinates that are not dimensions.
 
-All pixel geometry is astropy-healpix's (:class:`astropy_healpix.HEALPix`).
+All pixel geometry is astropy-healpix's (:class:`astropy_healpix.HEALPix`), except which pixel holds a
+sky position (:func:`lonlat_to_pixel`): HEALPix's own ``ang2pix`` (healpy's, so gammapy's), which also
+decides positions on a pixel edge or corner.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ __all__ = [
     "healpix_of",
     "pixel_skycoord",
     "pixel_positions",
+    "lonlat_to_pixel",
     "interpolation_weights",
     "region_pixels",
     "region_size",
@@ -267,8 +270,97 @@ def pixel_positions(ds: xr.Dataset | xr.DataArray, positions: SkyCoord) -> np.nd
     numpy.ndarray of int64
         Shape of ``positions``; -1 where the pixel is not in the map (partial-sky maps).
     """
-    hpx = healpix_of(ds)
-    return _positions_of(ds, hpx.skycoord_to_healpix(positions))
+    nside, order, _ = _geometry(ds)
+    sph = positions.transform_to(healpix_of(ds).frame).spherical
+    return _positions_of(ds, lonlat_to_pixel(sph.lon.deg, sph.lat.deg, nside=nside, order=order))
+
+
+_INV_HALFPI = 0.6366197723675813430755350534900574  # 2 / pi, as HEALPix writes it
+_TWOTHIRD = 2.0 / 3.0
+
+
+def _spread_bits(v: np.ndarray) -> np.ndarray:
+    """The bits of ``v`` (< 2**32) interleaved with zeros: bit i goes to bit 2 i."""
+    v = v.astype(np.int64)
+    for shift, mask in (
+        (16, 0x0000FFFF0000FFFF),
+        (8, 0x00FF00FF00FF00FF),
+        (4, 0x0F0F0F0F0F0F0F0F),
+        (2, 0x3333333333333333),
+        (1, 0x5555555555555555),
+    ):
+        v = (v | (v << shift)) & mask
+    return v
+
+
+def _xyf_to_nested(ix: np.ndarray, iy: np.ndarray, face: np.ndarray, level: int) -> np.ndarray:
+    return (face.astype(np.int64) << (2 * level)) + _spread_bits(ix) + (_spread_bits(iy) << 1)
+
+
+def lonlat_to_pixel(lon, lat, *, nside: int, order: str) -> np.ndarray:
+    """The HEALPix pixel that holds each position, decided as healpy's ``ang2pix`` (hence gammapy) does.
+
+    A position on the edge or corner of pixels belongs to one of them by the floating-point arithmetic of
+    HEALPix's ``ang2pix`` (Gorski et al. 2005; the C++ library healpy wraps), which this reproduces step
+    by step in numpy: colatitude ``theta = pi/2 - lat`` (radians), ``z = cos(theta)``, then the ring /
+    nested index. astropy-healpix works from the latitude directly and decides some of these ties
+    otherwise (e.g. ``(l, b) = (45, 0)`` deg at nside 4: astropy-healpix ring pixel 74, healpy 90).
+
+    Parameters
+    ----------
+    lon, lat : array_like
+        Longitude and latitude in degrees, in the map's frame (any shape, broadcast together).
+    nside : int
+        A power of two, 1 to 2**29.
+    order : {"ring", "nested"}
+        The pixel ordering.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        HEALPix indices; -1 where ``lon`` or ``lat`` is not finite or ``|lat| > 90``.
+    """
+    nside = check_nside(nside)
+    nested = _order(order) == "nested"
+    lon, lat = np.broadcast_arrays(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    valid = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90.0)
+    lon, lat = np.where(valid, lon, 0.0), np.where(valid, lat, 0.0)
+    theta = np.pi / 2.0 - lat * (np.pi / 180.0)  # as gammapy: degrees -> radians -> colatitude
+    z, sth = np.cos(theta), np.sin(theta)
+    near_pole = (theta < 0.01) | (theta > 3.14159 - 0.01)
+    za = np.abs(z)
+    v = lon * (np.pi / 180.0) * _INV_HALFPI
+    tt = np.where(v >= 0, np.where(v < 4.0, v, np.fmod(v, 4.0)), np.fmod(v, 4.0) + 4.0)
+    tt = np.where(tt == 4.0, 0.0, tt)  # in [0, 4)
+    n = np.int64(nside)
+    # equatorial belt (|z| <= 2/3): indices of the ascending and descending edge lines
+    temp1, temp2 = n * (0.5 + tt), n * (z * 0.75)
+    jp, jm = (temp1 - temp2).astype(np.int64), (temp1 + temp2).astype(np.int64)
+    # polar caps
+    ntt = np.minimum(3, tt.astype(np.int64))
+    tp = tt - (ntt if nested else tt.astype(np.int64))
+    cap = np.where(
+        (za < 0.99) | ~near_pole, n * np.sqrt(3.0 * (1.0 - za)), n * sth / np.sqrt((1.0 + za) / 3.0)
+    )
+    cjp, cjm = (tp * cap).astype(np.int64), ((1.0 - tp) * cap).astype(np.int64)
+    if nested:
+        level = int(nside).bit_length() - 1
+        ifp, ifm = jp >> level, jm >> level
+        face = np.where(ifp == ifm, ifp | 4, np.where(ifp < ifm, ifp, ifm + 8))
+        belt = _xyf_to_nested(jm & (n - 1), n - (jp & (n - 1)) - 1, face, level)
+        cjp, cjm = np.minimum(cjp, n - 1), np.minimum(cjm, n - 1)
+        north = _xyf_to_nested(n - cjm - 1, n - cjp - 1, ntt, level)
+        south = _xyf_to_nested(cjp, cjm, ntt + 8, level)
+        caps = np.where(z >= 0, north, south)
+    else:
+        nl4 = 4 * n
+        ring = n + 1 + jp - jm
+        t1 = jp + jm - n + (1 - (ring & 1)) + 1 + 2 * nl4
+        belt = 2 * n * (n - 1) + (ring - 1) * nl4 + (t1 >> 1) % nl4
+        cring = cjp + cjm + 1
+        cip = (tt * cring).astype(np.int64)
+        caps = np.where(z > 0, 2 * cring * (cring - 1) + cip, 12 * n * n - 2 * cring * (cring + 1) + cip)
+    return np.where(valid, np.where(za <= _TWOTHIRD, belt, caps), -1).astype(np.int64)
 
 
 def interpolation_weights(

@@ -54,10 +54,16 @@ def _wcs_lookup(ds: xr.Dataset, coords: SkyCoord, method: str):
         sep = np.rad2deg(angular_separation(*np.deg2rad([lon, lat, lon2, lat2])))
         sep = np.nan_to_num(sep, nan=np.inf)
         on_map = (
-            np.isfinite(x) & np.isfinite(y) & (x >= -0.5) & (x < nx - 0.5) & (y >= -0.5) & (y < ny - 0.5)
+            np.isfinite(x) & np.isfinite(y) & (x >= -0.5) & (x <= nx - 0.5) & (y >= -0.5) & (y <= ny - 0.5)
         ) & (sep < _ROUNDTRIP_ATOL)
     x, y = np.where(on_map, x, 0.0), np.where(on_map, y, 0.0)
-    near = (np.floor(y + 0.5).astype(np.int64), np.floor(x + 0.5).astype(np.int64))
+    # the nearest pixel; a tie (a position on the edge between pixels k and k + 1) goes to the LOWER
+    # index k, as gammapy's FluxMaps.get_flux_points (scipy's RegularGridInterpolator 'nearest'): pixel k
+    # holds (k - 1/2, k + 1/2]; the map's outer edges (-1/2 and n - 1/2) belong to the border pixels
+    near = (
+        np.clip(np.ceil(y - 0.5), 0, max(ny - 1, 0)).astype(np.int64),
+        np.clip(np.ceil(x - 0.5), 0, max(nx - 1, 0)).astype(np.int64),
+    )
     if method == "nearest":
         return near, None, on_map, lon, lat
     xc, yc = np.clip(x, 0, nx - 1), np.clip(y, 0, ny - 1)
@@ -82,6 +88,8 @@ def _frame(name: str):
 def _healpix_lookup(ds: xr.Dataset, coords: SkyCoord, method: str):
     from astropy_healpix import HEALPix
 
+    from fluxds.healpix import lonlat_to_pixel
+
     attrs = ds["healpix"].attrs
     try:
         nside, order, frame = int(attrs["nside"]), str(attrs["order"]).lower(), str(attrs["frame"])
@@ -100,9 +108,10 @@ def _healpix_lookup(ds: xr.Dataset, coords: SkyCoord, method: str):
         found = ordered[pos] == ipix if ordered.size else np.zeros(ipix.shape, bool)
         return np.where(found, sorter[pos], 0), found
 
-    near, on_map = index_of(np.asarray(hp.skycoord_to_healpix(sky), dtype=np.int64))
     sph = sky.spherical
     lon, lat = sph.lon.deg, sph.lat.deg
+    # healpy's ang2pix (gammapy's choice), which also decides positions on pixel edges and corners
+    near, on_map = index_of(lonlat_to_pixel(lon, lat, nside=nside, order=order))
     if method == "nearest":
         return (near,), None, on_map, lon, lat
     ipix, weights = hp.bilinear_interpolation_weights(sph.lon, sph.lat)
@@ -147,10 +156,11 @@ def get_flux_points(
     positions : astropy.coordinates.SkyCoord
         One position or an array of N, in any frame (transformed to the map's frame).
     method : {"nearest", "linear"}
-        The pixel holding the position (gammapy's choice), or bilinear interpolation between the four
-        nearest pixel centres (WCS: clamped to the outermost centres within the last half pixel;
-        HEALPix: ``astropy_healpix`` weights, NaN where a neighbour is not in a partial map). Boolean
-        and integer variables (``is_ul``, ``success``) always take the nearest pixel.
+        The pixel holding the position (gammapy's choice; a position on the edge between two pixels
+        takes the one of lower index, as gammapy's ``get_flux_points``), or bilinear interpolation
+        between the four nearest pixel centres (WCS: clamped to the outermost centres within the last
+        half pixel; HEALPix: ``astropy_healpix`` weights, NaN where a neighbour is not in a partial
+        map). Boolean and integer variables (``is_ul``, ``success``) always take the nearest pixel.
     names : sequence of str, optional
         Source names, one per position; default ``pos0``, ``pos1``, ...
     off_map : {"nan", "raise"}

@@ -11,17 +11,23 @@ the SHA-256 of its content (``fluxds_batch_input_sha256``; of every file inside,
 output that exists already is skipped only if it records this very input with this very content, so an
 interrupted run resumes where it stopped; one made from the same input whose content has changed since is
 converted again; any other file under that name (made from another input, or not by ``batch``) is
-reported as failed and left alone. The temporaries a killed run left are removed at the end; a failing
-input is reported with its error and does not stop the others. On a ``dask.distributed`` cluster, the tasks
-of a worker that dies are run again on the others (dask's own retry).
+reported as failed and left alone. A record proves something only if nobody else could have written it:
+an existing output (for a zarr store, every entry of its tree) that is a symbolic link, is owned by
+another user or is writable by group or others (another user of a shared output folder may have planted
+it) is reported as failed and left alone, and its record is never read. The temporaries a killed run
+left are removed at the end; a failing input is reported with its error and does not stop the others.
+On a ``dask.distributed`` cluster, the tasks of a worker that dies are run again on the others (dask's
+own retry).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import numbers
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +38,6 @@ from fluxds.io.isolated import isolation_limit
 __all__ = [
     "batch",
     "BatchResult",
-    "BatchError",
-    "SchedulerError",
     "TARGETS",
     "INPUT_ATTR",
     "DIGEST_ATTR",
@@ -133,26 +137,66 @@ def _state(path: str) -> tuple[int, int]:
     return info.st_size, info.st_mtime_ns
 
 
+def _not_yours(target: str) -> str | None:
+    """Why the existing output ``target`` cannot be taken as written by this user, or None.
+
+    It, or for a zarr store any entry of its tree (links are not followed), is a symbolic link, is owned
+    by another user than this process's effective one, or is writable by group or others: someone else
+    may have written it, so its record of an input proves nothing.
+
+    Raises
+    ------
+    OSError
+        An entry cannot be examined (it vanished, a folder cannot be listed).
+    """
+    uid = os.geteuid()
+    pending = [target]
+    while pending:
+        path = pending.pop()
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            return f"{path} is a symbolic link"
+        if info.st_uid != uid:
+            return f"{path} is owned by another user (uid {info.st_uid})"
+        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return f"{path} is writable by group or others (mode {stat.S_IMODE(info.st_mode):o})"
+        if stat.S_ISDIR(info.st_mode):
+            with os.scandir(path) as entries:
+                pending.extend(entry.path for entry in entries)
+    return None
+
+
 def _recorded_input(target: str) -> tuple[str, str] | None:
-    """The (input path, content digest) an existing output records; None if it records none or is not a
-    file fluxds reads."""
+    """The (input path, content digest) an existing output records; None if it records none, is not a
+    file fluxds reads, or was replaced while being read.
+
+    Call it only on an output that :func:`_not_yours` accepts (the record is read with :func:`fluxds.read`,
+    fluxds's reader for untrusted files).
+    """
     import fluxds
     from fluxds.io.locks import lock_for
 
     try:
+        before = os.lstat(target)
         with lock_for(target):
             attrs = fluxds.read(target).attrs
+        after = os.lstat(target)
     except Exception:  # noqa: BLE001 - anything unreadable records nothing
         return None
+    if (before.st_dev, before.st_ino, before.st_ctime_ns) != (after.st_dev, after.st_ino, after.st_ctime_ns):
+        return None  # renamed, replaced or changed meanwhile: what was read may not be this file
     source, digest = attrs.get(INPUT_ATTR), attrs.get(DIGEST_ATTR)
     return (source, digest) if isinstance(source, str) and isinstance(digest, str) else None
 
 
 def _up_to_date(source: str, target: str) -> bool:
-    """Whether ``target`` exists (not as a link) and records ``source`` with its present content."""
+    """Whether ``target`` exists (not as a link), is this user's own (:func:`_not_yours`) and records
+    ``source`` with its present content."""
     if not os.path.lexists(target) or os.path.islink(target):
         return False
     try:
+        if _not_yours(target) is not None:
+            return False  # reported as failed by _convert_one
         return _recorded_input(target) == (source, content_digest(source))
     except (OSError, FluxdsError):
         return False
@@ -165,6 +209,7 @@ def _convert_one(
     sed_type: str | None,
     isolate: float | None = None,
     existed: bool = False,
+    read_options: dict | None = None,
 ) -> tuple[str, str]:
     """Read one input and write one output, recording the input's path and digest in it; never raises
     (the error is returned, per file). Returns ("written" | "skipped" | "failed", message)."""
@@ -178,6 +223,12 @@ def _convert_one(
         if os.path.lexists(target):
             if os.path.islink(target):
                 return "failed", f"{target} exists and is a symbolic link; not replaced"
+            why = _not_yours(target)
+            if why is not None:  # its record proves nothing, and it is not ours to replace
+                return "failed", (
+                    f"{target} exists and was not written by you ({why}): left alone (remove it or choose "
+                    "another output folder)"
+                )
             recorded = _recorded_input(target)
             if recorded == (source, digest):
                 # existed before the run: up to date. Else written by an earlier attempt of this very
@@ -190,14 +241,19 @@ def _convert_one(
                     "choose another output folder)"
                 )
             overwrite = True  # made from this input, whose content has changed since: convert again
-        if isolate is not None:  # outside the netCDF lock: the probe runs in its own process
-            from fluxds.io.isolated import probe
+        with contextlib.ExitStack() as copies:
+            read_from = source
+            if isolate is not None:  # outside the netCDF lock: the probe runs in its own process
+                from fluxds.io.isolated import vetted_copy
 
-            probe(source, isolate)
-        with lock_for(source):
-            ds = fluxds.read(source)
-            if _state(source) != before:
-                return "failed", f"{source} changed while it was being read; not converted"
+                # the child and this read see the same private copy, whatever happens to source meanwhile
+                read_from = copies.enter_context(vetted_copy(source, isolate, **(read_options or {})))
+            with lock_for(read_from):
+                ds = fluxds.read(read_from, **(read_options or {}))
+                if isolate is not None:
+                    ds = ds.load()  # before the copy goes
+                if _state(source) != before:
+                    return "failed", f"{source} changed while it was being read; not converted"
         ds = ds.assign_attrs({INPUT_ATTR: source, DIGEST_ATTR: digest})
         with lock_for(target):  # named .nc/.h5: the netCDF-C/HDF5 libraries are not thread-safe
             fluxds.write(ds, target, format=fmt, sed_type=sed_type, overwrite=overwrite)
@@ -248,6 +304,7 @@ def batch(
     progress: bool = True,
     isolate: bool | float | None = None,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    read_options: dict | None = None,
 ) -> BatchResult:
     """Convert many files in parallel.
 
@@ -275,13 +332,16 @@ def batch(
         :func:`fluxds.io.isolated.probe`.
     connect_timeout : float
         Seconds to wait for ``scheduler`` to answer (default :data:`DEFAULT_CONNECT_TIMEOUT`).
+    read_options : dict, optional
+        Passed to :func:`fluxds.read` for every input (``derive_edges``, ``units``, ``columns`` ...).
 
     Returns
     -------
     BatchResult
         ``written``: outputs made by this run; ``skipped``: outputs that existed and record this very
         input and content; ``failed``: errors by input (including an output name taken by a file made
-        from another input).
+        from another input, or by one that another user could have written: owned by another user,
+        writable by group or others, or a symbolic link).
 
     Raises
     ------
@@ -323,7 +383,7 @@ def batch(
             jobs.append((source, target))
     existed = [os.path.lexists(target) for _, target in jobs]
     tasks = [
-        dask.delayed(_convert_one)(str(s), str(t), fmt, sed_type, isolate, e)
+        dask.delayed(_convert_one)(str(s), str(t), fmt, sed_type, isolate, e, read_options)
         for (s, t), e in zip(jobs, existed, strict=True)
     ]
     outcomes = _run(

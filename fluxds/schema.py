@@ -72,6 +72,9 @@ MEASUREMENT_SUFFIXES: dict[str, str] = {
     "_ul": "upper limit",
     "_sensitivity": "sensitivity",
     "_errsys": "systematic error",
+    # asymmetric systematic errors (published SEDs): converted with the SED type like the other errors
+    "_errsysp": "positive systematic error",
+    "_errsysn": "negative systematic error",
 }
 
 

@@ -29,9 +29,9 @@ from fluxds.errors import FormatError, SchemaError, TimeValueError, UnitError
 from fluxds.units import format_unit, parse_unit
 
 __all__ = ["TIME", "TIME_MIN", "TIME_MAX", "TIME_VALUE", "NUMERIC_TIME_COORDS", "MJD_RANGE",
-           "TimeValueError", "time_scale_from_timesys", "time_coords", "time_coords_from_astropy",
+           "time_scale_from_timesys", "time_coords", "time_coords_from_astropy",
            "astropy_time", "astropy_times", "time_reference", "time_keywords", "check_time_reference",
-           "check_mjd", "check_times", "check_gti"]  # fmt: skip
+           "check_mjd", "check_times", "check_gti", "time_labels", "shared_time_bins_problem"]  # fmt: skip
 
 TIME = "time"
 TIME_MIN = "time_min"
@@ -385,7 +385,7 @@ def _datetime64(values, unit, mjdrefi, mjdreff, scale, prefix) -> np.ndarray:
     split into whole days and a fraction, and seconds into whole days and a remainder."""
     try:
         if scale == "utc":
-            return _times(values, unit, mjdrefi, mjdreff, scale).datetime64.astype("datetime64[ns]")
+            return _utc_datetime64(_times(values, unit, mjdrefi, mjdreff, scale))
         reff_days = int(np.floor(mjdreff))
         reff_frac = float(mjdreff) - reff_days
         base = int(mjdrefi) + reff_days - _MJD_UNIX  # whole days from 1970-01-01 to the reference
@@ -406,6 +406,90 @@ def _datetime64(values, unit, mjdrefi, mjdreff, scale, prefix) -> np.ndarray:
         return _UNIX0 + ns.astype("timedelta64[ns]")
     except (ValueError, OverflowError, FloatingPointError) as exc:
         raise TimeValueError(f"{prefix}times outside the datetime64[ns] range (1678-2262): {exc}") from None
+
+
+def _utc_datetime64(t: Time) -> np.ndarray:
+    """``datetime64[ns]`` of UTC times. ``datetime64`` has no leap seconds: an instant inside one
+    (``2016-12-31T23:59:60.5``) is labelled with the last nanosecond before it (``23:59:59.999999999``),
+    so that the label keeps its UTC date and labels never go backwards. (astropy's
+    ``Time.to_datetime(leap_second_strict="silent")`` gives ``2017-01-01T00:00:00.5`` instead, after the
+    label of an instant half a second later.) The numeric edges (``time_min``/``time_max``) are untouched."""
+    ymdhms = t.ymdhms
+    leap = np.asarray(ymdhms["second"]) >= 60
+    if not leap.any():
+        return t.datetime64.astype("datetime64[ns]")
+    out = np.empty(t.shape, dtype="datetime64[ns]")
+    out[~leap] = t[~leap].datetime64.astype("datetime64[ns]")
+    fields = {k: np.asarray(ymdhms[k])[leap] for k in ("year", "month", "day")}
+    months = (fields["year"] - 1970).astype("datetime64[Y]").astype("datetime64[M]")
+    days = (months + (fields["month"] - 1).astype("timedelta64[M]")).astype("datetime64[D]")
+    next_midnight = days + (fields["day"] - 1).astype("timedelta64[D]") + np.timedelta64(1, "D")
+    out[leap] = next_midnight.astype("datetime64[ns]") - np.timedelta64(1, "ns")
+    return out
+
+
+def shared_time_bins_problem(ds: xr.Dataset) -> str | None:
+    """What is wrong when the numeric time coordinates of ``ds`` have dimensions besides ``time`` (light
+    curves of different time bins stacked with ``xr.concat``), and how to fix it; else ``None``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+
+    Returns
+    -------
+    str or None
+    """
+    bad = [n for n in NUMERIC_TIME_COORDS if n in ds.coords and ds[n].dims != (TIME,)]
+    if not bad:
+        return None
+    return (
+        f"coordinate {bad[0]!r} has dims {ds[bad[0]].dims}, expected ('time',): one Dataset holds one set "
+        "of time bins, shared by all its sources (light curves with different time bins stacked with "
+        "xr.concat, aligned by an outer join and padded with NaN?). Keep such light curves as separate "
+        "Datasets, or keep only the bins they share (xr.concat(..., join='inner'); fluxds.concat_sources "
+        "refuses bins that differ)"
+    )
+
+
+def time_labels(ds: xr.Dataset) -> np.ndarray | None:
+    """The ``time`` labels (``datetime64[ns]``) that :func:`time_coords` computes from a Dataset's numeric
+    time coordinates (``time_value`` when present, else the bin centres), or ``None`` when the Dataset has
+    neither ``time_value`` nor ``time_min``/``time_max`` with their reference attributes.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A light curve.
+
+    Returns
+    -------
+    numpy.ndarray or None
+
+    Raises
+    ------
+    SchemaError
+        Time coordinates with dimensions besides ``time`` (:func:`shared_time_bins_problem`).
+    """
+    problem = shared_time_bins_problem(ds)
+    if problem:
+        raise SchemaError(problem)
+    name = TIME_VALUE if TIME_VALUE in ds.coords else TIME_MIN
+    if name not in ds.coords or (name == TIME_MIN and TIME_MAX not in ds.coords):
+        return None
+    try:
+        ref = time_reference(ds[name])
+    except SchemaError:
+        return None
+    if name == TIME_VALUE:
+        centre = np.asarray(ds[TIME_VALUE].values, dtype=np.float64)
+    else:  # as time_coords computes it, without its order checks (a part of a concatenation may be unsorted)
+        lo = np.asarray(ds[TIME_MIN].values, dtype=np.float64)
+        hi = np.asarray(ds[TIME_MAX].values, dtype=np.float64)
+        centre = lo + 0.5 * (hi - lo)
+    reference = {k: ref[k] for k in ("unit", "mjdrefi", "mjdreff")}
+    check_times(centre, **reference, what=f"the {name} of the time bins")
+    return _datetime64(centre, *reference.values(), ref["scale"], "")
 
 
 def time_reference(var: xr.DataArray | xr.Variable, where: str = "") -> dict:

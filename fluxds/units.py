@@ -13,10 +13,11 @@ import functools
 import re
 
 import astropy.units as u
+import numpy as np
 
 from fluxds.errors import UnitError
 
-__all__ = ["parse_unit", "format_unit", "unit_attr", "conversion_factor"]
+__all__ = ["parse_unit", "format_unit", "unit_attr", "conversion_factor", "to_quantity", "from_quantity"]
 
 # Counting tokens that carry no physical dimension for a flux: photons, counts.
 _COUNT_TOKENS = re.compile(r"(?<![A-Za-z])(ph|photon|photons|ct|count|counts)(?![A-Za-z])")
@@ -153,3 +154,78 @@ def conversion_factor(from_unit: u.UnitBase, to_unit: u.UnitBase, *, what: str =
             f"{label}cannot convert {from_unit.to_string() or 'dimensionless'!r} to "
             f"{to_unit.to_string() or 'dimensionless'!r}: their physical dimensions differ"
         ) from None
+
+
+def to_quantity(da, unit: str | u.UnitBase | None = None) -> u.Quantity:
+    """A DataArray's values as an astropy Quantity in the unit of its ``units`` attribute.
+
+    xarray carries attributes through arithmetic unchanged (``(ds.sed.dnde / ds.sed.dnde_err)`` keeps
+    ``units = "cm-2 s-1 TeV-1"``), so the ``units`` attribute of a computed DataArray cannot be trusted.
+    Do unit arithmetic on Quantities instead, and come back with :func:`from_quantity`::
+
+        ratio = to_quantity(ds.sed.dnde) / to_quantity(ds.sed.dnde_err)   # dimensionless
+        da = from_quantity(ratio, like=ds.sed.dnde, name="significance")  # units ""
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        With a ``units`` attribute (none means dimensionless); values in memory.
+    unit : str or astropy unit, optional
+        Convert to this unit.
+
+    Returns
+    -------
+    astropy.units.Quantity
+        The values (a view, no copy when no conversion is asked), same shape and axis order as ``da``.
+
+    Raises
+    ------
+    UnitError
+        ``da`` is dask-backed (a Quantity holds numpy values: call ``.compute()`` first, knowingly, or
+        stay with DataArrays), or ``unit`` has another physical dimension.
+    """
+    if getattr(da, "chunks", None) is not None:
+        raise UnitError(
+            f"to_quantity: {getattr(da, 'name', None)!r} is dask-backed; an astropy Quantity holds numpy "
+            "values, so it would be computed: call .compute() on it first if it fits in memory"
+        )
+    q = u.Quantity(np.asarray(da.values), unit_attr(da), copy=False)
+    if unit is None:
+        return q
+    target = parse_unit(unit)
+    conversion_factor(q.unit, target, what=str(getattr(da, "name", "") or ""))  # UnitError if incompatible
+    return q.to(target)
+
+
+def from_quantity(q: u.Quantity, like, *, name: str | None = None, long_name: str | None = None):
+    """A DataArray of a Quantity's values, on the dims and coordinates of ``like``, with the Quantity's
+    unit in its ``units`` attribute (formatted by :func:`format_unit`).
+
+    Parameters
+    ----------
+    q : astropy.units.Quantity
+        The same shape as ``like`` (e.g. the result of arithmetic on :func:`to_quantity` values).
+    like : xarray.DataArray
+        The dims and coordinates to put the values on.
+    name, long_name : str, optional
+        Name and ``long_name`` of the result (default ``like``'s name and no ``long_name``).
+
+    Returns
+    -------
+    xarray.DataArray
+
+    Raises
+    ------
+    UnitError
+        ``q`` is not a Quantity, or its shape is not ``like``'s.
+    """
+    import xarray as xr
+
+    if not isinstance(q, u.Quantity):
+        raise UnitError(f"from_quantity: expected an astropy Quantity, got {type(q).__name__}")
+    if q.shape != like.shape:
+        raise UnitError(f"from_quantity: the Quantity has shape {q.shape}; {like.name!r} has {like.shape}")
+    attrs = {"units": format_unit(q.unit)}
+    if long_name is not None:
+        attrs["long_name"] = long_name
+    return xr.DataArray(q.value, dims=like.dims, coords=like.coords, name=name or like.name, attrs=attrs)

@@ -10,8 +10,9 @@ import xarray as xr
 
 from fluxds import schema
 from fluxds.errors import PhysicsWarning, SchemaError, UnitError
+from fluxds.timeaxis import shared_time_bins_problem
 
-__all__ = ["validate", "order_problems", "physics_problems", "check_physics", "PhysicsWarning"]
+__all__ = ["validate", "order_problems", "physics_problems", "check_physics"]
 
 
 # --- order and uniqueness of coordinates (H5 hardening) ---------------------------------------------
@@ -65,7 +66,10 @@ def order_problems(ds: xr.Dataset) -> list[str]:
             problem = _not_increasing(ds, name)
             if problem:
                 problems.append(problem)
-    if "time_min" in ds.coords and "time_max" in ds.coords:
+    problem = shared_time_bins_problem(ds)  # issue 13 item 15: different time bins stacked by hand
+    if problem:
+        problems.append(problem)
+    elif "time_min" in ds.coords and "time_max" in ds.coords:
         lo, hi = _as_numbers(ds["time_min"].values), _as_numbers(ds["time_max"].values)
         if lo is not None and hi is not None and lo.shape == hi.shape:
             bad = np.flatnonzero(~(lo < hi))
@@ -206,14 +210,46 @@ def validate(ds: xr.Dataset, *, where: str = "") -> xr.Dataset:
     if problems:
         label = f"{where}: " if where else ""
         raise SchemaError(f"{label}not a valid fluxds Dataset", problems=problems)
+    model_problem = reference_model_problem(ds)
+    if model_problem:
+        warnings.warn(f"{where}: {model_problem}" if where else model_problem, PhysicsWarning, stacklevel=2)
     return ds
+
+
+def reference_model_problem(ds: xr.Dataset) -> str | None:
+    """Whether the ``reference_model`` attribute cannot describe every source (issue 13 item 16).
+
+    One model (not a ``{"by_source": ...}`` mapping) gives the same ``ref_dnde`` to every source; if the
+    stored ``ref_dnde`` differs along ``source`` (SEDs made with different models, stacked with
+    ``xr.concat``, whose default ``combine_attrs="override"`` keeps the first Dataset's attributes), the
+    attribute describes the first source only. The numbers (``ref_*`` per source) stay right; the model
+    attribute (used by fits, plots of the model and the files' metadata) does not. A dask-backed
+    ``ref_dnde`` is not computed for this check.
+
+    Returns
+    -------
+    str or None
+        What is wrong and how to fix it, or None.
+    """
+    text = ds.attrs.get("reference_model")
+    ref = ds.get("ref_dnde")
+    if not text or '"by_source"' in str(text) or ref is None or "source" not in ref.dims or ref.chunks:
+        return None
+    values = np.asarray(ref.transpose("source", ...).values, dtype=float)
+    if values.shape[0] < 2 or np.allclose(values, values[:1], rtol=1e-12, atol=0.0, equal_nan=True):
+        return None
+    return (
+        "the attribute 'reference_model' holds one model, but 'ref_dnde' differs between sources: it "
+        "describes the first source only (xr.concat keeps the first Dataset's attributes). Stack SEDs "
+        "with fluxds.concat_sources(datasets), which keeps each source's model, or drop the attribute"
+    )
 
 
 # --- physics of the numbers read (issue 12 item 10) ----------------------------------------------------
 
 
 #: suffixes of the uncertainties: magnitudes, never negative
-_ERROR_SUFFIXES = ("_err", "_errp", "_errn", "_errsys")
+_ERROR_SUFFIXES = ("_err", "_errp", "_errn", "_errsys", "_errsysp", "_errsysn")
 #: the reference model's fluxes and counts in each bin: a photon spectrum is never negative
 _REFERENCES = ("ref_dnde", "ref_dnde_e_min", "ref_dnde_e_max", "ref_flux", "ref_eflux", "ref_npred")
 #: relative slack of the "e_ref inside its bin" rule: far above the rounding of a unit conversion
@@ -349,7 +385,7 @@ def _ul_problems(ds: xr.Dataset) -> list[str]:
 def physics_problems(ds: xr.Dataset) -> tuple[list[str], list[str]]:
     """Impossible and suspicious numbers in a fluxds Dataset.
 
-    Impossible (errors): a negative uncertainty (``*_err``, ``*_errp``, ``*_errn``, ``*_errsys``); a
+    Impossible (errors): a negative uncertainty (``*_err``, ``*_errp``, ``*_errn``, ``*_errsys*``); a
     negative reference flux (``ref_dnde``, ``ref_flux``, ``ref_eflux``, ``ref_npred`` ...); a reference
     energy outside its bin (``e_ref`` not in ``[e_min, e_max]``, with a relative slack of 1e-6 for
     rounding); a good time interval with a bound that is NaN or infinite, or that ends before it starts.

@@ -36,11 +36,23 @@ def worker():
         yield w
 
 
+# seeds fluxds refuses by design (a clear FluxdsError), still good starting points for mutants
+REFUSED_BY_DESIGN = {
+    # a likelihood binned time series without its energy band or model: read only with
+    # gammapy_defaults=True (issue 13, item 9)
+    "gammapy-written/lc_1bin_bts_likelihood.ecsv",
+}
+
+
 def test_corpus_reads_cleanly(worker):
-    """The unmutated seeds are all readable: the mutants start from valid files."""
+    """The unmutated seeds are all readable (the mutants start from valid files), but for the few that
+    fluxds refuses by design, which end in a FluxdsError naming the file."""
     assert len(NAMES) >= 30
     outcomes = {name: worker.read(name.replace("/", "_"), CORPUS[name])[0] for name in NAMES}
-    assert set(outcomes.values()) == {"ok"}, outcomes
+    assert {n: o for n, o in outcomes.items() if n in REFUSED_BY_DESIGN} == dict.fromkeys(
+        REFUSED_BY_DESIGN, "error"
+    )
+    assert {o for n, o in outcomes.items() if n not in REFUSED_BY_DESIGN} == {"ok"}, outcomes
 
 
 @settings(

@@ -536,3 +536,14 @@ def test_write_error_pickles_and_is_an_oserror():
     assert str(exc) == "x.nc: cannot write: disk full" and exc.errno == errno.ENOSPC
     back = pickle.loads(pickle.dumps(exc))
     assert str(back) == str(exc) and isinstance(back, fluxds.FluxdsError)
+
+
+def test_a_map_name_the_model_keyword_cannot_hold_leaves_nothing(tmp_path):
+    """A flux map named with bytes that are not ASCII: the MODEL keyword cannot name its YAML; the write
+    is a FormatError naming the target, and no YAML is left behind (it used to be a raw ValueError after
+    the YAML was written)."""
+    ds = fluxds.read(Path(__file__).parent / "data" / "gammapy-written" / "fm_excess.fits")
+    name = os.fsdecode(b"a b\x80.fits")
+    with pytest.raises(fluxds.FormatError, match="MODEL"):
+        ds.sed.write(tmp_path / name)
+    assert os.listdir(tmp_path) == []

@@ -151,7 +151,11 @@ def test_from_gammapy_equals_fluxds_read(path):
             np.testing.assert_allclose(ds[coord].values, ref[coord].values, rtol=1e-15)
     if "gti_start" in ref:
         for name in ("gti_start", "gti_stop"):
-            xr.testing.assert_identical(ds[name], ref[name])
+            # the GTI HDU's CREATOR/CREATED keywords, which fluxds.read keeps (issue 13 item 17), are
+            # not in gammapy's GTI object once read (it writes new ones): compared without them
+            expected = ref[name].copy()
+            expected.attrs = {k: v for k, v in expected.attrs.items() if not k.isupper()}
+            xr.testing.assert_identical(ds[name], expected)
 
 
 # --- to_gammapy(fluxds.read(f)): gammapy's numbers are ds.sed.* -----------------------------------

@@ -21,13 +21,8 @@ from astropy.io import fits
 import fluxds
 from fluxds.errors import FluxdsError, FormatError
 from fluxds.io.budget import BudgetError, budget_scope
-from fluxds.io.untrusted import (
-    check_fits_hdu,
-    check_fits_sizes,
-    decompression_limit,
-    fits_data_bytes,
-    set_decompression_limit,
-)
+from fluxds.io.fits_sizes import check_fits_hdu, check_fits_sizes, fits_data_bytes
+from fluxds.io.untrusted import decompression_limit, set_decompression_limit
 
 DATA = Path(__file__).resolve().parent / "data"
 FLUX_MAP = DATA / "gammapy-written" / "fm_excess.fits"
@@ -556,7 +551,7 @@ def test_map_sizes_checked_before_any_map_is_decompressed(tmp_path):
 def test_bands_table_shared_by_several_maps_is_counted_once(tmp_path, monkeypatch):
     """A map written by fluxds: 12 images naming one BANDS table, which the reader checks for each. The
     read is charged what it holds, each HDU once: the 12 images and the BANDS table."""
-    import fluxds.io.untrusted as untrusted
+    import fluxds.io.fits_sizes as fits_sizes
     from fluxds.io import budget
 
     path = tmp_path / "shared.fits"
@@ -568,7 +563,7 @@ def test_bands_table_shared_by_several_maps_is_counted_once(tmp_path, monkeypatc
         calls.append(kwargs["variable"])
         totals.append(budget.charged())
 
-    monkeypatch.setattr(untrusted, "charge", spy)
+    monkeypatch.setattr(fits_sizes, "charge", spy)
     fluxds.read(path)
     with fits.open(path) as hdul:
         expected = sum(fits_data_bytes(hdu)[0] for hdu in hdul[1:])
@@ -670,3 +665,17 @@ def test_valid_table_with_descriptors_bits_and_tdim_still_reads(tmp_path):
     reference = fluxds.read(SED)
     assert set(ds.data_vars) == set(reference.data_vars)
     np.testing.assert_array_equal(ds["norm"].values, reference["norm"].values)
+
+
+def test_table_with_naxis_1_and_a_huge_naxis2_is_refused(tmp_path):
+    """fuzz seed 5, input 36107: a BINTABLE saying NAXIS = 1 passed the header walk as a one-row-wide HDU
+    while astropy sized it by NAXIS2 = 10**8 and allocated 3.8 GiB; a table must say NAXIS = 2."""
+    raw = (DATA / "gadf-spec" / "flux_points.fits").read_bytes()
+    table = raw.index(b"XTENSION= 'BINTABLE'")
+    bomb = _card(_card(raw, "NAXIS", 1, table), "NAXIS2", 10**8, table)
+    path = tmp_path / "naxis1.fits"
+    path.write_bytes(bomb)
+    with pytest.raises(FormatError, match=r"naxis1\.fits\[HDU 1\]: a BINTABLE extension has NAXIS = 2"):
+        check_fits_sizes(path)
+    with pytest.raises(FormatError, match="found NAXIS = 1"):
+        fluxds.read(path)

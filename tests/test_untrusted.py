@@ -245,7 +245,7 @@ def test_intact_hdf5_layouts_pass_the_check(tmp_path):
     variable-length string member (16 bytes in HDF5, 8 in NumPy) and a chunked, compressed dataset."""
     import h5py
 
-    from fluxds.io.untrusted import check_hdf5_layout
+    from fluxds.io.hdf5_layout import check_hdf5_layout
 
     path = tmp_path / "ok.h5"
     record = np.dtype([("x", "<f8"), ("name", h5py.string_dtype()), ("flag", "?")])

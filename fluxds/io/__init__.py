@@ -17,7 +17,9 @@ import xarray as xr
 
 from fluxds.errors import FluxdsError, FormatError, UnknownFormatError
 from fluxds.io.budget import budget_scope
-from fluxds.io.untrusted import check_fits_sizes, check_gzip_size, check_not_pickle, check_zarr_codecs
+from fluxds.io.fits_sizes import check_fits_sizes
+from fluxds.io.input_file import check_input
+from fluxds.io.untrusted import check_gzip_size, check_not_pickle, check_zarr_codecs
 
 __all__ = ["read", "write", "open_dataset", "detect_format", "FORMATS", "LAZY_FORMATS"]
 
@@ -38,6 +40,8 @@ FORMATS: dict[str, tuple[str, str | None]] = {
     "healpix-map": ("fluxds.io.healpix:read", "fluxds.io.healpix:write"),
     "tscube": ("fluxds.io.tscube:read", "fluxds.io.tscube:write"),
     "profile": ("fluxds.io.profile:read", "fluxds.io.profile:write"),
+    # issue 13 item 4: fermipy's own SED layout (GTAnalysis.sed); read by the GADF SED reader
+    "fermipy-sed": ("fluxds.io.sed_files:read_fits", "fluxds.io.fermipy_sed:write"),
 }
 # what the libraries under the readers (astropy, h5py, netCDF4, zarr, numpy) raise for a damaged file:
 # turned into a FormatError naming the file at the reading boundary (the original kept as __cause__)
@@ -194,8 +198,7 @@ def detect_format(path: str | os.PathLike) -> str:
     UnknownFormatError
     """
     path = Path(path)
-    if not path.exists():
-        raise FormatError(f"{path}: no such file")
+    check_input(path)  # a FIFO or a device: refused before its first bytes are read (no hang)
     if path.is_dir():
         from fluxds.io.zarr_store import is_zarr_store
 
@@ -228,10 +231,25 @@ def _format_for_writing(ds: xr.Dataset, path: Path, fmt: str | None) -> str:
         )
     if container in ("netcdf", "hdf5", "zarr"):
         return container
+    if container == "fits" and _is_tscube(ds):
+        return "tscube"
     for dim, layout in _LAYOUT_BY_DIM:
         if dim in ds.dims:
             return layout
     return "gadf-sed" if container == "fits" else "ecsv"
+
+
+def _is_tscube(ds: xr.Dataset) -> bool:
+    """A WCS map with variables on the sky pixels alone (a TS cube's ``fit_*``, ``ts_image``): the flux-map
+    layout has no place for them, a TS cube's FITDATA does (issue 13 item 13)."""
+    from fluxds import schema
+    from fluxds.wcs import LAT, LON
+
+    return (
+        LAT in ds.dims
+        and schema.ENERGY in ds.dims
+        and any(set(var.dims) == {LAT, LON} for var in ds.data_vars.values())
+    )
 
 
 def read(
@@ -285,11 +303,19 @@ def read(
 
 
 def _read(path, format, isolate, max_bytes, **kwargs) -> xr.Dataset:
-    from fluxds.io.isolated import isolation_limit, probe
+    from fluxds.io.isolated import isolation_limit, vetted_copy
 
     seconds = isolation_limit(isolate)  # 0, < 0, NaN, inf, a string ...: a usage error, not "off"
-    if seconds is not None:  # the budget in force (max_bytes=) reaches the child through read_budget()
-        probe(path, seconds, **({"format": format} if format else {}), **kwargs)
+    if seconds is None:
+        return _read_path(path, format, **kwargs)
+    # the child and this process read the same private copy: replacing the file at ``path`` once the child
+    # has closed it changes nothing. The budget in force (max_bytes=) reaches the child through read_budget()
+    with vetted_copy(path, seconds, **({"format": format} if format else {}), **kwargs) as copy:
+        return _read_path(copy, format, **kwargs).load()  # the copy goes on leaving: nothing read later
+
+
+def _read_path(path, format, **kwargs) -> xr.Dataset:
+    check_input(path)  # a FIFO, /dev/zero (a link to it) ... refused before any reader opens it
     try:
         fmt = format or detect_format(path)
     except FluxdsError:
@@ -300,6 +326,12 @@ def _read(path, format, isolate, max_bytes, **kwargs) -> xr.Dataset:
         raise FormatError(f"{path}: cannot tell the format ({type(exc).__name__}: {exc})") from exc
     if fmt not in FORMATS:
         raise UnknownFormatError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if kwargs.get("columns") is not None and fmt != "ascii":  # issue 13 item 22: not a raw TypeError
+        raise FormatError(
+            f"{path}: columns= (a mapping of the file's column names to fluxds names) is for plain-text "
+            f"tables (format='ascii'); this file is read as {fmt!r}, whose reader takes the column names "
+            "the format defines"
+        )
     if fmt == "zarr" and Path(path).is_dir():
         check_zarr_codecs(path)  # zarr 2 would unpickle object arrays
     reader = _resolve(FORMATS[fmt][0], fmt, path)
@@ -321,6 +353,29 @@ def _read(path, format, isolate, max_bytes, **kwargs) -> xr.Dataset:
         ) from exc
 
 
+# formats whose writer makes FITS whatever the file is called, and what they hold (issue 13 item 16)
+_FITS_ONLY = {
+    "flux-map": "a WCS flux map (image HDUs per quantity, dims lat/lon)",
+    "healpix-map": "a HEALPix flux map (dim pixel)",
+    "tscube": "a TS cube (SCANDATA/FITDATA tables over sky pixels)",
+}
+
+
+def _refuse_container(path: Path, fmt: str) -> None:
+    """A FITS-only layout asked for under the name of a container that cannot hold it: refused, naming the
+    path, the container and what it cannot hold, instead of a FITS file under a misleading name."""
+    container = _container_from_name(path)
+    if fmt in _FITS_ONLY and container not in (None, "fits"):
+        holds = {"ecsv": "one table, one row per energy (or time) bin", "hdf5": "one SED table"}
+        kind = {"ecsv": "an ECSV", "hdf5": "an HDF5", "netcdf": "a netCDF", "zarr": "a zarr"}[container]
+        raise FormatError(
+            f"{path}: the {fmt!r} format is FITS only, and {kind} file cannot hold {_FITS_ONLY[fmt]}"
+            f"{f' (it holds {holds[container]})' if container in holds else ''}; name the file .fits, "
+            "or write netCDF (.nc) or zarr (.zarr) without format=, or take flux points first "
+            "(ds.sed.get_flux_points) for a table"
+        )
+
+
 def write(
     ds: xr.Dataset,
     path: str | os.PathLike,
@@ -331,6 +386,7 @@ def write(
 ) -> None:
     """Write a fluxds Dataset; see :meth:`fluxds.SedAccessor.write`."""
     fmt = _format_for_writing(ds, Path(path), format)
+    _refuse_container(Path(path), fmt)
     spec = FORMATS[fmt][1]
     if spec is None:
         raise UnknownFormatError(f"{path}: fluxds reads {fmt!r} but does not write it")
@@ -366,6 +422,7 @@ def open_dataset(path: str | os.PathLike, chunks=None, format: str | None = None
         (:data:`LAZY_FORMATS`): their data are read only when computed. Other formats are read, then
         chunked.
     """
+    check_input(path)  # a FIFO, /dev/zero (a link to it) ... refused before any reader opens it
     fmt = format or detect_format(path)
     if chunks is None:
         return read(path, format=fmt, **kwargs)

@@ -13,7 +13,7 @@ from astropy.table import Table
 from fluxds import schema
 from fluxds.construct import EREF_DERIVED
 from fluxds.errors import FormatError
-from fluxds.io._fds_attrs import META_ATTRS, pack_attrs
+from fluxds.io._fds_attrs import META_ATTRS, keywords_from_attrs, pack_attrs
 from fluxds.io.atomic import atomic_path
 from fluxds.io.gadf_table import ul_conf_of
 from fluxds.wcs import LAT, LON, header_of, is_wcs_map
@@ -126,6 +126,7 @@ def write(
         image = np.full((ny, nx), np.nan, dtype=np.float32)
     primary = fits.PrimaryHDU(image, header=header_of(ds))
     baseline = ds.attrs.get("baseline")
+    keywords_from_attrs(ds.attrs, primary.header)  # TELESCOP, INSTRUME ... as keywords (issue 13 item 17)
     primary.header[META_ATTRS] = pack_attrs(ds)
     fit = Table()
     for name, var in ds.data_vars.items():

@@ -14,6 +14,14 @@ the link itself, never write to what it points to), and replaces only what fluxd
 kind of output (:mod:`fluxds.io.replaceable`): a file of a format fluxds writes, of the same format as
 the new one, or a zarr store; never a folder of other files.
 
+That path is valid in this process only, so every write is computed here: while a ``dask.distributed``
+client (or another scheduler computing in other processes) is active, :func:`atomic_path` sets dask's
+scheduler to this process's threads for the duration of the write (dask's configuration is global: other
+threads of the process compute locally meanwhile too), then restores it. A dask-backed Dataset is then read
+and encoded by this process, not by the cluster's workers (each task of :func:`fluxds.batch` on a cluster
+writes in its own worker process, as before). Chunks persisted on a cluster (``.persist()``) cannot be
+computed here: such a write is a :class:`~fluxds.errors.WriteError` (``.compute()`` the Dataset first).
+
 A failure of the write itself (disk full, file-size limit, I/O error) is a
 :class:`~fluxds.errors.WriteError` naming the target and the cause, with the system's ``errno``.
 
@@ -33,7 +41,9 @@ import os
 import re
 import shutil
 import stat
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -182,6 +192,21 @@ def _place_new(dir_fd: int, inner: str, target: Path, is_dir: bool) -> None:
         os.replace(inner, target, src_dir_fd=dir_fd)  # filesystems without hard links
 
 
+def _swap_back(dir_fd: int, inner: str, target: Path, why: str) -> None:
+    """Put the old entry, swapped out to ``inner``, back under ``target`` (the new output returns to
+    ``inner``, removed with the private directory); if that fails, keep it as :data:`KEPT` and raise a
+    :class:`WriteError` saying where: an old entry is never deleted."""
+    try:
+        _renameat2(dir_fd, inner, target, _RENAME_EXCHANGE)
+    except OSError as exc:
+        os.rename(inner, KEPT, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        raise WriteError(
+            f"{target}: {why}; it was swapped out and could not be put back ({exc}): it is "
+            f"kept as {KEPT} in the temporary directory .{target.name}.*.tmp beside it",
+            errno=exc.errno,
+        ) from None
+
+
 def _replace(
     dir_fd: int, inner: str, target: Path, is_dir: bool, on_replaced: Callable[[str, int], None] | None
 ) -> None:
@@ -205,17 +230,13 @@ def _replace(
         except FileNotFoundError:
             continue
         if exchanged:  # ``inner`` now holds the old entry, out of anybody else's reach
-            why = _kind_refusal(inner, dir_fd, str(target), None, is_dir)
+            try:
+                why = _kind_refusal(inner, dir_fd, str(target), None, is_dir)
+            except BaseException as exc:  # the check failed (I/O error, interrupt): the old entry goes back
+                _swap_back(dir_fd, inner, target, f"checking it failed ({type(exc).__name__}: {exc})")
+                raise
             if why:
-                try:
-                    _renameat2(dir_fd, inner, target, _RENAME_EXCHANGE)  # put the old entry back
-                except OSError as exc:  # never delete what is not ours: keep it, say where
-                    os.rename(inner, KEPT, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-                    raise WriteError(
-                        f"{target}: {why}; it was swapped out and could not be put back ({exc}): it is "
-                        f"kept as {KEPT} in the temporary directory .{target.name}.*.tmp beside it",
-                        errno=exc.errno,
-                    ) from None
+                _swap_back(dir_fd, inner, target, why)
                 raise OverwriteError(f"{target}: {why}")
             os.rename(inner, old, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             break
@@ -243,6 +264,77 @@ def _replace(
         except FileNotFoundError:
             return  # no hard link of the old file could be kept (fallback of other systems)
         on_replaced(old, dir_fd)
+
+
+_LOCAL_SCHEDULERS = {"sync", "synchronous", "single-threaded", "threads", "threading"}
+_dask_lock = threading.Lock()
+_dask_users = 0  # writes running with dask's scheduler set to this process's threads
+_dask_setting: contextlib.AbstractContextManager | None = None
+
+
+def _computes_elsewhere(dask) -> bool:
+    """Whether dask would compute outside this process: a ``dask.distributed`` client (or a task of a
+    worker, whose compute goes to the cluster), the multiprocessing scheduler or a process pool."""
+    chosen = dask.config.get("scheduler", None)
+    if chosen is None:
+        distributed = sys.modules.get("distributed")
+        if distributed is None:
+            return False  # no client can exist
+        with contextlib.suppress(ValueError):
+            distributed.get_worker()
+            return True
+        try:
+            distributed.Client.current(allow_global=True)
+        except ValueError:
+            return False
+        return True
+    if isinstance(chosen, str):
+        return chosen.lower() not in _LOCAL_SCHEDULERS
+    import concurrent.futures
+
+    if isinstance(chosen, concurrent.futures.ProcessPoolExecutor):
+        return True
+    multiprocessing = sys.modules.get("dask.multiprocessing")
+    if multiprocessing is not None and chosen is multiprocessing.get:
+        return True
+    distributed = sys.modules.get("distributed")
+    if distributed is not None and (
+        isinstance(chosen, distributed.Client)
+        or isinstance(getattr(chosen, "__self__", None), distributed.Client)
+    ):
+        return True
+    return False  # the threaded or synchronous scheduler, a thread pool, or a caller's own function here
+
+
+@contextlib.contextmanager
+def _dask_in_this_process() -> Iterator[None]:
+    """dask computes in this process's threads inside: the path :func:`atomic_path` yields is valid in
+    this process only, and a worker of a cluster handed it would write nowhere (or somewhere else).
+
+    dask's configuration is global: it is set (``scheduler="threads"``) by the first of the writes running
+    at once that needs it and restored by the last, under a lock; left as it is when dask already computes
+    here (its default without a client, the threaded and synchronous schedulers) or is not imported.
+    """
+    global _dask_users, _dask_setting
+    dask = sys.modules.get("dask")
+    if dask is None or not hasattr(dask, "config"):  # no dask array can exist
+        yield
+        return
+    with _dask_lock:
+        joined = _dask_users > 0 or _computes_elsewhere(dask)
+        if joined:
+            if _dask_users == 0:
+                _dask_setting = dask.config.set(scheduler="threads")
+            _dask_users += 1
+    try:
+        yield
+    finally:
+        if joined:
+            with _dask_lock:
+                _dask_users -= 1
+                if _dask_users == 0 and _dask_setting is not None:
+                    _dask_setting.__exit__(None, None, None)
+                    _dask_setting = None
 
 
 def _write_error(target: Path, exc: BaseException, tmp: Path, dir_fd: int | None) -> WriteError:
@@ -319,6 +411,18 @@ def _is_library_error(exc: BaseException) -> bool:
     return module.partition(".")[0] in _LIBRARIES or bool(re.search(r"NetCDF: |HDF error", str(exc)))
 
 
+def _is_persisted_data_error(exc: BaseException) -> bool:
+    """Whether dask's local scheduler failed on chunks held by a ``dask.distributed`` cluster (a Dataset
+    persisted there: its graph names chunks only the cluster holds)."""
+    if not isinstance(exc, ValueError) or "distributed" not in sys.modules:
+        return False
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    module = str(tb.tb_frame.f_globals.get("__name__", "")) if tb is not None else ""
+    return module.startswith("dask.") and str(exc).startswith("Missing dependency")
+
+
 def _private_dir(target: Path) -> tuple[str, int]:
     """A fresh directory beside ``target`` only this process can write in, and its descriptor.
 
@@ -383,7 +487,8 @@ def atomic_path(
     ------
     pathlib.Path
         Where the writer writes (``<name>.tmp`` in the private directory ``.<name>.<random>.tmp``; on Linux
-        reached through the directory's descriptor, valid in this process). It does not exist yet.
+        reached through the directory's descriptor, valid in this process: dask computes in this process
+        inside the block, whatever scheduler is active). It does not exist yet.
 
     Raises
     ------
@@ -420,7 +525,8 @@ def atomic_path(
         except OSError:
             same = False
         tmp = (through_fd if same else Path(made)) / inner
-        yield tmp
+        with _dask_in_this_process():
+            yield tmp
         try:
             st = os.stat(inner, dir_fd=dir_fd, follow_symlinks=False)
         except FileNotFoundError:
@@ -439,6 +545,13 @@ def atomic_path(
     except BaseException as exc:
         if _is_library_error(exc):
             raise _write_error(target, exc, tmp, dir_fd) from exc
+        if _is_persisted_data_error(exc):
+            raise WriteError(
+                f"{target}: cannot write: the Dataset holds data persisted on a dask.distributed cluster "
+                "(.persist()), which fluxds cannot compute in this process, where every write is "
+                "computed (its temporary is reachable from this process only): .compute() the Dataset "
+                f"first if it fits in memory, or write it before persisting ({exc})"
+            ) from exc
         raise
     finally:
         if dir_fd is not None:

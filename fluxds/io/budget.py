@@ -32,7 +32,6 @@ from collections.abc import Iterator
 from fluxds.errors import BudgetError, FormatError
 
 __all__ = [
-    "BudgetError",
     "ENVIRONMENT_VARIABLE",
     "default_read_budget",
     "read_budget",

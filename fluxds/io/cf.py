@@ -9,7 +9,13 @@ What :func:`encode` changes, and :func:`decode` undoes (a record of it travels i
 - a dimensionless ``units`` of ``""`` is written ``"1"`` (UDUNITS refuses an empty unit);
 - every variable and coordinate gets a ``long_name`` (the schema's words, or its name) where it has none;
 - text coordinates (source and region names) are written as fixed-width character arrays;
-- the ``time`` coordinate gets ``standard_name = "time"``;
+- the ``time`` coordinate gets ``standard_name = "time"`` and is written as ``float64`` in
+  ``days since 1858-11-17 00:00:00`` (MJD, in the light curve's own time scale, kept in ``time_scale``;
+  calendar ``proleptic_gregorian``), units every CF tool and cftime parse. Those numbers are as exact as a
+  float64 MJD (about a microsecond); the labels are not read back from them but recomputed, to the
+  nanosecond, from ``time_min``/``time_max``/``time_value`` (written unchanged), exactly as a reader of the
+  original file computed them. Labels that are not those numbers' (set by hand) are written as ``int64``
+  ``microseconds since 1858-11-17 00:00:00`` when whole microseconds, else refused (see :func:`encode`);
 - map dimensions run along their pixel-index coordinates (``lat`` -> ``iy``, ``lon`` -> ``ix``) and 1-D sky
   coordinates are called ``sky_lat``/``sky_lon``: CF tools read variables named ``lat``/``lon`` as
   geographic latitude/longitude, which galactic or celestial coordinates are not;
@@ -70,6 +76,42 @@ def split_model_variables(dims_of: dict[str, tuple[str, ...]]) -> tuple[list[str
     return belong, other
 
 
+TIME_UNITS = "days since 1858-11-17 00:00:00"
+_TIME_EXACT_UNITS = "microseconds since 1858-11-17 00:00:00"
+_MJD0 = np.datetime64("1858-11-17T00:00:00", "ns")
+_NS_PER_DAY = 86_400_000_000_000
+
+
+def _encode_time(out: xr.Dataset, record: dict) -> xr.Dataset:
+    """The ``time`` coordinate as CF numbers (module docstring)."""
+    var = out["time"].variable
+    if var.dtype.kind != "M" or var.dims != ("time",):
+        return out
+    from fluxds.errors import FormatError
+    from fluxds.timeaxis import time_labels
+
+    stamps = np.asarray(var.values).astype("datetime64[ns]")
+    ns = (stamps - _MJD0).astype(np.int64)  # within int64: datetime64[ns] spans 1678-2262
+    attrs = {k: v for k, v in var.attrs.items() if k not in ("units", "calendar")}
+    attrs.update(calendar="proleptic_gregorian")
+    labels = time_labels(out)
+    if labels is not None and np.array_equal(labels, stamps):
+        whole, rest = np.divmod(ns, _NS_PER_DAY)
+        days = whole.astype(np.float64) + rest / _NS_PER_DAY
+        record["time"] = "recomputed"
+        new = xr.Variable(("time",), days, {**attrs, "units": TIME_UNITS})
+    elif np.all(ns % 1000 == 0):
+        record["time"] = "stored"
+        new = xr.Variable(("time",), ns // 1000, {**attrs, "units": _TIME_EXACT_UNITS})
+    else:
+        raise FormatError(
+            "the 'time' labels are not those of the time_min/time_max/time_value coordinates and not whole "
+            "microseconds: no CF time unit holds them exactly (cftime has no nanoseconds); rebuild them "
+            "with fluxds.timeaxis.time_coords, or round them: ds.assign_coords(time=ds.time.dt.round('us'))"
+        )
+    return out.assign_coords(time=new)
+
+
 _ADDED_GLOBALS = {
     "Conventions": "CF-1.8",
     "title": "gamma-ray flux estimate (fluxds)",
@@ -111,6 +153,8 @@ def encode(ds: xr.Dataset) -> xr.Dataset:
     if "time" in out.coords and "standard_name" not in out["time"].attrs:
         out["time"].attrs = {**out["time"].attrs, "standard_name": "time"}
         record["time_standard_name"] = True
+    if "time" in out.coords:
+        out = _encode_time(out, record)
     for dim, index in _MAP_AXES:
         if dim in out.dims and index in out.coords and out[index].dims == (dim,):
             out = out.swap_dims({dim: index})
@@ -125,15 +169,27 @@ def encode(ds: xr.Dataset) -> xr.Dataset:
     return out
 
 
-def decode(ds: xr.Dataset) -> xr.Dataset:
-    """Undo :func:`encode` (a Dataset without the ``fluxds_cf`` record is returned unchanged)."""
+def decode(ds: xr.Dataset, *, where: str = "the Dataset") -> xr.Dataset:
+    """Undo :func:`encode` (a Dataset without the ``fluxds_cf`` record is returned unchanged).
+
+    ``where`` (the file) names the source in errors: energy bounds of any shape but (energy, 2) are
+    refused (:class:`~fluxds.errors.FormatError`) before they are loaded, so a lazy read never computes
+    bounds a file declares huge."""
     if RECORD not in ds.attrs:
         return ds
     record = json.loads(ds.attrs[RECORD])
     out = ds.copy(deep=False)
     out.attrs = {k: v for k, v in ds.attrs.items() if k != RECORD and k not in record["globals"]}
     if record.get("bounds") and BOUNDS in out.variables:
-        bounds = out[BOUNDS].values
+        found, want = out[BOUNDS], (out.sizes.get(schema.ENERGY), 2)
+        if found.dims != (schema.ENERGY, BOUNDS_DIM) or found.shape != want:
+            from fluxds.errors import FormatError
+
+            raise FormatError(
+                f"{where}: variable {BOUNDS!r} has dimensions {found.dims} and shape {found.shape}; the "
+                f"energy bounds must be ({schema.ENERGY!r}, {BOUNDS_DIM!r}) of shape {want}"
+            )
+        bounds = found.values
         out = out.drop_vars(BOUNDS)
         energy_attrs = {k: v for k, v in out[schema.ENERGY].attrs.items() if k != "bounds"}
         out[schema.ENERGY].attrs = energy_attrs
@@ -141,6 +197,14 @@ def decode(ds: xr.Dataset) -> xr.Dataset:
             out = out.assign_coords(
                 {edge: xr.Variable((schema.ENERGY,), bounds[:, i], record["bounds"][edge])}
             )
+    if record.get("time") == "recomputed" and "time" in out.coords:
+        from fluxds.timeaxis import time_labels
+
+        labels = time_labels(out)
+        if labels is not None:
+            out = out.assign_coords(time=xr.Variable(("time",), labels, out["time"].attrs))
+    if record.get("time") and "time" in out.coords:
+        out["time"].attrs = {k: v for k, v in out["time"].attrs.items() if k not in ("units", "calendar")}
     if record.get("time_standard_name") and "time" in out.coords:
         out["time"].attrs = {k: v for k, v in out["time"].attrs.items() if k != "standard_name"}
     for dim, index in record.get("swapped", []):

@@ -32,12 +32,12 @@ from astropy.io import fits
 from fluxds import schema
 from fluxds.construct import ORIGIN_DEFAULT
 from fluxds.errors import FormatError
+from fluxds.io.fits_sizes import check_fits_hdu
 from fluxds.io.flux_maps_write import TABLE_MAP_KEY, write
 from fluxds.io.map_bands import Axis, read_axes
 from fluxds.io.map_build import build_map_dataset
 from fluxds.io.map_model import resolve_model, saved_attrs
 from fluxds.io.sed_files import _gti, open_fits
-from fluxds.io.untrusted import check_fits_hdu
 from fluxds.models import default_reference_model
 from fluxds.wcs import LAT, LON, celestial_header, header_text, wcs_coords
 

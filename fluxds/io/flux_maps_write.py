@@ -167,10 +167,16 @@ def _write_pair(hdus: fits.HDUList, target: Path, attrs: dict, model_file, overw
     """
     check_replaceable(target, overwrite=overwrite, directory=False)
     written = write_model_yaml(attrs, target, model_file)
-    if written:
-        hdus[0].header["MODEL"] = written[0]
     replaced: list[str | None] = []
     try:
+        if written:  # inside the try: a name a FITS header cannot hold must not leave the YAML behind
+            try:
+                hdus[0].header["MODEL"] = written[0]
+            except ValueError:
+                raise FormatError(
+                    f"{target}: the model file's name {written[0]!r} cannot be written in the FITS keyword "
+                    "MODEL (printable ASCII only); choose a file name in ASCII"
+                ) from None
         with atomic_path(
             target, overwrite=overwrite, directory=False, on_replaced=_keep_model_of(replaced)
         ) as tmp:

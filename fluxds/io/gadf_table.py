@@ -9,7 +9,11 @@ only move tables in and out of files. What is read:
 - the GADF/fermipy log-likelihood columns turned into the -2 log L statistics of the likelihood form:
   ``stat = -2 loglike``, ``stat_null = -2 loglike_null``,
   ``stat_scan = -2 (loglike_null + dloglike_scan)`` (the spec defines ``dloglike_scan`` relative to
-  the zero-normalisation model; without ``loglike_null`` the scan is kept relative, ``-2 dloglike_scan``);
+  the zero-normalisation model); without ``loglike_null`` (fermipy's own SED files, where
+  ``dloglike_scan`` is relative to the bin's best fit) ``stat_scan = -2 (loglike + dloglike_scan)``, on
+  the baseline of ``stat``; with neither column the scan is kept relative, ``-2 dloglike_scan``;
+- ``ul_sidedness = "one-sided"`` for a table fermipy wrote (:func:`ul_sidedness_of_producer`): its
+  ``UL_CONF = 0.95`` limits are one-sided (a rise of 2.71, not gammapy's 3.84);
 - the attributes fluxds wrote itself, from the JSON text in the meta key ``FDSATTRS``.
 
 What is written: the columns of the requested SED type, ``e_ref``/``e_min``/``e_max``, and beside them
@@ -21,6 +25,7 @@ columns of the declared type), statistics, scans and flags; ``SED_TYPE``, ``UL_C
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -29,7 +34,7 @@ from astropy.table import Table
 
 from fluxds import schema
 from fluxds.confidence import ul_conf_from_n_sigma
-from fluxds.construct import EDGES_DERIVED, EREF_DERIVED, from_sed
+from fluxds.construct import EDGES_DERIVED, EDGES_ORIGIN_ATTR, EREF_DERIVED, from_sed
 from fluxds.convert import to_sed_type
 from fluxds.errors import FormatError, ModelError, UnitError
 from fluxds.models import model_from_json
@@ -47,7 +52,15 @@ def header_json(value: Any) -> str:
     return json.dumps(value, allow_nan=True).replace("'", "\\u0027")
 
 
-_STRUCTURAL_META = {"SED_TYPE", "UL_CONF", META_ATTRS, "EXTNAME", "GTI", "SOURCE"}
+_STRUCTURAL_META = {"SED_TYPE", "UL_CONF", META_ATTRS, "EXTNAME", "GTI", "SOURCE", "E_EDGES", "E_REF"}
+# issue 13 item 11: keywords that tell every reader an energy column was derived, not measured
+DERIVED_KEYWORDS = {
+    "E_EDGES": "derived from e_ref (log midpoints), not measured",
+    "E_REF": "derived: sqrt(e_min e_max), not measured",
+}
+# issue 13 item 12: the labels of the ``dataset`` axis, one keyword per label (DSET1, DSET2 ...)
+DATASET_KEY = "DSET"
+_DATASET_KEY_RE = re.compile(r"^DSET([1-9][0-9]{0,3})$")
 _VECTOR_DIMS = ("scan", "dataset")
 # Energy columns a table of each SED type must hold even when they were derived (GADF's required
 # columns; gammapy also needs all three for likelihood tables). Derived ones are flagged in FDSATTRS.
@@ -145,9 +158,15 @@ def _loglike_to_stat(columns: dict[str, Any]) -> None:
     """GADF log-likelihood columns -> -2 log L statistics (see :data:`schema.LOGLIKE_COLUMNS`).
 
     A stored ``stat``/``stat_null``/``stat_scan`` is never replaced: the log-likelihood column beside it
-    is then kept as it is.
+    is then kept as it is. ``dloglike_scan`` is relative to ``loglike_null`` (the GADF spec and its
+    sample), or, without that column, to ``loglike`` (fermipy's SED files).
     """
     null = columns.get("loglike_null")
+    if null is None:
+        # fermipy's own SED layout (sed.py: dloglike_scan = loglike_scan - loglike, the bin's best fit;
+        # no loglike_null column): the scan is relative to ``loglike`` (issue 13 item 4), so that
+        # ``stat_scan = stat - 2 dloglike_scan`` shares the baseline of ``stat = -2 loglike``
+        null = columns.get("loglike")
     if "dloglike_scan" in columns and "stat_scan" not in columns:
         dloglike = np.asarray(columns.pop("dloglike_scan"), dtype=float)
         offset = 0.0 if null is None else np.asarray(null, dtype=float)[:, None]
@@ -156,6 +175,34 @@ def _loglike_to_stat(columns: dict[str, Any]) -> None:
         columns["stat"] = -2.0 * np.asarray(columns.pop("loglike"), dtype=float)
     if "loglike_null" in columns and "stat_null" not in columns:
         columns["stat_null"] = -2.0 * np.asarray(columns.pop("loglike_null"), dtype=float)
+
+
+#: columns only fermipy's SED writer (``SEDGenerator._make_sed_fits``) produces
+FERMIPY_SED_COLUMNS = {"ref_dnde_e_min", "ref_dnde_e_max"}
+
+
+def ul_sidedness_of_producer(meta: dict[str, Any], columns: set[str]) -> str | None:
+    """``"one-sided"`` for a table fermipy wrote, else None (the two-sided default of gammapy and GADF).
+
+    fermipy computes its limits with ``onesided_cl_to_dlnl`` (utils.get_parameter_limits,
+    castro.getLimit): 95 % is a rise of 2.71 in -2 log L, and it writes ``UL_CONF = 0.95``. A table is
+    fermipy's if its ``CREATOR`` keyword starts with "fermipy" or it holds fermipy's
+    ``ref_dnde_e_min``/``ref_dnde_e_max`` columns.
+
+    Parameters
+    ----------
+    meta : dict
+        The table's keywords, names upper-case.
+    columns : set of str
+        The normalised (lower-case) column names.
+
+    Returns
+    -------
+    str or None
+    """
+    if str(meta.get("CREATOR", "")).strip().lower().startswith("fermipy") or FERMIPY_SED_COLUMNS <= columns:
+        return "one-sided"
+    return None
 
 
 def _meta(table: Table) -> dict[str, Any]:
@@ -222,6 +269,7 @@ def dataset_from_table(
                 "(one row per energy bin) only"
             )
     columns = _normalised_columns(table, where, _units_option(units, where))
+    sidedness = ul_sidedness_of_producer(meta, set(columns))
     _loglike_to_stat(columns)
     sed = resolve_sed_type(sed_type, meta, columns, where)
     stem = schema.sed_type(sed).name
@@ -240,7 +288,7 @@ def dataset_from_table(
     extra_attrs = {
         str(k): v if isinstance(v, (str, int, float)) else json.dumps(_jsonable(v), default=str)
         for k, v in table.meta.items()
-        if str(k).upper() not in _STRUCTURAL_META
+        if str(k).upper() not in _STRUCTURAL_META and not is_label_keyword(str(k).upper())
     }
     model = None
     if saved and saved.get("reference_model"):
@@ -257,21 +305,42 @@ def dataset_from_table(
         reference_model=model,
         attrs=extra_attrs,
         ul_conf=meta.get("UL_CONF"),
+        ul_sidedness=sidedness,
         derive_edges=derive_edges or bool(saved and saved.get("_energy_edges_derived")),
         where=where,
     )
     if saved is not None:
         ds = ds.assign_coords(_scalar_coords_from_json(saved.pop(SCALAR_COORDS_KEY, "{}"), where))
+        ds = ds.assign(_scalar_vars_from_json(saved.pop(SCALAR_VARS_KEY, "{}"), where))
         for flag, coords, note in _DERIVED_FLAGS:
             if saved.pop(flag, False):
                 for coord in coords:
                     ds[coord].attrs["note"] = note
         ds.attrs = saved
+    mark_derived_edges(ds, meta)
+    ds = apply_descriptions(ds, column_descriptions(table))
+    labels = dataset_labels_from_meta(meta, ds.sizes.get("dataset"), where)
+    if labels is not None:
+        ds = ds.assign_coords(dataset=labels)
     if "SOURCE" in meta:
         ds = ds.assign_coords(source=decode_keyword_text(str(meta["SOURCE"])))
     if gti is not None:
         ds = ds.merge(gti_from_json(gti, where))
     return ds
+
+
+def mark_derived_edges(ds: xr.Dataset, meta: dict[str, Any]) -> None:
+    """Note derived energy edges on the coordinates and in the attribute :data:`EDGES_ORIGIN_ATTR`
+    (which the Dataset's repr shows): edges a file marks with ``E_EDGES = 'derived ...'``, or edges
+    already noted (a file fluxds wrote before the attribute existed). In place."""
+    marked = str(meta.get("E_EDGES", "")).lower().startswith("derived")
+    if schema.ENERGY_MIN not in ds.coords:
+        return
+    if marked:
+        for coord in (schema.ENERGY_MIN, schema.ENERGY_MAX):
+            ds[coord].attrs.setdefault("note", EDGES_DERIVED)
+    if ds[schema.ENERGY_MIN].attrs.get("note") == EDGES_DERIVED:
+        ds.attrs.setdefault(EDGES_ORIGIN_ATTR, EDGES_DERIVED)
 
 
 def _column(var: xr.DataArray, name: str, where: str) -> tuple[np.ndarray, str | None]:
@@ -317,8 +386,12 @@ def table_from_dataset(ds: xr.Dataset, sed_type: str | None = None, *, where: st
             continue  # derived: the reader derives it again, bit for bit
         table[name] = np.asarray(coord.values)
         table[name].unit = format_unit(parse_unit(coord.attrs.get("units")))
+    scalars = {}
     for name, var in out.data_vars.items():
         if str(name).startswith("gti_"):
+            continue
+        if var.ndim == 0:  # one number per source (a TS cube's fit_ts ...): keywords, not columns
+            scalars[str(name)] = var
             continue
         values, unit = _column(var, str(name), where)
         table[str(name)] = values
@@ -330,7 +403,14 @@ def table_from_dataset(ds: xr.Dataset, sed_type: str | None = None, *, where: st
     scalar_coords = _scalar_coords_to_json(ds)
     if scalar_coords:
         attrs[SCALAR_COORDS_KEY] = scalar_coords
+    if scalars:
+        attrs[SCALAR_VARS_KEY] = _scalar_vars_to_json(scalars)
+    describe_columns(table, ds)
     table.meta.update(standard_meta(ds, out.attrs["sed_type"]))
+    table.meta.update(derived_energy_meta(ds, table.colnames))
+    table.meta.update(dataset_label_meta(ds, where))
+    table.meta.update(keyword_meta(ds, set(table.meta)))
+    table.meta.update(scalar_keywords(scalars, set(table.meta)))
     table.meta[META_ATTRS] = header_json(attrs)
     return table
 
@@ -380,6 +460,155 @@ def standard_meta(ds: xr.Dataset, sed_type: str) -> dict[str, Any]:
     return meta
 
 
+def derived_energy_meta(ds: xr.Dataset, written: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Header keywords (value, comment) marking the energy columns among ``written`` that were derived
+    (``E_EDGES`` for edges derived from ``e_ref``, ``E_REF`` for a log-centre ``e_ref``), so that any
+    reader of the file knows they were not measured (issue 13 item 11)."""
+    meta = {}
+    edges = schema.ENERGY_MIN in ds.coords and ds[schema.ENERGY_MIN].attrs.get("note") == EDGES_DERIVED
+    if edges and "e_min" in written:
+        meta["E_EDGES"] = DERIVED_KEYWORDS["E_EDGES"]
+    if (
+        schema.ENERGY in ds.coords
+        and ds[schema.ENERGY].attrs.get("note") == EREF_DERIVED
+        and "e_ref" in written
+    ):
+        meta["E_REF"] = DERIVED_KEYWORDS["E_REF"]
+    return meta
+
+
+def dataset_label_meta(ds: xr.Dataset, where: str) -> dict[str, str]:
+    """The labels of a 1-D ``dataset`` coordinate as keywords ``DSET1``, ``DSET2`` ... (text; see
+    :func:`encode_keyword_text`), or nothing without such a coordinate. gammapy writes the per-dataset
+    columns (``counts``, ``npred``) without their labels; these keywords keep them (issue 13 item 12)."""
+    if "dataset" not in ds.coords or ds["dataset"].dims != ("dataset",):
+        return {}
+    labels = [str(v) for v in ds["dataset"].values.tolist()]
+    if len(labels) > 9999:
+        raise FormatError(
+            f"{where}: {len(labels)} dataset labels; a table keeps at most 9999 (keywords DSET1 .. DSET9999)"
+        )
+    return {f"{DATASET_KEY}{i}": encode_keyword_text(label) for i, label in enumerate(labels, start=1)}
+
+
+def dataset_labels_from_meta(meta: dict[str, Any], size: int | None, where: str) -> np.ndarray | None:
+    """Inverse of :func:`dataset_label_meta` (``meta`` with upper-case keys): the labels, or None when the
+    table has no ``DSETn`` keyword. ``size`` is the length of the ``dataset`` axis the columns hold."""
+    found = {int(m.group(1)): str(v) for k, v in meta.items() if (m := _DATASET_KEY_RE.match(k))}
+    if not found:
+        return None
+    if sorted(found) != list(range(1, len(found) + 1)) or (size is not None and len(found) != size):
+        raise FormatError(
+            f"{where}: dataset label keywords {DATASET_KEY}1 .. must be numbered 1 to the length of the "
+            f"'dataset' axis ({size}); found numbers {sorted(found)}"
+        )
+    return np.array([decode_keyword_text(found[i]) for i in range(1, len(found) + 1)])
+
+
+def is_label_keyword(key: str) -> bool:
+    """Whether a (upper-case) keyword is one of the ``DSETn`` dataset labels."""
+    return _DATASET_KEY_RE.match(key) is not None
+
+
+def column_descriptions(table: Table) -> dict[str, str]:
+    """The description of every column that has one, by normalised (GADF) column name."""
+    found = {}
+    for raw in table.colnames:
+        text = table[raw].info.description
+        if text:
+            name = raw.lower()
+            found[schema.COLUMN_ALIASES.get(name, name)] = str(text)
+    return found
+
+
+def apply_descriptions(ds: xr.Dataset, descriptions: dict[str, str]) -> xr.Dataset:
+    """Keep the column descriptions of a table (issue 13 item 17) in the Dataset: a column that is a
+    variable or coordinate by name gives its ``description`` attribute; a measured column of another SED
+    type (``dnde_errp``), held as ``norm_errp``, gives ``norm_errp``'s attribute ``description_dnde_errp``.
+    A description that only repeats the note of a derived energy coordinate is that note, not kept twice."""
+    for column, text in descriptions.items():
+        target = schema.ENERGY_COLUMNS.get(column, column)
+        if target in ds.variables:
+            if text != ds[target].attrs.get("note"):
+                ds[target].attrs["description"] = text
+            continue
+        split = schema.split_measurement(column)
+        if split is not None and f"norm{split[1]}" in ds.data_vars:
+            ds[f"norm{split[1]}"].attrs[f"description_{column}"] = text
+    return ds
+
+
+def describe_columns(table: Table, ds: xr.Dataset) -> None:
+    """Inverse of :func:`apply_descriptions`: set the description of the columns of ``table`` (written
+    from ``ds``); a derived energy column is described by its note."""
+    for name in table.colnames:
+        target = schema.ENERGY_COLUMNS.get(name, name)
+        text = None
+        if target in ds.variables:
+            text = ds[target].attrs.get("description") or ds[target].attrs.get("note")
+        split = schema.split_measurement(name)
+        if text is None and split is not None and f"norm{split[1]}" in ds.data_vars:
+            text = ds[f"norm{split[1]}"].attrs.get(f"description_{name}")
+        if text:
+            table[name].info.description = str(text)
+
+
+_TCOMM_RE = re.compile(r"^TCOMM([1-9][0-9]{0,2})$")
+_KEYWORD_ATTR_RE = re.compile(r"^[A-Z][A-Z0-9_-]{0,7}$")
+_COLUMN_KEYWORD_RE = re.compile(r"^T[A-Z]{3,5}[0-9]+$|^NAXIS[0-9]*$")
+
+
+def keyword_meta(ds: xr.Dataset, taken) -> dict[str, Any]:
+    """The Dataset attributes that were header keywords of the file read (upper-case names of at most 8
+    characters, one plain value: ``TELESCOP``, ``INSTRUME``, ``OBJECT`` ...), to write back as keywords
+    (issue 13 item 17), not only inside ``FDSATTRS``. Names in ``taken`` (the keywords the writer sets
+    itself) and column/structure keywords are left out."""
+    found = {}
+    for key, value in ds.attrs.items():
+        key, value = str(key), _jsonable(value)
+        if (
+            _KEYWORD_ATTR_RE.match(key)
+            and key not in taken
+            and key not in _STRUCTURAL_META
+            and not _COLUMN_KEYWORD_RE.match(key)
+            and not is_label_keyword(key)
+            and isinstance(value, (str, int, float, bool))
+            and (not isinstance(value, str) or (value.isascii() and value.isprintable()))
+        ):
+            found[key] = value
+    return found
+
+
+def table_hdu(table: Table):
+    """``astropy.io.fits.table_to_hdu`` of ``table``, with each column's description as a ``TCOMMn``
+    keyword (the column-comment convention TOPCAT/STILTS read and write); astropy's own FITS table
+    writer drops descriptions."""
+    import warnings
+
+    from astropy.io import fits
+    from astropy.io.fits.verify import VerifyWarning
+
+    with warnings.catch_warnings():  # keywords longer than 8 characters (FIT_NORM_ERR ...): HIERARCH, meant
+        warnings.filterwarnings("ignore", message=".*a HIERARCH card will be created", category=VerifyWarning)
+        hdu = fits.table_to_hdu(table)
+    for i, name in enumerate(table.colnames, start=1):
+        text = table[name].info.description
+        if text:
+            hdu.header.set(f"TCOMM{i}", str(text), after=f"TTYPE{i}")
+    return hdu
+
+
+def descriptions_from_tcomm(table: Table) -> Table:
+    """Inverse of :func:`table_hdu` on a table astropy read from FITS: the ``TCOMMn`` keywords (which
+    astropy leaves in the meta) become the descriptions of their columns. In place; returns ``table``."""
+    for key in [k for k in table.meta if _TCOMM_RE.match(str(k).upper())]:
+        index = int(_TCOMM_RE.match(str(key).upper()).group(1)) - 1
+        text = table.meta.pop(key)
+        if index < len(table.colnames) and not table[table.colnames[index]].info.description:
+            table[table.colnames[index]].info.description = str(text)
+    return table
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
@@ -422,28 +651,48 @@ def gti_from_columns(
     )
 
 
+_GTI_KEYWORD_RE = re.compile(r"^[A-Z0-9_-]{1,8}$")
+
+
+def gti_keywords(ds: xr.Dataset) -> dict[str, Any]:
+    """The header keywords of the GTI HDU kept from reading (``CREATOR``, ``CREATED`` ...): the
+    upper-case attributes of ``gti_start`` (issue 13 item 17)."""
+    if "gti_start" not in ds.data_vars:
+        return {}
+    return {k: _jsonable(v) for k, v in ds["gti_start"].attrs.items() if _GTI_KEYWORD_RE.match(str(k))}
+
+
+def with_gti_keywords(gti: xr.Dataset, keywords: dict[str, Any]) -> xr.Dataset:
+    """``gti`` with the keywords of its HDU as upper-case attributes of ``gti_start`` and ``gti_stop``."""
+    for name in GTI_VARS:
+        gti[name].attrs.update(keywords)
+    return gti
+
+
 def gti_to_json(ds: xr.Dataset) -> str | None:
     """The GTI of a Dataset as JSON text (for table formats without a GTI extension)."""
     if "gti_start" not in ds.data_vars:
         return None
     attrs = ds["gti_start"].attrs
-    return json.dumps(
-        {
-            "start": ds["gti_start"].values.tolist(),
-            "stop": ds["gti_stop"].values.tolist(),
-            "unit": attrs.get("units", "s"),
-            "mjdrefi": attrs.get("mjdrefi", 0.0),
-            "mjdreff": attrs.get("mjdreff", 0.0),
-            "timesys": attrs.get("time_scale", "tt"),
-        }
-    )
+    obj = {
+        "start": ds["gti_start"].values.tolist(),
+        "stop": ds["gti_stop"].values.tolist(),
+        "unit": attrs.get("units", "s"),
+        "mjdrefi": attrs.get("mjdrefi", 0.0),
+        "mjdreff": attrs.get("mjdreff", 0.0),
+        "timesys": attrs.get("time_scale", "tt"),
+    }
+    keywords = gti_keywords(ds)
+    if keywords:
+        obj["keywords"] = keywords
+    return json.dumps(obj)
 
 
 def gti_from_json(text: str, where: str) -> xr.Dataset:
     """Inverse of :func:`gti_to_json`."""
     try:
         obj = json.loads(text)
-        return gti_from_columns(
+        gti = gti_from_columns(
             obj["start"],
             obj["stop"],
             unit=obj["unit"],
@@ -452,7 +701,13 @@ def gti_from_json(text: str, where: str) -> xr.Dataset:
             timesys=obj["timesys"],
             where=where,
         )
-    except (TypeError, KeyError, json.JSONDecodeError) as exc:
+        keywords = obj.get("keywords", {})
+        if not isinstance(keywords, dict):
+            raise TypeError("'keywords' must be an object")
+        return with_gti_keywords(
+            gti, {str(k): v for k, v in keywords.items() if _GTI_KEYWORD_RE.match(str(k))}
+        )
+    except (TypeError, KeyError, AttributeError, json.JSONDecodeError) as exc:
         raise FormatError(f"{where}: the GTI entry of the table meta is not valid: {exc}") from None
 
 
@@ -480,3 +735,51 @@ def _scalar_coords_from_json(text: str, where: str) -> dict[str, xr.Variable]:
         return {name: xr.Variable((), entry["value"], entry["attrs"]) for name, entry in found.items()}
     except (TypeError, KeyError, json.JSONDecodeError) as exc:
         raise FormatError(f"{where}: {SCALAR_COORDS_KEY} in {META_ATTRS} is not valid: {exc}") from None
+
+
+# --- scalar variables (one number per source, e.g. a TS cube's fit_ts) travel as keywords and in FDSATTRS --
+SCALAR_VARS_KEY = "_scalar_vars"
+
+
+def _scalar_vars_to_json(scalars: dict[str, xr.DataArray]) -> str:
+    """JSON text of the 0-d data variables (value, dtype, attrs): exact, NaN included."""
+    return json.dumps(
+        {
+            name: {
+                "value": _jsonable(var.values[()]),
+                "dtype": var.dtype.str,
+                "attrs": {k: _jsonable(v) for k, v in var.attrs.items()},
+            }
+            for name, var in scalars.items()
+        },
+        allow_nan=True,
+    )
+
+
+def _scalar_vars_from_json(text: str, where: str) -> dict[str, xr.Variable]:
+    try:
+        found = json.loads(text) if text else {}
+        return {
+            name: xr.Variable((), np.asarray(entry["value"], dtype=np.dtype(entry["dtype"])), entry["attrs"])
+            for name, entry in found.items()
+        }
+    except (TypeError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{where}: {SCALAR_VARS_KEY} in {META_ATTRS} is not valid: {exc}") from None
+
+
+def scalar_keywords(scalars: dict[str, xr.DataArray], taken) -> dict[str, Any]:
+    """The 0-d data variables of a table's Dataset (one number per source: a TS cube's ``fit_ts``,
+    ``fit_norm`` ...) as header keywords named in upper case (a FITS file gives names longer than 8
+    characters as ``HIERARCH`` cards), for every reader of the file; fluxds reads them back exactly from
+    ``FDSATTRS``. A value a header cannot hold (NaN, infinite, not a number or boolean) and a name already
+    in ``taken`` are left to ``FDSATTRS`` alone."""
+    found = {}
+    for name, var in scalars.items():
+        key, value = name.upper(), _jsonable(var.values[()])
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if key in taken or key in _STRUCTURAL_META or not (isinstance(value, bool) or number):
+            continue
+        if number and not np.isfinite(value):
+            continue
+        found[key] = value
+    return found

@@ -32,10 +32,10 @@ from fluxds.io._fds_attrs import restore_attrs, saved_attrs
 from fluxds.io._hpx_hdu import BOOL_KEY, geometry_from_header, held_pixels, is_healpix_hdu, values_from_hdu
 from fluxds.io._hpx_write import write
 from fluxds.io.budget import check_allocation
+from fluxds.io.fits_sizes import check_fits_hdu
 from fluxds.io.gadf_table import META_ATTRS, guess_sed_type
 from fluxds.io.map_model import model_file_beside, read_model_yaml
 from fluxds.io.sed_files import _gti, open_fits
-from fluxds.io.untrusted import check_fits_hdu
 from fluxds.models import SpectralModel, Template, model_from_json
 from fluxds.units import format_unit, parse_unit
 

@@ -6,7 +6,8 @@ signal handler in the reading process can stop that. :func:`probe` reads the fil
 in a fresh Python process; if that process is killed, runs out of time or out of memory, the file is
 refused with a :class:`~fluxds.errors.FormatError`, and the caller never touches it. Use it for files
 from elsewhere (``fluxds.read(path, isolate=True)``, ``fluxds batch --isolate 60``); it costs one Python
-start-up and a second read per file (about 1-2 s on an idle machine).
+start-up and a second read per file (about 1-2 s on an idle machine). Both reads are of one private copy
+(:func:`vetted_copy`): replacing the file after the child has read it changes nothing.
 
 The child process (POSIX; the memory cap needs Linux):
 
@@ -40,6 +41,7 @@ The child process (POSIX; the memory cap needs Linux):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import numbers
@@ -52,11 +54,14 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
+from collections.abc import Iterator
 
-from fluxds.errors import FormatError
+from fluxds.errors import FluxdsError, FormatError
 
 __all__ = [
     "probe",
+    "vetted_copy",
     "isolation_limit",
     "wall_seconds",
     "DEFAULT_SECONDS",
@@ -290,6 +295,69 @@ def probe(
     finally:
         os.close(status_read)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def vetted_copy(
+    path: str | os.PathLike,
+    seconds: float = DEFAULT_SECONDS,
+    *,
+    max_bytes: int | str | None = None,
+    **options,
+) -> Iterator[str]:
+    """A private copy of ``path``, vetted by :func:`probe`, to read in the block instead of ``path``.
+
+    Probing ``path`` and then reading it by name again would read whatever is there by then: whoever
+    controls the file can replace it once the child has closed it. The file (or zarr store) is copied
+    into a fresh private temporary folder (mode 0700; a top-level symbolic link is followed, links and
+    special files inside a store are refused, at most the read budget is copied), :func:`probe` reads
+    the copy, and the block reads the same copy, which is removed on leaving it. Errors and warnings
+    raised in the block, and the probe's, name ``path``, not the copy.
+
+    Parameters
+    ----------
+    path : str or path-like
+    seconds, max_bytes, **options
+        As for :func:`probe`.
+
+    Yields
+    ------
+    str
+        The copy's path (same file name as ``path``).
+
+    Raises
+    ------
+    FormatError
+        As :func:`probe`; also for a special file, or a file or store larger than the read budget
+        (:class:`~fluxds.errors.BudgetError`).
+    """
+    from fluxds.io.budget import parse_size, read_budget
+    from fluxds.io.input_file import private_copy
+
+    label = os.fspath(path)
+    budget = read_budget() if max_bytes is None else parse_size(max_bytes, "max_bytes")
+    with private_copy(path, budget) as copy:
+        pending: list = []
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    probe(copy, seconds, max_bytes=budget, **options)
+                    yield copy
+                except FluxdsError as exc:
+                    exc.args = tuple(a.replace(copy, label) if isinstance(a, str) else a for a in exc.args)
+                    exc.problems = [p.replace(copy, label) for p in exc.problems]
+                    raise
+                finally:
+                    pending = list(caught)
+        finally:
+            for warning in pending:  # outside catch_warnings: the caller's filters apply
+                warnings.warn_explicit(
+                    str(warning.message).replace(copy, label),
+                    warning.category,
+                    warning.filename,
+                    warning.lineno,
+                )
 
 
 def _supervise(child, status: int, stderr: _Stderr, path, limit: float, budget: int) -> None:

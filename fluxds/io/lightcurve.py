@@ -18,6 +18,7 @@ from astropy.table import Table
 from fluxds.errors import FormatError
 from fluxds.io.atomic import atomic_path
 from fluxds.io.ecsv_safe import read_ecsv_table
+from fluxds.io.gadf_table import table_hdu
 from fluxds.io.lightcurve_bts import bts_table_from_dataset, dataset_from_bts_table
 from fluxds.io.lightcurve_gadf import (
     HDU_NAME,
@@ -36,6 +37,7 @@ from fluxds.io.sed_files import (
     open_fits,
     read_table_hdu,
 )
+from fluxds.timeaxis import shared_time_bins_problem
 
 __all__ = ["read", "write", "read_binned_time_series", "write_binned_time_series"]
 
@@ -94,6 +96,35 @@ def _layout(names: set[str]) -> str:
     return "gadf" if is_gadf_table(names) else "gammapy"
 
 
+_GTI_VARS = ("gti_start", "gti_stop")
+
+
+def _writable(ds: xr.Dataset, where: str) -> xr.Dataset:
+    """``ds`` with one set of time bins and one GTI table, as a light-curve file holds them: GTIs that
+    gained a ``source`` dimension (light curves stacked with ``xr.concat``) are kept once if equal for all
+    sources; anything else is refused, saying what is wrong and what to do."""
+    problem = shared_time_bins_problem(ds)
+    if problem:
+        raise FormatError(f"{where}: {problem}")
+    present = [v for v in _GTI_VARS if v in ds.data_vars]
+    if not present or all(ds[v].dims == ("gti",) for v in present):
+        return ds
+    name = next(v for v in present if ds[v].dims != ("gti",))
+    dims = ds[name].dims
+    if set(dims) == {"gti", "source"}:
+        first = {v: ds[v].isel(source=0) for v in present}
+        same = all(bool(((ds[v] == first[v]) | (ds[v].isnull() & first[v].isnull())).all()) for v in present)
+        if same:
+            return ds.assign({v: first[v].drop_vars("source", errors="ignore") for v in present})
+    raise FormatError(
+        f"{where}: variable {name!r} has dims {dims}, and a light-curve file holds one GTI table of dims "
+        "('gti',) for all its sources; these differ between sources. Stack light curves with "
+        "fluxds.concat_sources(datasets) (one GTI: the union of theirs), write netCDF or zarr (which keep "
+        "a GTI per source), write each source to its own file (ds.sel(source=name)), or leave the GTI out "
+        "(ds.drop_vars(['gti_start', 'gti_stop']))"
+    )
+
+
 def _with_gti(ds: xr.Dataset, gti: xr.Dataset | None) -> xr.Dataset:
     if gti is not None and "gti_start" not in ds.data_vars:
         ds = ds.merge(gti)
@@ -110,6 +141,7 @@ def read(
     energy_min=None,
     energy_max=None,
     reference_model=None,
+    gammapy_defaults: bool = False,
 ) -> xr.Dataset:
     """Read a light curve: gammapy's "lightcurve" table or the GADF v0.3 layout (FITS or ECSV).
 
@@ -127,6 +159,10 @@ def read(
     reference_model : fluxds.models.SpectralModel, optional
         The reference model of a GADF light curve or binned time series without ``ref_*`` columns
         (default gammapy's, a power law of index 2). gammapy light curves store their references.
+    gammapy_defaults : bool
+        A binned time series of SED type likelihood without energies or reference fluxes is refused unless
+        they are given or this is True (assume gammapy's 1-10 TeV and power law of index 2; see
+        :func:`fluxds.io.lightcurve_bts.dataset_from_bts_table`). No effect on other layouts.
 
     Returns
     -------
@@ -151,7 +187,9 @@ def read(
         if len(tables) > 1:
             raise FormatError(f"{path}: several binned-time-series HDUs; pass hdu=")
         where, _, table = tables[0]
-        ds = dataset_from_bts_table(table, where=where, sed_type=sed_type, units=units, **energy)
+        ds = dataset_from_bts_table(
+            table, where=where, sed_type=sed_type, units=units, gammapy_defaults=gammapy_defaults, **energy
+        )
     elif kind == "gadf":
         ds = dataset_from_gadf_tables(
             [(w, t) for w, _, t in tables], sed_type=sed_type, units=units, **energy
@@ -184,7 +222,7 @@ def _write_tables(
     gti = False
     for i, (name, table) in enumerate(tables):
         gti = table.meta.pop("GTI", None) is not None or gti
-        hdu = fits.table_to_hdu(table)
+        hdu = table_hdu(table)  # column descriptions as TCOMMn (issue 13 item 17)
         hdu.name = name
         if name == HDU_NAME:
             hdu.ver = i + 1
@@ -220,6 +258,7 @@ def write(
     where = str(path)
     if layout not in LAYOUTS:
         raise FormatError(f"{where}: layout={layout!r}; expected one of {LAYOUTS}")
+    ds = _writable(ds, where)
     container = _container(Path(path))
     if layout == "gadf":
         part = _single(ds, "a GADF light curve", where)
@@ -247,14 +286,17 @@ def read_binned_time_series(
     energy_min=None,
     energy_max=None,
     reference_model=None,
+    gammapy_defaults: bool = False,
 ) -> xr.Dataset:
     """Read gammapy's "binned-time-series" light curve (astropy ``BinnedTimeSeries``; ECSV or FITS).
 
     See :func:`fluxds.io.lightcurve_bts.dataset_from_bts_table` for the options; without energies the bin is
-    a 1-10 TeV placeholder and the reference model gammapy's default, both recorded in the Dataset.
+    a 1-10 TeV placeholder and the reference model gammapy's default, both recorded in the Dataset; for a
+    likelihood file only with ``gammapy_defaults=True`` (otherwise a ``FormatError`` saying what to pass).
     """
     path = str(path)
     options = dict(
+        gammapy_defaults=gammapy_defaults,
         sed_type=sed_type,
         units=units,
         energy_ref=energy_ref,
@@ -277,6 +319,7 @@ def write_binned_time_series(
     """Write a one-energy-bin light curve as a binned time series, to ECSV or FITS (HDU ``FLUXPOINTS``)."""
     where = str(path)
     container = _container(Path(path))
+    ds = _writable(ds, where)
     table = bts_table_from_dataset(
         _single(ds, "a binned time series", where), sed_type, where=where, fits=container == "fits"
     )

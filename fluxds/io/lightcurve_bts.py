@@ -4,9 +4,16 @@ One row per time bin: ``time_bin_start`` (an astropy ``Time`` column in ECSV; in
 ``TIMEUNIT`` since ``MJDREFI + MJDREFF`` in ``TIMESYS``) and ``time_bin_size`` (``TimeDelta``, or a
 number with a time unit), then per-row scalars of one energy bin (``stat_scan``, ``counts`` ... as
 vectors). gammapy writes neither energies nor reference fluxes (nor ``norm_scan``) in this layout, so
-reading needs them from the caller (``energy_min=``, ``energy_max=``, ``reference_model=``); without them
-fluxds uses gammapy's default light-curve band, 1-10 TeV, and gammapy's default reference model (a power
-law of index 2), and says so on the ``energy`` coordinates and in ``reference_model_origin``.
+reading needs them from the caller (``energy_min=``, ``energy_max=``, ``reference_model=``). Without them:
+
+- a file of SED type ``flux`` (``dnde`` ...) is read with gammapy's default light-curve band, 1-10 TeV, and
+  gammapy's default reference model (a power law of index 2): the stored fluxes are kept exactly, only
+  the other SED types depend on the assumption, and it is said on the ``energy`` coordinates and in
+  ``reference_model_origin``;
+- a file of SED type ``likelihood`` is refused: its norms are relative to a model the file does not store,
+  so every flux would be the assumption's (the band and model enter as a factor; 4.6 for gammapy's own
+  example). ``gammapy_defaults=True`` is the explicit opt-in to gammapy's defaults (as ``derive_edges=True``
+  is for an SED with ``e_ref`` only), recorded the same way.
 
 fluxds writes the same layout with ``e_ref``/``e_min``/``e_max`` and ``ref_*`` columns beside, and its
 ``FDSATTRS``, to ECSV and to FITS (gammapy 2.1 can do neither read nor FITS write).
@@ -38,6 +45,27 @@ PLACEHOLDER_NOTE = (
     "1-10 TeV assumed (pass energy_min=/energy_max= when reading)"
 )
 GIVEN_NOTE = "given when reading: the binned-time-series file holds no energies"
+_FLUX_COLUMNS = ("dnde", "e2dnde", "flux", "eflux")
+
+
+def _is_likelihood(columns: dict, meta: dict, sed_type: str | None) -> bool:
+    """Whether the table holds norms (SED type likelihood): as declared (``sed_type=``, ``SED_TYPE``), else
+    from the columns (a ``norm`` and no flux column)."""
+    declared = sed_type or meta.get("SED_TYPE")
+    if declared:
+        return schema.sed_type(str(declared).strip()).name == schema.sed_type(schema.LIKELIHOOD).name
+    return "norm" in columns and not any(name in columns for name in _FLUX_COLUMNS)
+
+
+def _refuse_likelihood_assumptions(missing: list[str], where: str) -> None:
+    raise FormatError(
+        f"{where}: a binned time series of SED type likelihood: its norms are relative to a reference model "
+        f"in an energy band, and the file holds no {' and no '.join(missing)} (gammapy writes neither in "
+        "this layout), so every flux would be an assumption's. Pass what the light curve was estimated with, "
+        "energy_min=, energy_max= (astropy Quantity) and reference_model= (a fluxds.models model), or "
+        "gammapy_defaults=True to assume gammapy's LightCurveEstimator defaults (1-10 TeV, power law of "
+        "index 2), recorded in the Dataset"
+    )
 
 
 def _times(table: Table, meta: dict, where: str, saved) -> dict[str, xr.Variable]:
@@ -83,6 +111,7 @@ def dataset_from_bts_table(
     energy_min=None,
     energy_max=None,
     reference_model=None,
+    gammapy_defaults: bool = False,
 ) -> xr.Dataset:
     """Read a binned-time-series table into a fluxds Dataset with dims ``(time, energy)`` (one energy bin).
 
@@ -100,10 +129,19 @@ def dataset_from_bts_table(
         The energy bin (scalars or 1-element); default: the file's ``e_*`` columns, else 1-10 TeV.
     reference_model : fluxds.models.SpectralModel, optional
         For files without ``ref_*`` columns; default gammapy's (power law, index 2).
+    gammapy_defaults : bool
+        For a likelihood table without energies or reference fluxes: assume gammapy's defaults (1-10 TeV,
+        power law of index 2) where neither the file nor the caller gives them. Without it such a table
+        is refused (module docstring); tables of other SED types take the defaults anyway.
 
     Returns
     -------
     xarray.Dataset
+
+    Raises
+    ------
+    FormatError
+        A likelihood table without energies or reference model, none given, and ``gammapy_defaults=False``.
     """
     names = {n.lower(): n for n in table.colnames}
     missing = [c for c in (START, SIZE) if c not in names]
@@ -122,6 +160,12 @@ def dataset_from_bts_table(
     columns = _normalised_columns(rest, where, _units_option(units, where))
     given = {"e_ref": energy_ref, "e_min": energy_min, "e_max": energy_max}
     from_file = energy_row(columns, where)
+    has_refs = bool({"ref_dnde", "ref_flux", "ref_eflux"} & set(columns))
+    has_model = reference_model is not None or has_refs or bool(saved and saved.get("reference_model"))
+    has_band = any(v is not None for v in (*given.values(), *from_file.values()))
+    if not gammapy_defaults and not (has_band and has_model) and _is_likelihood(columns, meta, sed_type):
+        missing = ["energies"] if not has_band else []
+        _refuse_likelihood_assumptions(missing + ([] if has_model else ["reference model"]), where)
     note = None
     if any(v is not None for v in given.values()):
         energies = {k: None if v is None else np.atleast_1d(u.Quantity(v)) for k, v in given.items()}
@@ -136,8 +180,7 @@ def dataset_from_bts_table(
         }
         note = PLACEHOLDER_NOTE
     model, origin = reference_model, None
-    has_refs = bool({"ref_dnde", "ref_flux", "ref_eflux"} & set(columns))
-    if model is None and not has_refs and not (saved and saved.get("reference_model")):
+    if not has_model:
         model, origin = default_reference_model(), ORIGIN_DEFAULT
     ds = dataset_from_columns(
         columns,

@@ -14,7 +14,7 @@ from astropy.table import Table
 
 from fluxds import schema
 from fluxds.errors import FormatError
-from fluxds.io.gadf_table import META_ATTRS, _jsonable
+from fluxds.io.gadf_table import DERIVED_KEYWORDS, META_ATTRS, _jsonable, is_label_keyword
 from fluxds.timeaxis import (
     NUMERIC_TIME_COORDS,
     check_mjd,
@@ -177,7 +177,10 @@ def extra_meta_attrs(table: Table) -> dict[str, Any]:
     return {
         str(k): v if isinstance(v, (str, int, float)) else json.dumps(_jsonable(v), default=str)
         for k, v in table.meta.items()
-        if str(k).upper() not in STRUCTURAL_META and not isinstance(v, bool)
+        if str(k).upper() not in STRUCTURAL_META
+        and str(k).upper() not in DERIVED_KEYWORDS  # E_EDGES, E_REF: notes on the energy coordinates
+        and not is_label_keyword(str(k).upper())  # DSETn: labels of the dataset axis
+        and not isinstance(v, bool)
     }
 
 

@@ -29,9 +29,17 @@ from fluxds.io.gadf_table import (
     _jsonable,
     _normalised_columns,
     _units_option,
+    apply_descriptions,
+    column_descriptions,
+    dataset_label_meta,
+    dataset_labels_from_meta,
     decode_keyword_text,
+    derived_energy_meta,
+    describe_columns,
     gti_from_json,
     header_json,
+    keyword_meta,
+    mark_derived_edges,
     resolve_sed_type,
     standard_meta,
 )
@@ -43,6 +51,7 @@ from fluxds.io.lightcurve_keys import (
     MJDREFF_KEY,
     PRIVATE_KEYS,
     STANDARD_TIME_ATTRS,
+    STRUCTURAL_META,
     TIME_ATTRS_KEY,
     TIME_CONSTANT_CANDIDATES,
     TIME_ONLY_KEY,
@@ -142,6 +151,10 @@ def dataset_from_columns(
             if coord in ds.coords:
                 ds[coord].attrs.update(attrs)
         ds.attrs = {k: v for k, v in saved.items() if k not in PRIVATE_KEYS}
+    mark_derived_edges(ds, meta)  # issue 13 items 11, 12: derived edges marked, dataset labels kept
+    labels = dataset_labels_from_meta(meta, ds.sizes.get("dataset"), where)
+    if labels is not None:
+        ds = ds.assign_coords(dataset=labels)
     if "SOURCE" in meta:
         ds = ds.assign_coords(source=decode_keyword_text(str(meta["SOURCE"])))
     if meta.get("GTI") is not None:
@@ -191,7 +204,7 @@ def dataset_from_lightcurve_table(
     present = [n for n in ENERGY_COLUMNS if n in columns]
     scalar_rows = bool(present) and np.ndim(columns[present[0]]) == 1
     energies = energy_row(columns, where)
-    return dataset_from_columns(
+    ds = dataset_from_columns(
         columns,
         energies=energies,
         tcoords=tcoords,
@@ -202,6 +215,7 @@ def dataset_from_lightcurve_table(
         saved=saved,
         extra_attrs=extra_meta_attrs(table),
     )
+    return apply_descriptions(ds, column_descriptions(table))  # issue 13 item 17
 
 
 def _column_values(var: xr.DataArray, n_time: int, where: str) -> np.ndarray:
@@ -275,7 +289,11 @@ def lightcurve_table_from_dataset(
     }
     attrs[TIME_ATTRS_KEY] = {c: a for c, a in extra.items() if a}
     attrs[MJDREFF_KEY] = keywords["MJDREFF"]
+    describe_columns(table, ds)  # issue 13 items 11, 12, 17: descriptions, derived marks, dataset labels
     table.meta.update(keywords)
     table.meta.update(standard_meta(ds, out.attrs["sed_type"]))
+    table.meta.update(derived_energy_meta(ds, table.colnames))
+    table.meta.update(dataset_label_meta(ds, where))
+    table.meta.update(keyword_meta(ds, set(table.meta) | STRUCTURAL_META))
     table.meta[META_ATTRS] = header_json(attrs)
     return table

@@ -15,6 +15,10 @@ model): put the YAML beside the map, or give the model (``reference_model=`` for
 Files that fluxds writes carry the model in the primary header too (``FDSATTRS``, the attributes as JSON,
 ``reference_model`` among them), so they need no side file; fluxds still writes the YAML beside them, with
 a ``MODEL`` keyword naming it relative to the FITS file, so that gammapy reads them (from their folder).
+The YAML records the name of the FITS file it was written for (``metadata: flux_map:``, which gammapy
+ignores); when that FITS file is replaced, the YAML it named is removed only if it records that very
+name (:func:`remove_replaced_model`), never the YAML of another map (a copy of the file names the
+original's YAML too).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ __all__ = [
 ]
 
 _FLUXDS_MARK = b"\nmetadata:\n  creator: fluxds\n"  # in every model YAML fluxds writes (model_yaml_text)
+_MAP_RECORD = b"  flux_map: "  # after the mark: the FITS file the YAML was written for
 _YAML_TAIL = 4096  # bytes at the end of a YAML read to tell whether fluxds wrote it
 
 
@@ -208,13 +213,33 @@ def _gammapy_spectral(model: SpectralModel) -> dict[str, Any]:
     return {"type": model.gammapy_type, "parameters": params}
 
 
-def model_yaml_text(model: SpectralModel, name: str = "reference") -> str:
-    """A gammapy model YAML holding ``model`` as the spectral part of one ``SkyModel`` component."""
-    doc = {
-        "components": [{"name": name, "type": "SkyModel", "spectral": _gammapy_spectral(model)}],
-        "metadata": {"creator": "fluxds"},
-    }
-    return yaml.safe_dump(doc, sort_keys=False)
+def _metadata_text(flux_map: str | None) -> str:
+    """The ``metadata`` block that ends every model YAML fluxds writes: the creator and, if given, the
+    name of the FITS file the YAML was written for (bytes that are not UTF-8 as ``\\xNN``)."""
+    metadata = {"creator": "fluxds"}
+    if flux_map is not None:
+        metadata["flux_map"] = os.fsencode(flux_map).decode("utf-8", "backslashreplace")
+    return yaml.safe_dump({"metadata": metadata}, sort_keys=False)
+
+
+def model_yaml_text(model: SpectralModel, name: str = "reference", *, flux_map: str | None = None) -> str:
+    """A gammapy model YAML holding ``model`` as the spectral part of one ``SkyModel`` component.
+
+    Parameters
+    ----------
+    model : SpectralModel
+    name : str
+        The component's name.
+    flux_map : str, optional
+        The file name (no folder) of the flux map the YAML goes with, recorded in its ``metadata``
+        (gammapy ignores it), so that replacing another map never removes this YAML.
+
+    Returns
+    -------
+    str
+    """
+    doc = {"components": [{"name": name, "type": "SkyModel", "spectral": _gammapy_spectral(model)}]}
+    return yaml.safe_dump(doc, sort_keys=False) + _metadata_text(flux_map)
 
 
 def write_model_yaml(ds_attrs: dict[str, Any], fits_path: Path, model_file) -> tuple[str, Path] | None:
@@ -256,7 +281,7 @@ def write_model_yaml(ds_attrs: dict[str, Any], fits_path: Path, model_file) -> t
         wanted = Path(model_file)
         if not wanted.is_absolute():
             wanted = fits_path.parent / wanted
-    content = model_yaml_text(model)
+    content = model_yaml_text(model, flux_map=fits_path.name)
     for attempt in range(20):
         target = wanted if attempt == 0 else wanted.with_name(f"{wanted.stem}-{secrets.token_hex(4)}.yaml")
         if os.path.lexists(target):
@@ -276,8 +301,23 @@ def write_model_yaml(ds_attrs: dict[str, Any], fits_path: Path, model_file) -> t
     return keyword, target
 
 
-def written_by_fluxds(name: str, dir_fd: int | None = None) -> bool:
-    """Whether the regular file ``name`` (never followed if a link) is a model YAML fluxds wrote."""
+def written_by_fluxds(name: str, dir_fd: int | None = None, *, flux_map: str | None = None) -> bool:
+    """Whether the regular file ``name`` (never followed if a link) is a model YAML fluxds wrote.
+
+    Parameters
+    ----------
+    name : str
+        The YAML (relative to ``dir_fd`` if given).
+    dir_fd : int, optional
+        An open folder.
+    flux_map : str, optional
+        Also require that the YAML records that it was written for the flux map of this file name (no
+        folder); a YAML written for another map, or by a fluxds that recorded no map, does not count.
+
+    Returns
+    -------
+    bool
+    """
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
     except OSError:
@@ -290,14 +330,22 @@ def written_by_fluxds(name: str, dir_fd: int | None = None) -> bool:
         tail = os.pread(fd, _YAML_TAIL, max(0, st.st_size - _YAML_TAIL))
     finally:
         os.close(fd)
-    return head.startswith(b"components:") and tail.endswith(_FLUXDS_MARK)
+    if not head.startswith(b"components:"):
+        return False
+    if flux_map is not None:
+        return tail.endswith(b"\n" + _metadata_text(flux_map).encode("utf-8"))
+    at = tail.rfind(_FLUXDS_MARK)
+    return tail.endswith(_FLUXDS_MARK) or (at >= 0 and tail[at + len(_FLUXDS_MARK) :].startswith(_MAP_RECORD))
 
 
 def remove_replaced_model(old_keyword: str | None, fits_path: Path, new_yaml: Path | None) -> Path | None:
-    """After a flux map was replaced: remove the model YAML the old file named, if fluxds wrote it.
+    """After a flux map was replaced: remove the model YAML the old file named, if fluxds wrote it for
+    this FITS file.
 
     Only a plain file name beside the FITS file (no folder part), a regular file (not a link) holding a
-    model YAML written by fluxds, and not the YAML of the new file, is removed; anything else is left.
+    model YAML written by fluxds that records this FITS file's name (:func:`model_yaml_text`), and not the
+    YAML of the new file, is removed; anything else is left: the YAML of another map (the replaced file
+    was a copy of it, or came from elsewhere naming it), or one written by a fluxds that recorded no map.
 
     Returns
     -------
@@ -313,7 +361,7 @@ def remove_replaced_model(old_keyword: str | None, fits_path: Path, new_yaml: Pa
         and old.parent.resolve() == new_yaml.parent.resolve()
     ):
         return None
-    if not written_by_fluxds(str(old)):
+    if not written_by_fluxds(str(old), flux_map=fits_path.name):
         return None
     with contextlib.suppress(FileNotFoundError):
         old.unlink()

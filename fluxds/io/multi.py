@@ -10,6 +10,7 @@ import xarray as xr
 
 from fluxds.errors import FormatError
 from fluxds.io.cf import decode
+from fluxds.io.input_file import check_input
 from fluxds.io.netcdf import check_netcdf_file
 from fluxds.io.untrusted import check_zarr_codecs
 from fluxds.io.zarr_safe import walk_store
@@ -66,6 +67,7 @@ def open_mfdataset(
     options.setdefault("combine_attrs", "drop_conflicts")
     listed = sorted(glob.glob(paths)) if isinstance(paths, str) else list(paths)
     for path in listed:
+        check_input(path)  # a FIFO, /dev/zero (a link to it) ... refused before any reader opens it
         if os.path.isdir(path):  # a zarr store from elsewhere: no link or special file inside, no pickle
             walk_store(path)
             check_zarr_codecs(path)

@@ -4,7 +4,7 @@
 **Reading files from elsewhere.** Before xarray opens a file, and before anything is read or
 decompressed:
 
-- a netCDF-4 (HDF5) file passes :func:`fluxds.io.untrusted.check_hdf5_layout` on *every* dataset it holds
+- a netCDF-4 (HDF5) file passes :func:`fluxds.io.hdf5_layout.check_hdf5_layout` on *every* dataset it holds
   (a damaged type or layout message otherwise makes the HDF5 C library abort the process while converting
   data, under netCDF-C and h5py alike);
 - what the read materialises is computed from the file's metadata (declared shape x item size in Python
@@ -36,8 +36,8 @@ from fluxds.io.atomic import atomic_path
 from fluxds.io.budget import check_allocation, read_budget
 from fluxds.io.cf import BOUNDS, decode, encode, netcdf_encoding, split_model_variables
 from fluxds.io.classic_header import check_classic_header
+from fluxds.io.hdf5_layout import check_hdf5_layout
 from fluxds.io.storage import merge_encoding, netcdf_storage
-from fluxds.io.untrusted import check_hdf5_layout
 from fluxds.validate import validate
 
 __all__ = [

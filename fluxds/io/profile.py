@@ -37,6 +37,7 @@ from fluxds import schema
 from fluxds.construct import ORIGIN_TEMPLATE, from_sed
 from fluxds.errors import FormatError, ModelError
 from fluxds.io.ecsv_safe import read_ecsv_table
+from fluxds.io.fits_sizes import check_fits_hdu, check_fits_sizes
 from fluxds.io.gadf_table import (
     META_ATTRS,
     _attrs_from_meta,
@@ -60,7 +61,6 @@ from fluxds.io.profile_columns import (
     shared_columns,
     text_columns,
 )
-from fluxds.io.untrusted import check_fits_hdu, check_fits_sizes
 from fluxds.models import Template, model_from_json
 
 __all__ = ["read", "write", "dataset_from_profile_table", "profile_table_from_dataset", "REGION_DIM"]

@@ -39,7 +39,8 @@ _HEAD = 4096
 _MAX_JSON = 64 * 2**20  # bytes of zarr.json read to tell a group from an array
 _ZARR_TOP = {"zarr.json", ".zgroup", ".zmetadata"}
 _ZARR_META = {"zarr.json", ".zgroup", ".zarray", ".zattrs", ".zmetadata"}
-_CHUNK_NAME = re.compile(r"^(c|\d+([./]\d+)*)$")
+_CHUNK_NAME = re.compile(r"^(c|\d+(\.\d+)*)$")
+_CHUNK_INDEX = re.compile(r"^\d+$")
 
 
 def signature(head: bytes) -> str | None:
@@ -81,9 +82,10 @@ def _read_head(name: str, dir_fd: int | None) -> tuple[os.stat_result, bytes]:
         os.close(fd)
 
 
-def _node_type(dir_fd: int) -> str | None:
-    """``node_type`` of the zarr v3 metadata ``zarr.json`` in the directory open at ``dir_fd``."""
-    fd = os.open("zarr.json", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+def _metadata(dir_fd: int, name: str) -> dict | None:
+    """The zarr metadata file ``name`` (``zarr.json``, ``.zarray``) of the directory open at ``dir_fd``,
+    parsed; None if it is not a JSON object fluxds can read (too large, too deeply nested, not JSON)."""
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_size > _MAX_JSON:
@@ -94,9 +96,50 @@ def _node_type(dir_fd: int) -> str | None:
         os.close(fd)
     try:
         meta = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply for the parser
         return None
-    return meta.get("node_type") if isinstance(meta, dict) else None
+    return meta if isinstance(meta, dict) else None
+
+
+def _chunk_folder(dir_fd: int, levels: int) -> str | None:
+    """Why the chunk folder open at ``dir_fd`` holds anything but chunks (files and folders named by
+    chunk indices, folders at most ``levels`` deep)."""
+    for name in os.listdir(dir_fd):
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        if not _CHUNK_INDEX.match(name) or not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+            return f"holds {name!r}, which is not a zarr chunk"
+        if stat.S_ISDIR(st.st_mode):
+            if levels <= 1:
+                return f"holds {name!r}, a folder deeper than the array's chunks"
+            sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+            try:
+                why = _chunk_folder(sub, levels - 1)
+            finally:
+                os.close(sub)
+            if why:
+                return f"{name}/ {why}"
+    return None
+
+
+def _array_dims(dir_fd: int, names: list[str]) -> int | str | None:
+    """The number of dimensions of the zarr array in the directory open at ``dir_fd``, None if it is a
+    group, or why its metadata are not zarr metadata."""
+    file = "zarr.json" if "zarr.json" in names else ".zarray" if ".zarray" in names else None
+    if file is None:
+        return None
+    meta = _metadata(dir_fd, file)
+    if meta is None:
+        return f"holds a {file} that is not zarr metadata fluxds can read"
+    if file == "zarr.json" and meta.get("node_type") == "group":
+        return None
+    shape = meta.get("shape")
+    if (
+        (file == ".zarray" or meta.get("node_type") == "array")
+        and isinstance(shape, list)
+        and len(shape) <= 64
+    ):
+        return len(shape)
+    return f"holds a {file} that is not the metadata of a zarr group or array"
 
 
 def _is_zarr_node(dir_fd: int, depth: int) -> str | None:
@@ -104,7 +147,9 @@ def _is_zarr_node(dir_fd: int, depth: int) -> str | None:
     names = os.listdir(dir_fd)
     if not _ZARR_META & set(names):
         return "holds no zarr metadata (zarr.json, .zgroup or .zarray)"
-    is_array = ".zarray" in names or ("zarr.json" in names and _node_type(dir_fd) == "array")
+    ndim = _array_dims(dir_fd, names)
+    if isinstance(ndim, str):
+        return ndim
     for name in names:
         st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         if stat.S_ISLNK(st.st_mode):
@@ -113,9 +158,22 @@ def _is_zarr_node(dir_fd: int, depth: int) -> str | None:
             if not stat.S_ISREG(st.st_mode):
                 return f"holds {name!r}, which is not a regular file"
             continue
-        if is_array:
-            if not _CHUNK_NAME.match(name):
+        if ndim is not None:  # an array: chunks only ("0.1", "c/0/1", "0/1")
+            if not _CHUNK_NAME.match(name) or not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
                 return f"holds {name!r}, which is not a zarr chunk"
+            if stat.S_ISDIR(st.st_mode):
+                levels = ndim if name == "c" else ndim - 1
+                if levels < 1:
+                    return f"holds {name!r}, a folder where the array has no chunk folders"
+                sub = os.open(
+                    name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd
+                )
+                try:
+                    why = _chunk_folder(sub, levels)
+                finally:
+                    os.close(sub)
+                if why:
+                    return f"{name}/ {why}"
             continue
         if not stat.S_ISDIR(st.st_mode):
             return f"holds {name!r}, which is not a zarr entry"

@@ -22,14 +22,19 @@ from fluxds import schema
 from fluxds.errors import FluxdsError, FormatError
 from fluxds.io.atomic import atomic_path
 from fluxds.io.ecsv_safe import read_ecsv_table
+from fluxds.io.fits_sizes import check_fits_hdu, check_fits_sizes
 from fluxds.io.gadf_table import (
     dataset_from_table,
     decode_keyword_text,
+    descriptions_from_tcomm,
     gti_from_columns,
+    gti_keywords,
     guess_sed_type,
     table_from_dataset,
+    table_hdu,
+    with_gti_keywords,
 )
-from fluxds.io.untrusted import check_fits_hdu, check_fits_sizes, check_hdf5_layout
+from fluxds.io.hdf5_layout import check_hdf5_layout
 
 __all__ = ["read_fits", "write_fits", "read_ecsv", "write_ecsv", "read_hdf5", "write_hdf5"]
 
@@ -47,7 +52,7 @@ def _is_sed_hdu(hdu) -> bool:
 def open_fits(path: str, *, memmap: bool = False) -> fits.HDUList:
     """Open a FITS file, any failure as a :class:`FormatError` naming the file; a gzip-compressed file
     is first checked against the decompression limit, and every header against the file size
-    (:mod:`fluxds.io.untrusted`)."""
+    (:func:`fluxds.io.fits_sizes.check_fits_sizes`)."""
     check_fits_sizes(path)
     try:
         return fits.open(path, memmap=memmap)
@@ -57,12 +62,12 @@ def open_fits(path: str, *, memmap: bool = False) -> fits.HDUList:
 
 def read_table_hdu(hdu, where: str) -> Table:
     """A FITS table HDU as an astropy Table (astropy's unit warnings silenced; errors as FormatError);
-    its size is checked against the read budget first (:func:`fluxds.io.untrusted.check_fits_hdu`)."""
+    its size is checked against the read budget first (:func:`fluxds.io.fits_sizes.check_fits_hdu`)."""
     check_fits_hdu(hdu, where)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)
         try:
-            return Table.read(hdu)
+            return descriptions_from_tcomm(Table.read(hdu))
         except (ValueError, TypeError, KeyError) as exc:
             raise FormatError(f"{where}: cannot read the table: {exc}") from None
 
@@ -78,7 +83,7 @@ def _gti(hdul, path: str) -> xr.Dataset | None:
     header = hdu.header
     unit = hdu.columns["START"].unit or header.get("TIMEUNIT", "s")
     check_fits_hdu(hdu, path, label="GTI")
-    return gti_from_columns(
+    gti = gti_from_columns(
         hdu.data["START"],
         hdu.data["STOP"],
         unit=unit,
@@ -87,6 +92,27 @@ def _gti(hdul, path: str) -> xr.Dataset | None:
         timesys=header.get("TIMESYS", "tt"),
         where=where,
     )
+    return with_gti_keywords(gti, _gti_keywords(header))
+
+
+def _gti_keywords(header: fits.Header) -> dict:
+    """The keywords of a GTI HDU beyond its structure and time reference (``CREATOR``, ``CREATED``,
+    ``TELESCOP`` ...; issue 13 item 17), to keep and write back as keywords."""
+    found = {}
+    for card in header.cards:
+        key = card.keyword
+        if not key or key in _GTI_STRUCTURAL or key in ("COMMENT", "HISTORY") or key.startswith(_TABLE_KEYS):
+            continue
+        if isinstance(card.value, (str, int, float, bool)):
+            found[key] = card.value
+    return found
+
+
+_GTI_STRUCTURAL = {
+    "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "PCOUNT", "GCOUNT", "TFIELDS", "EXTNAME",
+    "MJDREFI", "MJDREFF", "TIMESYS", "TIMEUNIT", "CHECKSUM", "DATASUM", "",
+}  # fmt: skip
+_TABLE_KEYS = ("TTYPE", "TFORM", "TUNIT", "TDIM", "TNULL", "TSCAL", "TZERO", "TDISP", "TCOMM")
 
 
 SHARED_KEY = "_shared_over_source"
@@ -240,7 +266,7 @@ def write_fits(
     for index, (name, part) in enumerate(_split_sources(ds)):
         table = table_from_dataset(part, sed_type, where=where)
         gti_text = table.meta.pop("GTI", gti_text)
-        hdu = fits.table_to_hdu(table)
+        hdu = table_hdu(table)
         hdu.name = DEFAULT_HDU if name is None else _hdu_name(name, index, taken)
         hdus.append(hdu)
     if gti_text is not None:
@@ -261,6 +287,8 @@ def _gti_hdu(ds: xr.Dataset) -> fits.BinTableHDU:
     hdu.header["MJDREFF"] = attrs.get("mjdreff", 0.0)
     hdu.header["TIMESYS"] = attrs.get("time_scale", "tt")
     hdu.header["TIMEUNIT"] = unit
+    for key, value in gti_keywords(ds).items():  # CREATOR, CREATED ... as they were read
+        hdu.header[key] = value
     return hdu
 
 

@@ -39,10 +39,10 @@ from astropy.utils.exceptions import AstropyWarning
 from fluxds import schema
 from fluxds.construct import ORIGIN_TEMPLATE, from_sed
 from fluxds.errors import FormatError, ModelError
-from fluxds.io._fds_attrs import restore_attrs, saved_attrs
+from fluxds.io._fds_attrs import metadata_keywords, restore_attrs, saved_attrs
 from fluxds.io._tscube_write import write
+from fluxds.io.fits_sizes import check_fits_hdu
 from fluxds.io.sed_files import open_fits
-from fluxds.io.untrusted import check_fits_hdu
 from fluxds.models import Template, model_from_json
 from fluxds.units import format_unit, parse_unit
 from fluxds.wcs import LAT, LON, celestial_header, wcs_coords
@@ -204,6 +204,7 @@ def read(path: str | os.PathLike, *, chunks=None) -> xr.Dataset:
         image = _native(primary.data)
         header = celestial_header(primary.header, where=f"{path}[PRIMARY]")
         saved = saved_attrs(primary.header, f"{path}[PRIMARY]")
+        producer = metadata_keywords(primary.header, exclude=header)  # TELESCOP, INSTRUME ... (item 17)
         ebounds, where_e = _table(hdul, "EBOUNDS", path)
         energies, refs = _ebounds(ebounds, where_e)
         if chunks is not None and "SCANDATA" in hdul:
@@ -263,6 +264,8 @@ def read(path: str | os.PathLike, *, chunks=None) -> xr.Dataset:
         )
     if saved is None and baseline is not None:
         ds.attrs[BASELINE_ATTR] = baseline
+    if saved is None:
+        ds.attrs.update(producer)
     return restore_attrs(ds, saved)
 
 

@@ -16,9 +16,11 @@ module:
   the walk is refused, not followed; a FIFO does not block) and reads it only if ``fstat`` of the *open*
   descriptor shows a regular file, at most its size at that moment, within the read budget
   (:func:`fluxds.io.budget.check_allocation`): no window between the check and the read;
-- chunks compressed with blosc or zstd state the size they decompress to; :class:`SafeLocalStore` refuses
-  a chunk stating more than the array's chunk shape can hold, before the codec allocates it, and
-  inflates a gzip/zlib chunk at most one byte past that size to check it (:meth:`SafeLocalStore.limit`).
+- chunks compressed with blosc, zstd (every frame) or lz4 state the size they decompress to;
+  :class:`SafeLocalStore` refuses a chunk stating more than the array's chunk shape can hold, before the
+  codec allocates it, and inflates a gzip (every member), zlib, bz2 or lzma (every stream) chunk piece by
+  piece, stopping one piece past that size, to check it (:meth:`SafeLocalStore.limit`); arrays with any
+  other codec chain are refused before they are read (:func:`fluxds.io.zarr_store.read_zarr`).
 
 The store path the user gives may itself be a symbolic link (one the user made, e.g. ``ln -s
 /data/big.zarr``); everything *inside* the store must be a plain file or folder. A device node cannot be
@@ -29,7 +31,9 @@ planted between the walk and the read by anyone who could not already write devi
 from __future__ import annotations
 
 import asyncio
+import bz2
 import errno
+import lzma
 import os
 import stat
 import zlib
@@ -280,6 +284,77 @@ def _zstd_content_size(data: bytes) -> int | None:
     return value + 256 if width == 2 else value
 
 
+def _zstd_claimed(data: bytes, where: str) -> int | None:
+    """The sum of the sizes the zstd frames of ``data`` state (numcodecs decodes every frame of a chunk);
+    None when the frames cannot be walked (the codec reports the damage)."""
+    total, pos = 0, 0
+    while pos + 8 <= len(data):
+        magic = int.from_bytes(data[pos : pos + 4], "little")
+        if magic & 0xFFFFFFF0 == 0x184D2A50:  # a skippable frame
+            pos += 8 + int.from_bytes(data[pos + 4 : pos + 8], "little")
+            continue
+        if data[pos : pos + 4] != _ZSTD_MAGIC:
+            return None if pos == 0 else total
+        size = _zstd_content_size(data[pos:])
+        if size is None:
+            raise FormatError(f"{where}: a zstd frame that does not state its decompressed size")
+        total += size
+        descriptor = data[pos + 4]
+        single, fcs_flag = (descriptor >> 5) & 1, descriptor >> 6
+        header_size = 5 + (0 if single else 1) + (0, 1, 2, 4)[descriptor & 3]
+        pos += header_size + (1 if single else 0, 2, 4, 8)[fcs_flag]
+        while pos + 3 <= len(data):  # the blocks: 3-byte header (last, type, size)
+            header = int.from_bytes(data[pos : pos + 3], "little")
+            kind, size = (header >> 1) & 3, header >> 3
+            pos += 3 + (1 if kind == 1 else size)
+            if header & 1:
+                break
+        pos += 4 if descriptor & 4 else 0  # the content checksum
+    return total
+
+
+def _inflated(codec: str, data: bytes, limit: int, where: str) -> int:
+    """How many bytes a gzip, zlib, bz2 or lzma chunk inflates to, counted piece by piece (never holding
+    more than a piece) and stopping past ``limit``, as numcodecs decodes it: every gzip member, bz2 or
+    lzma stream, one zlib stream."""
+    total, rest, streams = 0, data, 0
+    while rest and total <= limit:
+        inflater = _STREAMS[codec]()
+        idle = 0
+        try:
+            piece = inflater.decompress(rest, _READ)
+            while total + len(piece) <= limit and not inflater.eof and idle < 64:
+                total += len(piece)
+                idle = 0 if piece else idle + 1
+                if codec in ("gzip", "zlib"):
+                    if not piece and not inflater.unconsumed_tail:
+                        break
+                    piece = inflater.decompress(inflater.unconsumed_tail, _READ)
+                elif inflater.needs_input:
+                    piece = b""
+                    break
+                else:
+                    piece = inflater.decompress(b"", _READ)
+            total += len(piece)
+        except (zlib.error, OSError, EOFError, lzma.LZMAError) as exc:
+            if streams and codec in ("bz2", "lzma"):
+                break  # as bz2.decompress and lzma.decompress, data after the last stream is ignored
+            raise FormatError(f"{where}: a damaged {codec} chunk ({exc})") from None
+        streams += 1
+        if codec == "zlib" or not inflater.eof:
+            break
+        rest = inflater.unused_data.lstrip(b"\0") if codec == "gzip" else inflater.unused_data
+    return total
+
+
+_STREAMS = {
+    "gzip": lambda: zlib.decompressobj(31),
+    "zlib": lambda: zlib.decompressobj(15),
+    "bz2": bz2.BZ2Decompressor,
+    "lzma": lzma.LZMADecompressor,
+}
+
+
 class SafeLocalStore(LocalStore):
     """A read-only zarr ``LocalStore`` that reads only regular files inside the store (see the module).
 
@@ -315,8 +390,8 @@ class SafeLocalStore(LocalStore):
     __hash__ = LocalStore.__hash__
 
     def limit(self, array: str, chunk_bytes: int, compressor: str) -> None:
-        """Refuse chunks of ``array`` stating (blosc, zstd) or inflating to (gzip, zlib) more than
-        ``chunk_bytes``; ``compressor`` is the codec's name (others are not checked)."""
+        """Refuse chunks of ``array`` stating (blosc, zstd, lz4) or inflating to (gzip, zlib, bz2, lzma)
+        more than ``chunk_bytes``; ``compressor`` is the codec's name (others are not checked)."""
         self._limits[array] = (int(chunk_bytes), compressor)
 
     def _check_chunk(self, key: str, data: bytes) -> None:
@@ -328,18 +403,16 @@ class SafeLocalStore(LocalStore):
         claimed = None
         if codec == "blosc" and len(data) >= 16:
             claimed = int.from_bytes(data[4:8], "little")
-        elif codec == "zstd" and data[:4] == _ZSTD_MAGIC:
-            claimed = _zstd_content_size(data)
-            if claimed is None:
-                raise FormatError(f"{where}: a zstd frame that does not state its decompressed size")
-        elif codec in ("gzip", "zlib"):
-            try:
-                claimed = len(zlib.decompressobj(47).decompress(data, limit + 1))
-            except zlib.error:
-                return  # the codec reports the damage
+        elif codec == "zstd":
+            claimed = _zstd_claimed(data, where)
+        elif codec == "lz4" and len(data) >= 4:  # numcodecs' LZ4 states the size it allocates
+            claimed = int.from_bytes(data[:4], "little")
+        elif codec in _STREAMS:
+            claimed = _inflated(codec, data, limit, where)
         if claimed is not None and claimed > limit:
+            shown = f"more than {limit}" if codec in _STREAMS else str(claimed)
             raise FormatError(
-                f"{where}: the {len(data)}-byte chunk decompresses to {claimed} bytes, more than the "
+                f"{where}: the {len(data)}-byte chunk decompresses to {shown} bytes, more than the "
                 f"{limit} bytes its chunk shape holds"
             )
 

@@ -15,7 +15,7 @@ from fluxds.io.atomic import atomic_path
 from fluxds.io.budget import BudgetError, check_allocation
 from fluxds.io.cf import BOUNDS, decode, encode, split_model_variables
 from fluxds.io.storage import merge_encoding, zarr_storage
-from fluxds.io.untrusted import check_zarr_codecs
+from fluxds.io.untrusted import check_zarr_codecs, decompression_limit
 from fluxds.io.zarr_safe import SafeLocalStore, walk_store
 from fluxds.validate import validate
 
@@ -88,20 +88,65 @@ def _product(values) -> int:
     return n
 
 
-def _compressor(metadata) -> str | None:
-    """The name of the codec that decompresses a chunk's stored bytes into the chunk's raw bytes, when it
-    is the only size-changing step (None: no such single codec, or one fluxds does not check)."""
+#: codecs (zarr 3 names; zarr 2 ``codec_id``) whose chunks :class:`SafeLocalStore` bounds, by check kind
+_BOUNDED = {
+    "blosc": "blosc",
+    "numcodecs.blosc": "blosc",
+    "zstd": "zstd",
+    "numcodecs.zstd": "zstd",
+    "gzip": "gzip",
+    "numcodecs.gzip": "gzip",
+    "zlib": "zlib",
+    "numcodecs.zlib": "zlib",
+    "bz2": "bz2",
+    "numcodecs.bz2": "bz2",
+    "lzma": "lzma",
+    "numcodecs.lzma": "lzma",
+    "lz4": "lz4",
+    "numcodecs.lz4": "lz4",
+}
+_SIZE_KEEPING = ("transpose",)  # zarr 3 array->array codecs that keep the chunk's size
+_TO_BYTES = ("bytes", "vlen-utf8", "vlen-bytes")  # zarr 3 array->bytes codecs fluxds reads
+_V2_FILTERS = ("vlen-utf8", "vlen-bytes")  # zarr 2 filters of text arrays
+
+
+def _codec_name(codec) -> str:
+    try:
+        return str(codec.to_dict()["name"])
+    except Exception:  # a codec without a zarr 3 description: its class
+        return getattr(codec, "codec_id", None) or type(codec).__name__
+
+
+def _compressor(metadata, where: str, name: str) -> str:
+    """How :class:`SafeLocalStore` bounds a chunk of the array: the kind of its one compressor (``"blosc"``,
+    ``"zstd"``, ``"gzip"``, ``"zlib"``, ``"bz2"``, ``"lzma"``, ``"lz4"``), or ``""`` when the chunk is
+    stored uncompressed (its file size is its size).
+
+    Raises
+    ------
+    FormatError
+        For a codec chain that could inflate a chunk unchecked: more than one compressor, a codec or
+        filter fluxds does not bound, sharding (read by byte ranges).
+    """
     if hasattr(metadata, "codecs"):  # zarr 3: array->array codecs, one array->bytes, bytes->bytes codecs
-        names = [type(codec).__name__ for codec in metadata.codecs]
-        if not names or any(n in ("ShardingCodec", "VLenUTF8Codec", "VLenBytesCodec") for n in names):
-            return None
-        compressors = [n for n in names[names.index("BytesCodec") + 1 :]] if "BytesCodec" in names else []
-        first = compressors[0] if compressors else None
-        return {"BloscCodec": "blosc", "ZstdCodec": "zstd", "GzipCodec": "gzip"}.get(first or "")
-    if getattr(metadata, "filters", None):  # zarr 2 filters may change the size
-        return None
-    codec_id = getattr(getattr(metadata, "compressor", None), "codec_id", None)
-    return codec_id if codec_id in ("blosc", "zstd", "zlib", "gzip") else None
+        chain = [_codec_name(codec) for codec in metadata.codecs]
+        to_bytes = [i for i, n in enumerate(chain) if n in _TO_BYTES]
+        ok = len(to_bytes) == 1 and all(n in _SIZE_KEEPING for n in chain[: to_bytes[0]])
+        after = chain[to_bytes[0] + 1 :] if to_bytes else chain
+    else:  # zarr 2: filters (text arrays only), then one compressor
+        filters = [_codec_name(f) for f in getattr(metadata, "filters", None) or ()]
+        compressor = getattr(metadata, "compressor", None)
+        after = [_codec_name(compressor)] if compressor is not None else []
+        chain = [*filters, *after]
+        ok = len(filters) <= 1 and all(f in _V2_FILTERS for f in filters)
+    if ok and len(after) <= 1 and all(n in _BOUNDED for n in after):
+        return _BOUNDED[after[0]] if after else ""
+    raise FormatError(
+        f"{where}: variable {name!r} is stored with the codecs {chain}, which fluxds does not read (it could "
+        "inflate a chunk beyond the read budget unchecked); fluxds reads zarr arrays with at most one "
+        f"compressor among {sorted(set(_BOUNDED.values()))}, no sharding and no filters (zarr 2: "
+        "vlen-utf8/vlen-bytes only, for text)"
+    )
 
 
 def _plan(store: SafeLocalStore, where: str, *, lazy: bool) -> list[str]:
@@ -140,16 +185,19 @@ def _plan(store: SafeLocalStore, where: str, *, lazy: bool) -> list[str]:
                 f"{where}: variable {name!r}: {described} in chunks of {chunk_shape} is {n_chunks} chunks, "
                 f"more than the {MAX_CHUNKS} fluxds reads from one array"
             )
-        index = name in all_dims and dims_of[name] == (name,)  # xarray loads dimension coordinates at open
+        # xarray loads dimension coordinates at open; fluxds.io.cf.decode loads the energy bounds
+        index = (name in all_dims and dims_of[name] == (name,)) or name == BOUNDS
         if lazy and not index:
             what = f"one chunk {chunk_shape} of {dtype}"
             check_allocation(chunk_bytes, path=where, variable=name, what=what)
         else:
             check_allocation(nbytes, path=where, variable=name, what=described)
             total += nbytes
-        codec = _compressor(array.metadata)
-        if codec is not None and dtype.kind in "biufcmM":
-            store.limit(name, _product(array.chunks) * itemsize, codec)
+        codec = _compressor(array.metadata, where, name)
+        if codec and dtype.kind in "OT":  # text of any length: its chunks inflate to at most the limit
+            store.limit(name, decompression_limit(), codec)
+        elif codec:
+            store.limit(name, _product(array.chunks) * dtype.itemsize, codec)
     names = ", ".join(needed[:5]) + (f" and {len(needed) - 5} more" if len(needed) > 5 else "")
     check_allocation(total, path=where, variable=names, what="the variables read together")
     return [n for n in arrays if n not in needed]
@@ -177,7 +225,9 @@ def read_zarr(path: str | os.PathLike, *, chunks=None) -> xr.Dataset:
     each file is opened without following links and checked as it is read); the declared size of every
     variable read is checked against the read budget (:mod:`fluxds.io.budget`) before anything is
     allocated (with ``chunks``: the size of one chunk, and the dimension coordinates in full, which
-    xarray loads at open); chunks stating or inflating to more than their chunk shape holds are refused;
+    xarray loads at open, and the energy bounds); chunks stating or inflating to more than their chunk
+    shape holds are refused, and arrays whose codecs fluxds cannot bound so (more than one compressor, a
+    compressor but blosc, zstd, gzip, zlib, bz2, lzma and lz4, sharding, filters) are not read;
     arrays with a dimension of their own (an extra ``junk(junk)``, :func:`fluxds.io.cf.split_model_variables`)
     are not read at all (a :class:`UserWarning` names them); a user's extra variable on the Dataset's
     dimensions is read like any other.
@@ -209,7 +259,7 @@ def read_zarr(path: str | os.PathLike, *, chunks=None) -> xr.Dataset:
         )
         if chunks is not None:
             _check_dask_chunks(opened, where)
-        ds = decode(opened if chunks is not None else opened.load())
+        ds = decode(opened if chunks is not None else opened.load(), where=where)
     except FluxdsError:
         raise
     except Exception as exc:  # zarr and xarray raise many kinds for a damaged store

@@ -18,16 +18,20 @@ UL_MODES = ("show", "hide", "only")
 # linear one
 _LOG_ARROW = 0.45
 _LINEAR_ARROW = 0.08
+#: at most this many legend entries (series beyond are summed up in one "... more" entry)
+MAX_LEGEND = 10
 
 
 @dataclass
 class SeriesArtists:
     """The artists of one series: ``points`` (ErrorbarContainer or None), ``upper_limits``
-    (ErrorbarContainer or None: a downward arrow from each UL value) and its legend ``label``."""
+    (ErrorbarContainer or None: a downward arrow from each UL value), its legend ``label`` and
+    ``hidden_ul``, the number of upper limits not drawn because their value is <= 0."""
 
     label: str | None
     points: Any = None
     upper_limits: Any = None
+    hidden_ul: int = 0
 
 
 def check_ul_mode(ul: str) -> None:
@@ -131,7 +135,11 @@ def draw_series(
         label = None
     if ul != "hide" and parts["_ul"] is not None:
         values = parts["_ul"]
-        keep = is_ul & np.isfinite(values) & ((values > 0) if log else True)  # a log axis shows UL > 0
+        # an arrow starts at a positive limit only: a limit <= 0 (gammapy writes them for bins with a
+        # negative excess) cannot sit on a log axis, and on a linear one an arrow pointing down from below
+        # zero reads as a measured negative flux. They are counted, and the plot says so in a note.
+        keep = is_ul & np.isfinite(values) & (values > 0)
+        artists.hidden_ul = int(np.count_nonzero(is_ul & np.isfinite(values) & (values <= 0)))
         length = arrow_length(values, y, log) if arrow_scale is None else arrow_scale
         artists.upper_limits = ax.errorbar(
             x[keep],
@@ -146,6 +154,34 @@ def draw_series(
             label=label,
         )
     return artists
+
+
+def hidden_ul_note(series: list[SeriesArtists]) -> list[str]:
+    """``["2 upper limits <= 0 not drawn"]`` when some series hid upper limits, else ``[]``."""
+    hidden = sum(s.hidden_ul for s in series)
+    if not hidden:
+        return []
+    return [f"{hidden} upper limit{'s' if hidden > 1 else ''} \u2264 0 not drawn"]
+
+
+def finish_legend(ax, notes: list[str], *, title: str | None = None, max_entries: int = MAX_LEGEND) -> Any:
+    """The legend of a points plot: the labelled artists (at most ``max_entries``, the rest summed up as
+    one ``"... and N more"`` entry) and each note as an entry without a symbol. Returns the legend (None
+    when there is nothing to list)."""
+    from matplotlib.lines import Line2D
+
+    handles, labels = ax.get_legend_handles_labels()
+    if len(handles) > max_entries:
+        more = len(handles) - (max_entries - 1)
+        handles, labels = handles[: max_entries - 1], labels[: max_entries - 1]
+        handles.append(Line2D([], [], linestyle="none"))
+        labels.append(f"\u2026 and {more} more")
+    for note in notes:
+        handles.append(Line2D([], [], linestyle="none"))
+        labels.append(note)
+    if not handles:
+        return None
+    return ax.legend(handles, labels, fontsize="small", title=title)
 
 
 def edges_err(center: np.ndarray, low: np.ndarray | None, high: np.ndarray | None) -> np.ndarray | None:

@@ -42,6 +42,7 @@ def plot_file(
     sed_type: str | None = None,
     overwrite: bool = False,
     dpi: int = 100,
+    read_options: dict | None = None,
 ) -> str:
     """Read ``path``, draw the plot of ``kind`` (default :func:`choose_kind`) and save it to ``out``
     atomically (the format from its suffix: ``.png``, ``.pdf``, ``.svg``). Returns the kind drawn.
@@ -51,6 +52,8 @@ def plot_file(
     sed_type : str, optional
         The quantity plotted (``likelihood`` means ``norm``); default ``e2dnde`` for an SED, ``flux`` for a
         light curve, ``dnde`` for profiles and map grids (which also take ``sqrt_ts``, ``ts`` ...).
+    read_options : dict, optional
+        Passed to :func:`fluxds.read` (``derive_edges``, ``units``, ``isolate``, ``columns`` ...).
 
     Raises
     ------
@@ -68,7 +71,7 @@ def plot_file(
     import fluxds
     from fluxds.io.atomic import atomic_path
 
-    ds = fluxds.read(path)
+    ds = fluxds.read(path, **(read_options or {}))
     kind = kind or choose_kind(ds)
     if kind not in KINDS:
         raise FluxdsError(f"plot kind is {kind!r}; expected one of {', '.join(KINDS)}")

@@ -16,9 +16,12 @@ from fluxds.healpix import PIXEL, is_healpix_map
 from fluxds.plotting.labels import energy_band_label, quantity_label
 from fluxds.wcs import LAT, LON, is_wcs_map
 
-__all__ = ["GridArtists", "figure_size", "plot_grid"]
+__all__ = ["GridArtists", "choose_norm", "figure_size", "plot_grid"]
 
-NORMS = ("linear", "log")
+NORMS = ("auto", "linear", "log", "symlog")
+# norm="auto" with a shared scale: logarithmic when the bands' largest |values| differ by more than this
+# factor (dN/dE falls by decades from band to band: a shared linear scale leaves the upper bands blank)
+AUTO_LOG_SPREAD = 10.0
 
 
 @dataclass
@@ -63,14 +66,55 @@ def _map_quantity(ds: xr.Dataset, quantity: str, unit) -> xr.DataArray:
     return da.transpose(schema.ENERGY, *spatial)
 
 
-def _norm(values: np.ndarray, norm: str, vmin, vmax):
-    from matplotlib.colors import LogNorm, Normalize
+def _band_peaks(values: np.ndarray) -> np.ndarray:
+    """The largest finite ``|value|`` of each band (first axis) of a ``(band, ...)`` array (a 2-D image is
+    one band); 0 for a band without finite values."""
+    flat = values.reshape(values.shape[0] if values.ndim > 2 else 1, -1)
+    return np.max(np.where(np.isfinite(flat), np.abs(flat), 0.0), axis=1)
 
+
+def choose_norm(values: np.ndarray, norm: str, share_scale: bool) -> str:
+    """The colour scale ``norm="auto"`` stands for: with one scale shared by bands (``values`` is
+    ``(band, ...)``) whose largest ``|value|`` differ by more than ``AUTO_LOG_SPREAD``, ``"log"`` (every
+    finite value > 0) or ``"symlog"`` (values <= 0 too, as dN/dE maps with negative excesses have);
+    otherwise ``"linear"``. Any other ``norm`` is returned as it is.
+
+    Examples
+    --------
+    >>> choose_norm(np.array([[[1e-9, -1e-12]], [[1e-11, 2e-12]]]), "auto", share_scale=True)
+    'symlog'
+    >>> choose_norm(np.array([[[1.0, 2.0]], [[3.0, 4.0]]]), "auto", share_scale=True)
+    'linear'
+    """
     if norm not in NORMS:
         raise FluxdsError(f"norm is {norm!r}; expected one of {', '.join(map(repr, NORMS))}")
+    if norm != "auto":
+        return norm
+    peaks = _band_peaks(values)
+    peaks = peaks[peaks > 0]
+    if not share_scale or peaks.size < 2 or peaks.max() <= AUTO_LOG_SPREAD * peaks.min():
+        return "linear"
+    finite = values[np.isfinite(values)]
+    return "log" if bool(np.all(finite > 0)) else "symlog"
+
+
+def _norm(values: np.ndarray, norm: str, vmin, vmax):
+    """The colour normalisation of ``values`` (every band of a shared scale, or one panel): its limits
+    cover every finite value (every value > 0 for ``"log"``) unless ``vmin``/``vmax`` are given. For
+    ``"symlog"`` the linear range around 0 is the median ``|value|`` of the faintest band (its noise),
+    so that each band's structure shows on the logarithmic part."""
+    from matplotlib.colors import LogNorm, Normalize, SymLogNorm
+
     finite = values[np.isfinite(values) & ((values > 0) if norm == "log" else True)]
     lo = vmin if vmin is not None else (float(finite.min()) if finite.size else None)
     hi = vmax if vmax is not None else (float(finite.max()) if finite.size else None)
+    if norm == "symlog":
+        bands = values.reshape(values.shape[0] if values.ndim > 2 else 1, -1)
+        peaks = _band_peaks(values)
+        faintest = bands[int(np.argmin(np.where(peaks > 0, peaks, np.inf)))]
+        typical = np.abs(faintest[np.isfinite(faintest) & (faintest != 0)])
+        linthresh = float(np.median(typical)) if typical.size else 1.0
+        return SymLogNorm(linthresh, linscale=0.5, vmin=lo, vmax=hi, base=10)
     return (LogNorm if norm == "log" else Normalize)(vmin=lo, vmax=hi)
 
 
@@ -101,7 +145,7 @@ def plot_grid(
     *,
     ncols: int = 3,
     share_scale: bool = True,
-    norm: str = "linear",
+    norm: str = "auto",
     fig: Any = None,
     unit: str | u.UnitBase | None = None,
     view: str = "auto",
@@ -126,8 +170,11 @@ def plot_grid(
         Panels per row.
     share_scale : bool
         One colour scale (and one colour bar) for all panels; else one per panel.
-    norm : {"linear", "log"}
-        Colour scale.
+    norm : {"auto", "linear", "log", "symlog"}
+        Colour scale. ``"auto"``: linear, except for a shared scale over bands whose largest values
+        differ by more than a factor ``AUTO_LOG_SPREAD`` (10), as dN/dE does from band to band: then
+        ``"log"`` when every value is > 0, else ``"symlog"`` (logarithmic both sides of a linear range
+        around 0, so that negative excesses keep a colour). See :func:`choose_norm`.
     fig : matplotlib.figure.Figure, optional
         Default: a new figure sized to the grid.
     unit : str or astropy unit, optional
@@ -178,6 +225,7 @@ def plot_grid(
     if fig is None:
         fig = plt.figure(figsize=figure_size(n, ncols, mollweide=healpix and view == "mollweide"))
         fig.set_layout_engine("constrained")
+    norm = choose_norm(images, norm, share_scale)
     shared = _norm(images, norm, vmin, vmax) if share_scale else None
     label = quantity_label(quantity, da.attrs.get("units"))
     shrink = 0.6 if healpix and view == "mollweide" else 0.85
@@ -196,4 +244,18 @@ def plot_grid(
             out.colorbars.append(fig.colorbar(image, ax=ax, label=label, shrink=shrink))
     if shared is not None:
         out.colorbars.append(fig.colorbar(out.images[0], ax=out.axes, label=label, shrink=shrink))
+    for colorbar in out.colorbars:
+        _thin_symlog_ticks(colorbar)
     return out
+
+
+def _thin_symlog_ticks(colorbar) -> None:
+    """On a symlog colour bar, no ticks inside the linear range but 0 (they would overlap)."""
+    from matplotlib.colors import SymLogNorm
+
+    norm = colorbar.norm
+    if isinstance(norm, SymLogNorm):
+        ticks = np.asarray(colorbar.get_ticks(), dtype=float)
+        keep = (ticks == 0) | (np.abs(ticks) >= norm.linthresh)
+        keep &= (ticks >= norm.vmin) & (ticks <= norm.vmax)
+        colorbar.set_ticks(ticks[keep])

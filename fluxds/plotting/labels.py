@@ -38,8 +38,37 @@ def unit_text(unit: str | u.UnitBase | None) -> str:
     parsed = parse_unit(unit)
     try:
         return format_unit(parsed)
-    except UnitError:  # a fractional power (E^2.5 dN/dE): astropy's own text
-        return parsed.to_string()
+    except UnitError:  # a fractional power (E^2.7 dN/dE): "TeV(1.7) cm-2 s-1", which astropy reads back
+        return " ".join(
+            _unit_words(parsed, lambda name, power, frac: f"{name}({power})" if frac else name + power)
+        )
+
+
+def _unit_words(unit: u.UnitBase, write) -> list[str]:
+    """The factors of a unit with fractional powers, in fluxds's order (scale, positive powers, cm s TeV,
+    negative fractional powers last); each factor with a power other than 1 written by
+    ``write(name, power_text, fractional)``."""
+    bases, powers = list(unit.bases), [float(p) for p in unit.powers]
+    integer = u.dimensionless_unscaled
+    for b, p in zip(bases, powers, strict=True):
+        if p.is_integer():
+            integer = integer * b ** int(p)
+    fractional = [(b.to_string(), p) for b, p in zip(bases, powers, strict=True) if not p.is_integer()]
+    words = [] if unit.scale == 1.0 else [repr(float(unit.scale))]
+    words += [write(n, f"{p:.6g}", True) for n, p in fractional if p > 0]
+    for word in format_unit(integer).split():  # "cm-2" -> name "cm", power "-2"
+        name = word.rstrip("-0123456789")
+        words.append(write(name, word[len(name) :], False) if word != name else word)
+    words += [write(n, f"{p:.6g}", True) for n, p in fractional if p < 0]
+    return words
+
+
+def _mathtext_unit(unit: u.UnitBase) -> str:
+    """A unit with a fractional power in mathtext, powers as superscripts:
+    ``$\\mathrm{TeV^{1.7}\\,cm^{-2}\\,s^{-1}}$`` (astropy's own text would be ``TeV(17/10) / (s cm2)``)."""
+    return (
+        "$\\mathrm{" + "\\,".join(_unit_words(unit, lambda name, power, frac: f"{name}^{{{power}}}")) + "}$"
+    )
 
 
 def quantity_label(name: str, unit: str | u.UnitBase | None = None, energy_power: float = 0) -> str:
@@ -74,7 +103,14 @@ def quantity_label(name: str, unit: str | u.UnitBase | None = None, energy_power
         power = int(energy_power) if float(energy_power).is_integer() else energy_power
         symbol = f"$E^{{{power}}}$ {symbol}"
     text = unit_text(unit)
+    if text and _has_fractional_power(unit):  # TeV^{1.7} rather than TeV(1.7)
+        text = _mathtext_unit(parse_unit(unit))
     return f"{symbol} [{text}]" if text else symbol
+
+
+def _has_fractional_power(unit: str | u.UnitBase | None) -> bool:
+    parsed = parse_unit(unit)
+    return any(not float(p).is_integer() for p in getattr(parsed, "powers", []))
 
 
 def nice_energy_unit(values, unit: str | u.UnitBase) -> u.UnitBase:

@@ -17,6 +17,8 @@ from fluxds.plotting._points import (
     check_ul_mode,
     draw_series,
     edges_err,
+    finish_legend,
+    hidden_ul_note,
     measurement,
     series_labels,
     stacked,
@@ -39,11 +41,14 @@ class LightCurveArtists:
         One per energy band (and source/region, when present): ``points``, ``upper_limits``, ``label``.
     unit : str
         Unit of the y values.
+    notes : list of str
+        What the plot leaves out (``"1 upper limit <= 0 not drawn"``), also shown in the legend.
     """
 
     ax: Any
     series: list[SeriesArtists] = field(default_factory=list)
     unit: str = ""
+    notes: list[str] = field(default_factory=list)
 
 
 def _band_labels(ds: xr.Dataset, series: list[str], value: xr.DataArray) -> list[str | None]:
@@ -135,6 +140,7 @@ def plot_lightcurve(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(quantity_label(sed_type, unit))
     format_time_axis(ax, time_format)
-    if len(labels) > 1:
-        ax.legend(fontsize="small", title="energy band" if series == [schema.ENERGY] else None)
+    out.notes = hidden_ul_note(out.series)
+    if len(labels) > 1 or out.notes:
+        finish_legend(ax, out.notes, title="energy band" if series == [schema.ENERGY] else None)
     return out

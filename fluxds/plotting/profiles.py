@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import astropy.units as u
@@ -10,6 +10,7 @@ import numpy as np
 import xarray as xr
 
 from fluxds import schema
+from fluxds.construct import require_scan_reference
 from fluxds.convert import get_quantity
 from fluxds.errors import FluxdsError, MissingQuantityError
 from fluxds.plotting._time import format_time_axis, time_axis
@@ -19,6 +20,12 @@ from fluxds.units import conversion_factor, parse_unit, unit_attr
 __all__ = ["ProfileArtists", "delta_stat", "plot_ts_profiles"]
 
 _BIN_DIMS = ("energy", "time")
+# half-width of the cell of a scan point without a neighbour (ln units on a log axis, else a fraction)
+_ALONE_HALF_WIDTH = 0.1
+# on the log axis, a bin's scan points below this fraction of its largest one count as "at zero flux"
+# (fermipy scans start at 1e-10 for 0; a point at 3e-4 next to a step of 0.02 would stretch the axis
+# over decades holding a single cell): left out with the points <= 0, and said so in the note
+LOG_DEPTH = 1e-3
 
 
 @dataclass
@@ -34,12 +41,18 @@ class ProfileArtists:
     colorbar : matplotlib.colorbar.Colorbar or None
     dim : str
         The dimension along x (``"energy"`` or ``"time"``).
+    hidden : int
+        Scan points with a Δstat that have no cell: at flux ``<= 0`` on the log y axis (or not finite).
+    notes : list of str
+        What the plot leaves out, also shown in a legend on the plot.
     """
 
     ax: Any
     mesh: Any
     colorbar: Any
     dim: str
+    hidden: int = 0
+    notes: list[str] = field(default_factory=list)
 
 
 def delta_stat(ds: xr.Dataset) -> xr.DataArray:
@@ -81,14 +94,40 @@ def _bin_dim(delta: xr.DataArray, dim: str | None) -> str:
     return candidates[0]
 
 
-def _edges(values: np.ndarray, log: bool) -> np.ndarray:
-    """``(n_bins, n_scan + 1)`` cell edges around each bin's scan values (mid-points, log or linear)."""
-    v = np.log(values) if log else values
-    mid = (v[:, 1:] + v[:, :-1]) / 2
-    first = v[:, :1] - (mid[:, :1] - v[:, :1])
-    last = v[:, -1:] + (v[:, -1:] - mid[:, -1:])
-    edges = np.concatenate([first, mid, last], axis=1)
-    return np.exp(edges) if log else edges
+def _edges(values: np.ndarray, log: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(n_bins, n_scan + 1)`` cell edges around each bin's scan values (mid-points, log or linear) and
+    the ``(n_bins, n_scan)`` mask of the points that have a cell.
+
+    A point that cannot be placed on the axis (not finite, or ``<= 0`` on a log axis) gets no cell: the
+    cells of its neighbours end half a step beyond them (as at the ends of a scan), and its own cell, which
+    the caller masks, is what lies between (zero height at the ends of the scan)."""
+    valid = np.isfinite(values) & ((values > 0) if log else True)
+    safe = np.where(valid, values, 1.0)
+    t = np.where(valid, np.log(safe) if log else safe, np.nan)
+    gap = np.full(t[:, :1].shape, np.nan)
+    mid = (t[:, 1:] + t[:, :-1]) / 2  # NaN next to a point without a cell
+    left = t - np.concatenate([gap, mid], axis=1)  # half-widths of each cell below and above its point
+    right = np.concatenate([mid, gap], axis=1) - t
+    left, right = np.where(np.isfinite(left), left, right), np.where(np.isfinite(right), right, left)
+    alone = valid & ~np.isfinite(left)  # no neighbour with a cell: a fixed width
+    alone_half = _ALONE_HALF_WIDTH if log else _ALONE_HALF_WIDTH * np.maximum(np.abs(safe), 1e-300)
+    left, right = (np.where(alone, alone_half, h) for h in (left, right))
+    lower, upper = t - left, t + right
+    inner = np.where(valid[:, :-1], upper[:, :-1], lower[:, 1:])
+    edges = np.concatenate([lower[:, :1], inner, upper[:, -1:]], axis=1)
+    edges = _fill_along_rows(edges)
+    return (np.exp(edges) if log else edges), valid
+
+
+def _fill_along_rows(a: np.ndarray) -> np.ndarray:
+    """NaNs replaced by the nearest finite value before them in their row, else after; rows without any
+    finite value by the smallest finite value of the array (their cells are all masked)."""
+    index = np.arange(a.shape[1])
+    for _ in range(2):  # forward, then backward (on the reversed rows)
+        last = np.maximum.accumulate(np.where(np.isfinite(a), index, 0), axis=1)
+        a = np.take_along_axis(a, last, axis=1)[:, ::-1]
+    finite = a[np.isfinite(a)]
+    return np.where(np.isfinite(a), a, finite.min() if finite.size else 0.0)
 
 
 def _x_edges(
@@ -164,6 +203,7 @@ def plot_ts_profiles(
     """
     import matplotlib.pyplot as plt
 
+    require_scan_reference(ds, "the castro (TS profile) plot")
     ax = ax if ax is not None else plt.gca()
     delta = delta_stat(ds)
     dim = _bin_dim(delta, dim)
@@ -179,14 +219,23 @@ def plot_ts_profiles(
     drop = [d for d in delta.dims if d not in (dim, "scan")]  # size-1 leftovers
     delta, flux = (a.isel({d: 0 for d in drop}).transpose(dim, "scan") for a in (delta, flux))
     y = np.asarray(flux.values, dtype=float)
-    log_y = bool(np.all(y[np.isfinite(y)] > 0))
+    # a log axis whenever a scan point is > 0; points at flux <= 0 (a scan starting at norm 0, or scanning
+    # negative norms) have no place on it: they are left out and counted in a note
+    log_y = bool(np.any(y[np.isfinite(y)] > 0))
     lo, hi, xlabel, log_x = _x_edges(ds, dim, energy_unit, time_format)
     n = lo.size
     x_corners = np.stack([lo, hi], axis=1).ravel()  # lo0 hi0 lo1 hi1 ...: bin i spans columns 2i, 2i+1
-    y_corners = np.repeat(_edges(y, log_y), 2, axis=0).T  # (scan + 1, 2 n)
+    if log_y:  # the points at (or near) zero flux: NaN, so that they get no cell
+        top = np.max(np.where(y > 0, y, -np.inf), axis=1, keepdims=True)
+        y_shown = np.where(y >= top * LOG_DEPTH, y, np.nan)
+    else:
+        y_shown = y
+    y_edges, placed = _edges(y_shown, log_y)
+    y_corners = np.repeat(y_edges, 2, axis=0).T  # (scan + 1, 2 n)
     values = np.asarray(delta.values, dtype=float).T  # (scan, n)
     cells = np.ma.masked_all((values.shape[0], 2 * n - 1))
-    cells[:, ::2] = np.ma.masked_invalid(values)
+    cells[:, ::2] = np.ma.masked_where(~placed.T, np.ma.masked_invalid(values))
+    hidden = int(np.count_nonzero(~placed.T & np.isfinite(values)))
     kwargs.setdefault("cmap", "viridis_r")
     mesh = ax.pcolormesh(
         np.broadcast_to(x_corners, y_corners.shape), y_corners, cells, vmin=0, vmax=vmax, **kwargs
@@ -200,4 +249,25 @@ def plot_ts_profiles(
     ax.set_ylabel(quantity_label(sed_type, unit))
     if dim == "time":
         format_time_axis(ax, time_format)
-    return ProfileArtists(ax, mesh, colorbar, dim)
+    notes = _notes(y, values.T, placed, log_y)
+    if notes:
+        from matplotlib.lines import Line2D
+
+        blank = [Line2D([], [], linestyle="none") for _ in notes]
+        # lower left: below the bins of a falling spectrum, out of the way of most profiles
+        ax.legend(blank, notes, loc="lower left", fontsize="small", handlelength=0, handletextpad=0)
+    return ProfileArtists(ax, mesh, colorbar, dim, hidden, notes)
+
+
+def _notes(y: np.ndarray, delta: np.ndarray, placed: np.ndarray, log_y: bool) -> list[str]:
+    """What the castro plot leaves out: scan points (with a finite Δstat) at flux <= 0 (or below
+    ``LOG_DEPTH`` times the bin's largest scan point) on the log axis."""
+    left_out = ~placed & np.isfinite(delta) & np.isfinite(y)
+    if not left_out.any():
+        return [] if log_y or not np.isfinite(y).any() else ["no scan point at flux > 0: linear y axis"]
+    points, bins = int(left_out.sum()), int(left_out.any(axis=1).sum())
+    plural = ("s" if points > 1 else "", "s" if bins > 1 else "")
+    return [
+        f"{points} scan point{plural[0]} at flux \u2264 0 or \u2248 0 ({bins} bin{plural[1]}) "
+        "not shown on the log axis"
+    ]

@@ -13,17 +13,21 @@ from fluxds import schema
 from fluxds.convert import has_edges
 from fluxds.errors import FluxdsError, MissingQuantityError
 from fluxds.plotting._points import (
+    MAX_LEGEND,
     SeriesArtists,
     arrow_length,
     check_ul_mode,
     draw_series,
     edges_err,
+    finish_legend,
+    hidden_ul_note,
     measurement,
     series_dims,
     series_labels,
     stacked,
 )
 from fluxds.plotting.labels import quantity_label, unit_text
+from fluxds.plotting.systematics import draw_systematics, systematic_parts
 from fluxds.units import conversion_factor, parse_unit, unit_attr
 
 __all__ = ["SedArtists", "plot_sed"]
@@ -44,15 +48,25 @@ class SedArtists:
     model : list
         The model artists (a ``Line2D`` for dnde/e2dnde, a ``LineCollection`` of bin steps for
         flux/eflux), one per model drawn.
+    systematics : list
+        The systematic-error bars (``ErrorbarContainer``), one per series that has them.
     unit : str
         Unit of the y values; ``energy_unit`` the unit of the x values.
+    colorbar : matplotlib.colorbar.Colorbar or None
+        The time colour bar, when the series are more than ``MAX_LEGEND`` time bins (each series then
+        takes the colour of its time instead of a legend entry).
+    notes : list of str
+        What the plot leaves out (``"1 upper limit <= 0 not drawn"``), also shown in the legend.
     """
 
     ax: Any
     series: list[SeriesArtists] = field(default_factory=list)
     model: list = field(default_factory=list)
+    systematics: list = field(default_factory=list)
     unit: str = ""
     energy_unit: str = ""
+    colorbar: Any = None
+    notes: list[str] = field(default_factory=list)
 
     def __getitem__(self, key: str):
         """``artists["points"]``/``["upper_limits"]``: those of the first series (the old dict API)."""
@@ -99,7 +113,9 @@ def plot_sed(
     **kwargs: Any,
 ) -> SedArtists:
     """Plot an SED: points with x error bars from the bin edges and y errors (asymmetric when
-    ``norm_errp``/``norm_errn`` are stored), upper limits as downward arrows from the UL value, log axes,
+    ``norm_errp``/``norm_errn`` are stored), systematic errors (``norm_errsysn``/``norm_errsysp`` or
+    ``norm_errsys``) as a wide light bar behind each point, upper limits as downward arrows from the UL
+    value, log axes,
     labels with units; one series per source/region/time slice (every dim but ``energy``) with a legend.
 
     Parameters
@@ -125,7 +141,8 @@ def plot_sed(
     Returns
     -------
     SedArtists
-        The artists drawn (``.series[i].points``, ``.series[i].upper_limits``, ``.model``).
+        The artists drawn (``.series[i].points``, ``.series[i].upper_limits``, ``.model``,
+        ``.systematics``).
 
     Examples
     --------
@@ -145,6 +162,7 @@ def plot_sed(
     yunit, yfactor = _y_unit(sed_type, power, eunit, flux_unit)
     factor = (x**power if power else 1.0) * yfactor
     parts = measurement(ds, sed_type, None)
+    systematics = systematic_parts(ds, sed_type, None)
     series = series_dims(parts["value"], schema.ENERGY)
     arrays = {k: stacked(v, schema.ENERGY, series) for k, v in parts.items()}
     arrays = {k: (v * factor if v is not None and k != "is_ul" else v) for k, v in arrays.items()}
@@ -154,17 +172,58 @@ def plot_sed(
         arrow = arrow_length(arrays["_ul"], arrays["value"], log=False)[0, 0]
     out = SedArtists(ax, unit=unit_text(yunit), energy_unit=unit_text(eunit))
     labels = series_labels(parts["value"], series)
+    colours = None
+    if len(labels) > MAX_LEGEND and series == ["time"] and "color" not in kwargs:
+        colours, out.colorbar = _time_colours(ds, ax)
     for i, label in enumerate(labels):  # one artist per series (a legend entry each), not per bin
         row = {k: (None if v is None else v[i]) for k, v in arrays.items()}
-        out.series.append(draw_series(ax, x, xerr, row, ul, log, label, arrow, **kwargs))
+        if colours is not None:  # a time colour bar instead of a legend entry per time bin
+            out.series.append(draw_series(ax, x, xerr, row, ul, log, None, arrow, color=colours[i], **kwargs))
+        else:
+            out.series.append(draw_series(ax, x, xerr, row, ul, log, label, arrow, **kwargs))
+    if systematics is not None and ul != "only":
+        out.systematics = _draw_systematics(ax, out.series, systematics, series, x, arrays, factor)
     if model is not None:
         out.model = _draw_model(ax, ds, sed_type, model, eunit, yunit, power)
     ax.set_xscale("log")
     ax.set_yscale("log" if log else "linear")
     ax.set_xlabel(f"Energy [{unit_text(eunit)}]")
     ax.set_ylabel(quantity_label(sed_type, yunit, power))
-    if len(labels) > 1 or out.model:
-        ax.legend(fontsize="small")
+    out.notes = hidden_ul_note(out.series)
+    if (len(labels) > 1 and colours is None) or out.model or out.systematics or out.notes:
+        finish_legend(ax, out.notes)
+    return out
+
+
+def _time_colours(ds: xr.Dataset, ax) -> tuple[np.ndarray | None, Any]:
+    """One colour per time bin (its centre, MJD, on viridis) and the colour bar; ``(None, None)`` when
+    the Dataset has no time bins to place on a colour bar."""
+    import matplotlib as mpl
+
+    from fluxds.plotting._time import time_axis
+
+    if "time_min" not in ds.coords or "time_max" not in ds.coords:
+        return None, None
+    centre, _, _, label = time_axis(ds, "mjd")
+    norm = mpl.colors.Normalize(float(np.min(centre)), float(np.max(centre)))
+    mappable = mpl.cm.ScalarMappable(norm=norm, cmap="viridis")
+    colorbar = ax.figure.colorbar(mappable, ax=ax, label=label)
+    colorbar.formatter = mpl.ticker.ScalarFormatter(useOffset=False)
+    colorbar.update_ticks()
+    return mappable.to_rgba(centre), colorbar
+
+
+def _draw_systematics(ax, drawn: list[SeriesArtists], parts, series, x, arrays, factor) -> list:
+    """One systematic bar per series (legend entry on the first), in the colour of its points."""
+    errn, errp = (stacked(parts[k], schema.ENERGY, series) * factor for k in ("_errsysn", "_errsysp"))
+    out = []
+    for i, artists in enumerate(drawn):
+        color = None if artists.points is None else artists.points.lines[0].get_color()
+        is_ul = None if arrays["is_ul"] is None else arrays["is_ul"][i]
+        label = "systematic error" if not out else None
+        bar = draw_systematics(ax, x, arrays["value"][i], errn[i], errp[i], is_ul, color, label)
+        if bar is not None:
+            out.append(bar)
     return out
 
 

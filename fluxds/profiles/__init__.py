@@ -16,6 +16,7 @@ from fluxds.profiles.significance import (
     p_value,
     p_value_to_n_sigma,
     sqrt_ts,
+    ts_profile,
     ts_scan,
 )
 
@@ -35,5 +36,6 @@ __all__ = [
     "recompute_ul",
     "resample",
     "sqrt_ts",
+    "ts_profile",
     "ts_scan",
 ]

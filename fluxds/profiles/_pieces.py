@@ -203,7 +203,9 @@ def _interval_of(s: np.ndarray, x: np.ndarray, expand) -> np.ndarray:
     """Number of scan points ``s`` (NaN never counts) at or below ``x``, one per query."""
     k = s.shape[-1]
     if k > _COUNT_LOOP_MAX:
-        return (expand(s) <= x[..., None]).sum(axis=-1)
+        # scan points first, so that ``expand`` (written for one point per bin, ``s[..., j]``) places the
+        # leading dims of ``s`` against ``x`` exactly as the loop below does: (K, ...) <= x, summed over K
+        return (expand(np.moveaxis(s, -1, 0)) <= x).sum(axis=0)
     count = np.zeros(x.shape, dtype=np.int8)
     below = np.empty(x.shape, dtype=bool)
     for j in range(k):  # over the scan points of one bin (vectorised over all bins and queries)

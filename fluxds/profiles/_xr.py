@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import xarray as xr
 
+from fluxds.construct import require_scan_reference
 from fluxds.errors import MissingQuantityError
 from fluxds.profiles.interp import STATUS_MEANINGS
 
@@ -30,6 +31,7 @@ def scans(ds: xr.Dataset, what: str) -> tuple[xr.DataArray, xr.DataArray]:
             f"{what} needs likelihood profiles; the Dataset has no {' and no '.join(missing)} "
             f"(variables found: {', '.join(sorted(map(str, ds.data_vars))) or 'none'})"
         )
+    require_scan_reference(ds, what)
     out = []
     for name in ("norm_scan", "stat_scan"):
         # without the non-index coordinates: chunking would make them dask arrays, and xarray would then

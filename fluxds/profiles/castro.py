@@ -15,6 +15,7 @@ import astropy.units as u
 import numpy as np
 import xarray as xr
 
+from fluxds.construct import require_scan_reference
 from fluxds.errors import MissingEnergyEdgesError, MissingQuantityError, ModelError, SchemaError
 from fluxds.models import SpectralModel
 from fluxds.units import parse_unit
@@ -171,6 +172,7 @@ def profile_arrays(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
             f"the castro likelihood needs the likelihood profiles, but variable(s) {missing} are "
             "missing: expected 'stat_scan' and 'norm_scan' on dims (..., energy, scan)"
         )
+    require_scan_reference(ds, "the castro likelihood")
     return ds["norm_scan"], ds["stat_scan"]
 
 

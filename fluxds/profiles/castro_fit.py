@@ -17,6 +17,17 @@ Python loop runs over SEDs or bins.
 **Errors.** ``covariance = 2 inv(H)``, with ``H`` the Hessian of ``stat = -2 log L`` at the best fit
 (the Fisher matrix is ``H / 2``), per SED.
 
+**Free parameters by default.** Every parameter but those of :data:`FIXED_BY_DEFAULT`: ``reference``
+(degenerate with ``amplitude``) and the cutoff sharpness ``alpha`` of
+:class:`~fluxds.models.ExpCutoffPowerLaw`
+(gammapy's default too: ``alpha`` is nearly degenerate with ``index`` and ``lambda_`` on a few bins, and
+published cutoff fits hold it at 1). Free them with ``parameters=[...]``.
+
+**Why a fit failed.** ``success`` is False, and ``reason`` says why, where an SED has fewer valid bins
+(finite profiles) than free parameters, where the objective is not finite at the start point, where the
+optimizer stopped before converging, or where the Hessian is singular or not positive (a parameter
+the profiles do not constrain: NaN errors). When no SED can be fitted at all, :class:`FitError` is raised.
+
 **Integration.** Inside the fit, bin integrals use a 24-node Gauss-Legendre rule in ln E
 (:func:`fluxds.profiles.castro.gauss_legendre_bins`, ~1e-15 for smooth spectra), so that every
 parameter may be an array over SEDs; ``weighting="dnde"`` needs no integral.
@@ -32,19 +43,23 @@ import astropy.units as u
 import numpy as np
 import xarray as xr
 
-from fluxds.errors import FluxdsError, ModelError
+from fluxds.errors import FitError, FluxdsError, ModelError
 from fluxds.models import SpectralModel
 from fluxds.profiles._castro_objective import Problem, derivatives
 from fluxds.units import format_unit
 
-__all__ = ["fit_castro", "best_fit_model"]
+__all__ = ["fit_castro", "best_fit_model", "FIXED_BY_DEFAULT"]
+
+# Parameters not fitted unless named in ``parameters=``: for every model, and per model type.
+FIXED_BY_DEFAULT: dict[str, tuple[str, ...]] = {"*": ("reference",), "ExpCutoffPowerLaw": ("alpha",)}
 
 
 def _free_names(model, parameters) -> tuple[list[str], dict[str, Any]]:
     if isinstance(model, SpectralModel):
         all_params = model.parameters
         if parameters is None:
-            names = [n for n in all_params if n != "reference"]
+            fixed = FIXED_BY_DEFAULT["*"] + FIXED_BY_DEFAULT.get(model.type, ())
+            names = [n for n in all_params if n not in fixed]
         else:
             names = list(parameters)
         unknown = [n for n in names if n not in all_params]
@@ -83,8 +98,9 @@ def fit_castro(
     model : fluxds.models.SpectralModel or callable
         The model at its starting point, or a vectorised ``dnde(E, **params) -> Quantity``.
     parameters : sequence of str or mapping, optional
-        For a fluxds model, the names of the free parameters (default: all but ``reference``, which
-        is degenerate with ``amplitude``); the others stay at the model's values. For a callable,
+        For a fluxds model, the names of the free parameters (default: all but those of
+        :data:`FIXED_BY_DEFAULT`: ``reference``, degenerate with ``amplitude``, and ``alpha`` of an
+        ``ExpCutoffPowerLaw``); the others stay at the model's values. For a callable,
         ``{name: start value}`` (all free).
     weighting : {"flux", "eflux", "dnde"}
         How the model becomes a predicted norm (see :func:`fluxds.profiles.castro.predicted_norm`).
@@ -97,8 +113,14 @@ def fit_castro(
     xarray.Dataset
         On the SED dimensions: one variable per free parameter (``units`` attribute) and
         ``<name>_err``, ``covariance`` (dims ``param``, ``param_other``), ``stat`` (``-2 log L`` at
-        the best fit), ``n_bins`` (valid energy bins), ``success``. Attributes: ``model`` (the start
+        the best fit), ``n_bins`` (valid energy bins), ``success``, ``reason`` (text: why ``success``
+        is False, ``""`` where it is True). Attributes: ``model`` (the start
         model as JSON, or its repr), ``weighting``, ``optimizer`` (scipy's message).
+
+    Raises
+    ------
+    FitError
+        No SED has as many valid energy bins as free parameters (nothing can be fitted).
 
     Examples
     --------
@@ -131,7 +153,18 @@ def fit_castro(
         if rescale_amplitude and "norm" in ds:
             scale[:, j] *= _amplitude_factor(ds, problem, x0, scale)
     n_bins = problem.valid.sum(axis=1)
-    rows = np.flatnonzero(n_bins >= p)  # SEDs with fewer valid bins than parameters are not fitted
+    reason = np.full(n, "", dtype=object)
+    few = n_bins < p  # SEDs with fewer valid bins than parameters are not fitted
+    reason[few] = np.char.add(  # no Python loop over SEDs
+        n_bins[few].astype(str), f" valid energy bin(s) (finite profiles) for {p} free parameter(s) {names}"
+    )
+    if few.all():
+        raise FitError(
+            f"fit of {_model_name(model)}: no SED has as many valid energy bins (finite stat_scan/norm_scan) "
+            f"as free parameters ({p}: {names}); valid bins per SED: {np.unique(n_bins).tolist()}. "
+            "Fix some parameters (parameters=[...]) or merge fewer bins"
+        )
+    rows = np.flatnonzero(~few)
     cache: dict[bytes, tuple] = {}
 
     def evaluate(x):
@@ -155,6 +188,14 @@ def fit_castro(
     stat = np.full(n, np.nan)
     message = "no SED has enough valid bins"
     ok = np.zeros(n, dtype=bool)
+    start_stat = derivatives(problem, x0[rows], scale, rows)[0]
+    bad_start = rows[~np.isfinite(start_stat)]
+    reason[bad_start] = (
+        "the objective is not finite at the start point (the model gives non-finite or negative "
+        "predicted norms, or the profiles are not finite there)"
+    )
+    rows = rows[np.isfinite(start_stat)]
+    gtol = 1e-7 * np.sqrt(max(rows.size, 1))
     if rows.size:
         res = minimize(
             fun,
@@ -162,14 +203,23 @@ def fit_castro(
             jac=jac,
             hessp=hessp,
             method="trust-ncg",
-            options={"gtol": 1e-7 * np.sqrt(rows.size), "maxiter": 500},
+            options={"gtol": gtol, "maxiter": 500},
         )
         best[rows] = res.x.reshape(-1, p)
         value, grad, h = derivatives(problem, best[rows], scale, rows)
         stat[rows], hess[rows] = value, h
         message = str(res.message)
         ok[rows] = np.abs(grad).max(axis=1) < 1e-3  # per SED; the Hessian is checked in _result
-    return _result(problem, best, hess, scale, stat, n_bins, ok, message, model)
+        reason[rows[~ok[rows]]] = f"the gradient is not zero at the end (optimizer: {message})"
+        if res.status == 1:  # out of iterations: an SED whose own gradient is above the tolerance is not done
+            stopped = rows[np.linalg.norm(grad, axis=1) > gtol]
+            ok[stopped] = False
+            reason[stopped] = f"the optimizer stopped before converging: {message}"
+    return _result(problem, best, hess, scale, stat, n_bins, ok, message, model, reason)
+
+
+def _model_name(model) -> str:
+    return model.type if isinstance(model, SpectralModel) else repr(model)
 
 
 def _amplitude_factor(ds, problem: Problem, x0, scale) -> np.ndarray:
@@ -183,7 +233,7 @@ def _amplitude_factor(ds, problem: Problem, x0, scale) -> np.ndarray:
     return np.where(np.isfinite(factor) & (factor > 0), factor, 1.0)
 
 
-def _result(problem, best, hess, scale, stat, n_bins, ok, message, model) -> xr.Dataset:
+def _result(problem, best, hess, scale, stat, n_bins, ok, message, model, reason) -> xr.Dataset:
     names = problem.names
     # a singular or undefined block (an SED not fitted, a degenerate parameter) gives NaN, alone
     finite = np.isfinite(hess).all(axis=(1, 2))
@@ -193,7 +243,12 @@ def _result(problem, best, hess, scale, stat, n_bins, ok, message, model) -> xr.
     cov_scaled[bad] = np.nan
     cov = cov_scaled * scale[:, :, None] * scale[:, None, :]
     var = np.diagonal(cov, axis1=1, axis2=2)
-    ok = ok & np.isfinite(var).all(axis=1) & (var > 0).all(axis=1)
+    unconstrained = ok & ~(np.isfinite(var).all(axis=1) & (var > 0).all(axis=1))
+    reason[unconstrained] = (
+        "the Hessian of the objective is singular or not positive at the best fit: a free parameter is "
+        "not constrained by the profiles (fix it, or free fewer parameters)"
+    )
+    ok = ok & ~unconstrained
     values = best * scale
     dims, shape = problem.cell_dims, problem.cell_shape
     out = xr.Dataset(coords=problem.cell_coords)
@@ -211,6 +266,10 @@ def _result(problem, best, hess, scale, stat, n_bins, ok, message, model) -> xr.
     out["stat"] = xr.DataArray(stat.reshape(shape), dims=dims, attrs={"units": "", "long_name": "-2 log L"})
     out["n_bins"] = xr.DataArray(n_bins.reshape(shape), dims=dims, attrs={"long_name": "valid energy bins"})
     out["success"] = xr.DataArray(ok.reshape(shape), dims=dims)
+    reason[ok] = ""
+    out["reason"] = xr.DataArray(
+        reason.astype(str).reshape(shape), dims=dims, attrs={"long_name": "why the fit failed"}
+    )
     out.attrs = {
         "model": json.dumps(model.to_dict()) if isinstance(model, SpectralModel) else repr(model),
         "weighting": problem.weighting,

@@ -17,7 +17,8 @@ The result is a likelihood SED of the summed profile: ``norm`` (minimum of the s
 ``norm_errp``/``norm_errn`` at ``Δstat = n_sigma**2``, ``norm_err`` their mean, ``norm_ul`` (see
 :mod:`fluxds.profiles.limits`), ``stat``, ``stat_scan``/``norm_scan`` on the common grid, and, where
 ``stat_null`` is stored, ``stat_null`` (summed: the null hypothesis does not depend on the reference)
-and ``ts = stat_null - stat``; ``n_dof`` counts the entries.
+and ``ts = stat_null - stat``; ``n_dof`` counts the entries. An entry without a profile in a bin
+(``stat_scan`` all NaN there) adds nothing to that bin's ``stat_null``, ``ts`` or ``n_dof``.
 """
 
 from __future__ import annotations
@@ -123,13 +124,15 @@ def merge_members(
         for name, da in zip(names, out, strict=True)
     }
     data["norm_err"] = 0.5 * (data["norm_errp"] + data["norm_errn"])
+    # an entry counts (in stat_null, ts and n_dof) only where it has a profile: one without (all-NaN
+    # stat_scan) adds nothing to the summed profile, so its stat_null must not enter the test either
+    has_profile = (np.isfinite(stat_scan) & np.isfinite(norm_scan)).any(SCAN)
+    counted = mask & has_profile
     if "stat_null" in ds:
-        null = ds["stat_null"]
-        data["stat_null"] = (
-            null.where(mask, 0.0).sum(member) if member in null.dims else null * mask.sum(member)
-        )
+        null = ds["stat_null"].reset_coords(drop=True)
+        data["stat_null"] = null.where(counted, 0.0).sum(member)
         data["ts"] = data["stat_null"] - data["stat"]
-    data["n_dof"] = mask.sum(member).astype(float)
+    data["n_dof"] = counted.sum(member).astype(float)
     for name, da in data.items():
         spec = schema.VARIABLES[name]
         da.attrs = status_attrs(name[: -len("_status")]) if name.endswith("_status") else {}

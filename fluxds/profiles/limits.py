@@ -24,9 +24,10 @@ import numpy as np
 import xarray as xr
 
 from fluxds import schema
-from fluxds.confidence import n_sigma_from_ul_conf, ul_conf_from_n_sigma
+from fluxds.confidence import check_sidedness, n_sigma_from_ul_conf, ul_conf_from_n_sigma
 from fluxds.errors import FluxdsError
 from fluxds.profiles._fast import is_clean, summary_clean, upper_limit_clean
+from fluxds.profiles._outside import correct_summary, correct_upper_limit
 from fluxds.profiles._pieces import build
 from fluxds.profiles._xr import SCAN, apply_kernel, scans, status_attrs
 from fluxds.profiles.interp import (
@@ -131,38 +132,54 @@ def upper_limit(
     return _upper_crossing(p, stat_ref + float(n_sigma_ul) ** 2, start, mono)
 
 
-def _ul_kernel(norm_scan, stat_scan, n_sigma_ul, reference, stencil):
+def _ul_kernel(norm_scan, stat_scan, norm, stat, n_sigma_ul, reference, stencil):
     if norm_scan.size == 0 or stat_scan.size == 0:  # dask probes with empty arrays
         shape = np.broadcast_shapes(norm_scan.shape, stat_scan.shape)[:-1]
         return np.empty(shape), np.empty(shape, np.int8)
-    return upper_limit(norm_scan, stat_scan, n_sigma_ul, reference, stencil)
+    ul, status = upper_limit(norm_scan, stat_scan, n_sigma_ul, reference, stencil)
+    # bins whose stored best fit lies outside the scan: measured from it (fluxds.profiles._outside)
+    return correct_upper_limit(norm_scan, stat_scan, norm, stat, ul, status, n_sigma_ul, reference, stencil)
 
 
-def _err_kernel(norm_scan, stat_scan, n_sigma, stencil):
+def _err_kernel(norm_scan, stat_scan, norm, stat, n_sigma, stencil):
     if norm_scan.size == 0 or stat_scan.size == 0:
         shape = np.broadcast_shapes(norm_scan.shape, stat_scan.shape)[:-1]
         return np.empty(shape), np.empty(shape), np.empty(shape, np.int8), np.empty(shape, np.int8)
     out = profile_summary(norm_scan, stat_scan, n_sigma, 1.0, "minimum", stencil)
+    out = correct_summary(norm_scan, stat_scan, norm, stat, out, n_sigma, 1.0, "minimum", stencil)
     return out["norm_errp"], out["norm_errn"], out["norm_errp_status"], out["norm_errn_status"]
 
 
+def _best_fit(ds: xr.Dataset, like: xr.DataArray) -> list[xr.DataArray]:
+    """The stored best fit ``norm``, ``stat`` (NaN where not stored), chunked like the profiles."""
+    out = []
+    for name in ("norm", "stat"):
+        da = ds[name].reset_coords(drop=True) if name in ds else xr.DataArray(np.nan)
+        out.append(da.chunk() if like.chunks is not None and da.chunks is None and da.ndim else da)
+    return out
+
+
 def resolve_n_sigma_ul(
-    ds: xr.Dataset, n_sigma_ul: float | None, ul_conf: float | None
+    ds: xr.Dataset, n_sigma_ul: float | None, ul_conf: float | None, sidedness: str | None = None
 ) -> tuple[float, float]:
-    """``(n_sigma_ul, ul_conf)``, exact, from the arguments or else the Dataset's attrs (default 2)."""
+    """``(n_sigma_ul, ul_conf)``, exact, from the arguments or else the Dataset's attrs (default 2).
+
+    ``ul_conf`` and ``n_sigma_ul`` are related by ``sidedness`` (default: the Dataset's
+    ``ul_sidedness``, else ``"two-sided"``; see :mod:`fluxds.confidence`)."""
+    side = check_sidedness(sidedness if sidedness is not None else ds.attrs.get("ul_sidedness"))
     if n_sigma_ul is not None and ul_conf is not None:
         raise FluxdsError(f"give n_sigma_ul ({n_sigma_ul}) or ul_conf ({ul_conf}), not both")
     if ul_conf is not None:
         if not 0.0 < float(ul_conf) < 1.0:
             raise FluxdsError(f"ul_conf must lie in (0, 1); found {ul_conf}")
-        return n_sigma_from_ul_conf(float(ul_conf)), float(ul_conf)
+        return n_sigma_from_ul_conf(float(ul_conf), side), float(ul_conf)
     if n_sigma_ul is None:
         if "ul_conf" in ds.attrs:
-            return resolve_n_sigma_ul(ds, None, ds.attrs["ul_conf"])
+            return resolve_n_sigma_ul(ds, None, ds.attrs["ul_conf"], side)
         n_sigma_ul = ds.attrs.get("n_sigma_ul", 2.0)
     if not float(n_sigma_ul) > 0:
         raise FluxdsError(f"n_sigma_ul must be > 0; found {n_sigma_ul}")
-    return float(n_sigma_ul), ul_conf_from_n_sigma(float(n_sigma_ul))
+    return float(n_sigma_ul), ul_conf_from_n_sigma(float(n_sigma_ul), side)
 
 
 def recompute_ul(
@@ -171,6 +188,7 @@ def recompute_ul(
     ul_conf: float | None = None,
     reference: str = "minimum",
     stencil: int = STENCIL,
+    ul_sidedness: str | None = None,
 ) -> xr.Dataset:
     """A copy of ``ds`` with ``norm_ul`` recomputed from the likelihood profiles.
 
@@ -188,12 +206,17 @@ def recompute_ul(
         excess then gets its limit from zero norm).
     stencil : int
         Interpolation stencil (see :func:`fluxds.profiles.interp.evaluate_profile`).
+    ul_sidedness : {"two-sided", "one-sided"}, optional
+        How ``ul_conf`` maps to a rise: ``"two-sided"`` (gammapy: 0.95 -> 3.84) or ``"one-sided"``
+        (fermipy: 0.95 -> 2.71). Default: the Dataset's ``ul_sidedness`` (fermipy files read as
+        one-sided), else two-sided. Pass the other to convert, e.g. fermipy limits to gammapy's
+        convention: ``recompute_ul(ds, ul_conf=0.95, ul_sidedness="two-sided")``.
 
     Returns
     -------
     xarray.Dataset
         ``norm_ul`` (dimensionless) and ``norm_ul_status`` (int8, CF flags) replaced; attrs
-        ``n_sigma_ul`` and ``ul_conf`` set exactly. Lazy if ``ds`` is dask-backed.
+        ``n_sigma_ul``, ``ul_conf`` (exact) and ``ul_sidedness`` set. Lazy if ``ds`` is dask-backed.
 
     Examples
     --------
@@ -208,12 +231,13 @@ def recompute_ul(
     >>> round(float(out.norm_ul[0]), 12), int(out.norm_ul_status[0]), out.attrs["ul_conf"]
     (3.5, 2, 0.9999994266968563)
     """
-    n_ul, conf = resolve_n_sigma_ul(ds, n_sigma_ul, ul_conf)
+    side = check_sidedness(ul_sidedness if ul_sidedness is not None else ds.attrs.get("ul_sidedness"))
+    n_ul, conf = resolve_n_sigma_ul(ds, n_sigma_ul, ul_conf, side)
     norm_scan, stat_scan = scans(ds, "recompute_ul")
     ul, status = apply_kernel(
         _ul_kernel,
-        [norm_scan, stat_scan],
-        [[SCAN], [SCAN]],
+        [norm_scan, stat_scan, *_best_fit(ds, stat_scan)],
+        [[SCAN], [SCAN], [], []],
         2,
         [float, np.int8],
         kwargs={"n_sigma_ul": n_ul, "reference": reference, "stencil": stencil},
@@ -222,6 +246,8 @@ def recompute_ul(
     status.attrs = status_attrs("norm_ul")
     out = ds.assign(norm_ul=ul, norm_ul_status=status)
     out.attrs.update(n_sigma_ul=n_ul, ul_conf=conf, ul_reference=reference)
+    if ul_sidedness is not None or "ul_sidedness" in ds.attrs:
+        out.attrs["ul_sidedness"] = side
     return out
 
 
@@ -264,8 +290,8 @@ def recompute_errors(ds: xr.Dataset, n_sigma: float | None = None, stencil: int 
     norm_scan, stat_scan = scans(ds, "recompute_errors")
     errp, errn, st_p, st_n = apply_kernel(
         _err_kernel,
-        [norm_scan, stat_scan],
-        [[SCAN], [SCAN]],
+        [norm_scan, stat_scan, *_best_fit(ds, stat_scan)],
+        [[SCAN], [SCAN], [], []],
         4,
         [float, float, np.int8, np.int8],
         kwargs={"n_sigma": n_sigma, "stencil": stencil},

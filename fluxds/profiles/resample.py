@@ -30,6 +30,7 @@ import numpy as np
 import xarray as xr
 
 from fluxds import schema
+from fluxds.construct import require_scan_reference
 from fluxds.errors import FluxdsError, SchemaError
 from fluxds.profiles._pieces import build
 from fluxds.profiles._sum import common_grid
@@ -227,6 +228,7 @@ def resample(
     edge_coords = [c for c in _EDGE_COORDS if c in ds.coords and ds[c].chunks is not None]
     if edge_coords:  # the new labels need the 1-D bin edges: one small compute, the data stay lazy
         ds = ds.assign_coords(xr.Dataset({c: ds[c].variable for c in edge_coords}).compute().variables)
+    require_scan_reference(ds, "resample")
     groups = group_labels(ds, dim, edges, group_size, min_ts, kwargs.get("stencil", STENCIL))
     width = max(len(g) for g in groups)
     table = np.full((len(groups), width), -1)

@@ -3,7 +3,8 @@
 Conventions, stated once:
 
 - ``ts = stat_null - stat`` (``stat = -2 log L``; ``stat_null`` at zero norm), so a TS profile is
-  ``ts_scan = stat_null - stat_scan``: positive where a norm fits better than no source.
+  ``ts_profile = stat_null - stat_scan``: positive where a norm fits better than no source. (gammapy's
+  ``ts_scan`` is another quantity, ``stat_scan - stat``; fluxds's old name ``ts_scan`` is deprecated.)
 - ``sqrt_ts`` is ``sqrt(max(ts, 0))``; the signed form carries the sign of the norm (negative for a
   negative excess), as gammapy's ``sqrt_ts``.
 - **One- or two-sided.** ``n_sigma -> conf`` is ``Phi(n)`` one-sided (the probability of a standard
@@ -17,12 +18,15 @@ Every function takes scalars, numpy arrays or DataArrays (lazy ones stay lazy: o
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import xarray as xr
 
 from fluxds.errors import FluxdsError, MissingQuantityError
 
 __all__ = [
+    "ts_profile",
     "ts_scan",
     "sqrt_ts",
     "n_sigma_to_conf",
@@ -39,8 +43,46 @@ def _check_sided(sided: str) -> None:
         raise FluxdsError(f"sided={sided!r}; expected 'one' or 'two'")
 
 
+def ts_profile(ds: xr.Dataset) -> xr.DataArray:
+    """The TS profile ``stat_null - stat_scan`` of every bin: the TS of each scanned norm against no source.
+
+    Not gammapy's ``ts_scan``, which is ``stat_scan - stat`` (the rise of the profile above its minimum):
+    ``ts_profile = ts - gammapy_ts_scan`` with ``ts = stat_null - stat``. The gammapy quantity is
+    ``ds.stat_scan - ds.stat``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        With ``stat_scan`` and ``stat_null`` (``-2 log L``, dimensionless).
+
+    Returns
+    -------
+    xarray.DataArray
+        Named ``ts_profile``; dims of ``stat_scan`` (``..., scan``), dimensionless; lazy if ``ds`` is.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ds = xr.Dataset({"stat_scan": ("scan", [3.0, 1.0, 2.0]), "stat_null": ((), 5.0)})
+    >>> ts_profile(ds).values
+    array([2., 4., 3.])
+    """
+    missing = [name for name in ("stat_scan", "stat_null") if name not in ds]
+    if missing:
+        raise MissingQuantityError(f"ts_profile needs stat_scan and stat_null; the Dataset has no {missing}")
+    out = ds["stat_null"] - ds["stat_scan"]
+    out.attrs = {"units": "", "long_name": "test statistic along the norm scan (stat_null - stat_scan)"}
+    return out.rename("ts_profile")
+
+
+TS_SCAN_DEPRECATION = (
+    "ts_scan is renamed ts_profile (stat_null - stat_scan, unchanged) and will be removed in the next "
+    "release: gammapy's ts_scan is a different quantity, stat_scan - stat (ts_profile = ts - that)"
+)
+
+
 def ts_scan(ds: xr.Dataset) -> xr.DataArray:
-    """The TS profile ``stat_null - stat_scan`` of every bin.
+    """Deprecated alias of :func:`ts_profile` (same values, warns :class:`DeprecationWarning`).
 
     Parameters
     ----------
@@ -50,21 +92,10 @@ def ts_scan(ds: xr.Dataset) -> xr.DataArray:
     Returns
     -------
     xarray.DataArray
-        Dims of ``stat_scan`` (``..., scan``), dimensionless; lazy if ``ds`` is.
-
-    Examples
-    --------
-    >>> import xarray as xr
-    >>> ds = xr.Dataset({"stat_scan": ("scan", [3.0, 1.0, 2.0]), "stat_null": ((), 5.0)})
-    >>> ts_scan(ds).values
-    array([2., 4., 3.])
+        :func:`ts_profile` of ``ds``, still named ``ts_scan``.
     """
-    missing = [name for name in ("stat_scan", "stat_null") if name not in ds]
-    if missing:
-        raise MissingQuantityError(f"ts_scan needs stat_scan and stat_null; the Dataset has no {missing}")
-    out = ds["stat_null"] - ds["stat_scan"]
-    out.attrs = {"units": "", "long_name": "test statistic along the norm scan"}
-    return out.rename("ts_scan")
+    warnings.warn(TS_SCAN_DEPRECATION, DeprecationWarning, stacklevel=2)
+    return ts_profile(ds).rename("ts_scan")
 
 
 def sqrt_ts(ts, norm=None):
@@ -75,7 +106,8 @@ def sqrt_ts(ts, norm=None):
     ts : float, ndarray or DataArray
         Test statistic.
     norm : float, ndarray or DataArray, optional
-        Best-fit norm; its sign is given to the result (0 counts as positive).
+        Best-fit norm; its sign is given to the result (0 counts as positive); NaN where ``norm`` is NaN
+        (a failed fit: the sign is unknown; gammapy would give ``-sqrt(ts)``).
 
     Returns
     -------
@@ -84,17 +116,15 @@ def sqrt_ts(ts, norm=None):
     Examples
     --------
     >>> import numpy as np
-    >>> sqrt_ts(np.array([9.0, 4.0, -1.0]), norm=np.array([1.0, -2.0, 0.5]))
-    array([ 3., -2.,  0.])
+    >>> sqrt_ts(np.array([9.0, 4.0, -1.0, 4.0]), norm=np.array([1.0, -2.0, 0.5, np.nan]))
+    array([ 3., -2.,  0., nan])
     """
     value = np.sqrt(np.maximum(ts, 0.0))
     if norm is None:
         return value
-    return (
-        np.where(norm < 0, -value, value)
-        if not isinstance(value, xr.DataArray)
-        else value.where(norm >= 0, -value)
-    )
+    if isinstance(value, xr.DataArray) or isinstance(norm, xr.DataArray):
+        return xr.where(norm < 0, -value, xr.where(norm >= 0, value, np.nan))
+    return np.where(norm < 0, -value, np.where(norm >= 0, value, np.nan))
 
 
 def n_sigma_to_conf(n_sigma, *, sided: str):
