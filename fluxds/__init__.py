@@ -43,6 +43,7 @@ from fluxds.validate import validate  # eagerly: the function shadows its module
 # little more than ``import xarray`` (astropy.units alone takes ~0.3 s to import).
 _LAZY = {
     "models": "fluxds.models",
+    "energy": "fluxds.energy",
     "from_likelihood": "fluxds.construct",
     "from_sed": "fluxds.construct",
     "get_quantity": "fluxds.convert",
@@ -75,7 +76,7 @@ def __getattr__(name: str) -> Any:
     if module_name is None:
         raise AttributeError(f"module 'fluxds' has no attribute {name!r}")
     module = importlib.import_module(module_name)
-    value = module if name == "models" else getattr(module, name)
+    value = module if name in ("models", "energy") else getattr(module, name)  # submodules
     globals()[name] = value
     return value
 

@@ -212,7 +212,7 @@ def test_directory_swapped_in_whole(tmp_path):
         with atomic_path(target, overwrite=True) as tmp:  # a zarr-like store: fluxds may replace it
             (tmp / generation / "c").mkdir(parents=True)
             (tmp / "zarr.json").write_text(f'{{"node_type": "group", "attributes": {{"g": "{generation}"}}}}')
-            (tmp / generation / "zarr.json").write_text('{"node_type": "array"}')
+            (tmp / generation / "zarr.json").write_text('{"node_type": "array", "shape": [2]}')
         assert sorted(p.name for p in target.iterdir()) == sorted(["zarr.json", generation])
         assert generation in (target / "zarr.json").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store.zarr"]

@@ -249,7 +249,7 @@ def test_worker_flags_reads_above_the_budget(monkeypatch):
         assert w.read(name, data, must_refuse=True)[0] == "accepted"
 
 
-def test_run_records_families_and_budget_and_replays(tmp_path, capsys):
+def test_run_records_families_and_budget_and_replays(tmp_path, capsys, monkeypatch):
     """``python -m fuzz.run`` mixes hostile inputs into the stream, records per-family counts and the
     budget in its summary, and ``--replay i`` rebuilds input i."""
     from fuzz import run
@@ -270,6 +270,8 @@ def test_run_records_families_and_budget_and_replays(tmp_path, capsys):
     made = run.make_input(seeds(include_shared=True), 3, i, 0.5, ("healpix_bomb", "zarr_links"))
     assert made == run.make_input(seeds(include_shared=True), 3, i, 0.5, ("healpix_bomb", "zarr_links"))
     capsys.readouterr()
+    # the replay reads in this process under the worker's budget, set in the environment: restored after
+    monkeypatch.setenv("FLUXDS_MAX_READ_BYTES", "256MiB")  # records the old state, restored after the test
     run.main([*args, "--replay", str(i), "--crashes", str(tmp_path / "crashes")])
     printed = capsys.readouterr().out
     assert f"'family': '{made['family']}'" in printed and (tmp_path / "crashes" / made["name"]).exists()
