@@ -53,7 +53,7 @@ _LAZY = {
     "open_dataset": "fluxds.io",
     "read": "fluxds.io",
     "write": "fluxds.io",
-    "open_mfdataset": "fluxds.io.multi",
+    "open_mfdataset": "fluxds.io.cf.multi",
     "BatchResult": "fluxds.parallel",
     "batch": "fluxds.parallel",
     "concat_files": "fluxds.concat",
@@ -67,7 +67,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported eagerl
     from fluxds.convert import get_quantity, to_sed_type
     from fluxds.interop import from_gammapy, to_gammapy
     from fluxds.io import open_dataset, read, write
-    from fluxds.io.multi import open_mfdataset
+    from fluxds.io.cf.multi import open_mfdataset
     from fluxds.parallel import BatchResult, batch
 
 

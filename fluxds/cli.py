@@ -190,9 +190,9 @@ def _scheduler(text: str) -> str:
 
 def _write_format(text: str) -> str:
     """argparse type: a format fluxds writes."""
-    from fluxds.io import FORMATS
+    from fluxds.io.registry import formats
 
-    writable = [name for name, (_, writer) in FORMATS.items() if writer is not None]
+    writable = [fmt.name for fmt in formats() if fmt.writer is not None]
     if text not in writable:
         raise argparse.ArgumentTypeError(
             f"unknown output format {text!r}; expected one of {', '.join(writable)}"

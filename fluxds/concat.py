@@ -31,7 +31,7 @@ from pathlib import Path
 import xarray as xr
 
 from fluxds.errors import FormatError
-from fluxds.io.locks import NETCDF_LOCK, lock_for
+from fluxds.io.output.locks import NETCDF_LOCK, lock_for
 from fluxds.parallel import TARGETS, BatchResult
 
 __all__ = ["concat_files", "concat_sources", "CONCAT_DIMS"]
@@ -85,7 +85,7 @@ def _part_one(
     """Read a group of inputs and write them, concatenated, as one part; never raises (errors are
     returned per input, and then no part is written)."""
     import fluxds
-    from fluxds.io.netcdf import write_netcdf
+    from fluxds.io.cf.netcdf import write_netcdf
 
     if Path(part).exists():  # written by an earlier attempt of this task on a worker that then died
         return [("written", "")] * len(group)
@@ -93,7 +93,7 @@ def _part_one(
     for source in group:  # a handful of files in one task; the tasks run in parallel
         try:
             if isolate:  # outside the netCDF lock: the probe runs in its own process
-                from fluxds.io.isolated import probe
+                from fluxds.io.guard.isolated import probe
 
                 probe(source, isolate, **(read_options or {}))
             with lock_for(source):
@@ -180,7 +180,7 @@ def concat_sources(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
 
 def _open_parts(parts: list[Path], dim: str, where: str) -> xr.Dataset:
     """The parts as one lazy Dataset along ``dim`` (one dask chunk per part), validated."""
-    from fluxds.io.cf import decode
+    from fluxds.io.cf.encoding import decode
     from fluxds.validate import validate
 
     opened = []
@@ -224,7 +224,7 @@ def _merged_gti(gtis: list[xr.Dataset], where: str) -> xr.Dataset:
 
 def _merged_attrs(attrs_and_sizes: list[tuple[dict, int]], ds: xr.Dataset, dim: str, where: str) -> dict:
     """Attributes that differ between inputs are dropped by xarray; the reference models of different
-    sources are kept, by source name (as :func:`fluxds.io.sed_files.join_sources` does)."""
+    sources are kept, by source name (as :func:`fluxds.io.fits_tables.join_sources` does)."""
     models = [attrs.get("reference_model") for attrs, _ in attrs_and_sizes]
     if len(set(models)) <= 1:
         return {}
@@ -301,7 +301,7 @@ def concat_files(
     1
     """
     from fluxds.io import write
-    from fluxds.parallel import _run
+    from fluxds.parallel import run_tasks
 
     if dim not in CONCAT_DIMS:
         raise FormatError(f"cannot concatenate along {dim!r}; expected one of {', '.join(CONCAT_DIMS)}")
@@ -322,7 +322,7 @@ def concat_files(
         raise FormatError(f"{target}: inputs listed more than once: {repeated[:10]}")
     if group_size < 1:
         raise FormatError(f"group_size must be at least 1, not {group_size}")
-    from fluxds.io.isolated import isolation_limit
+    from fluxds.io.guard.isolated import isolation_limit
 
     isolate = isolation_limit(isolate)  # 0, < 0, NaN, inf, a string: a usage error, before anything runs
     parts_dir = target.parent / f".{target.name}.parts"
@@ -335,7 +335,7 @@ def concat_files(
     tasks = [
         dask.delayed(_part_one)([str(s) for s in g], str(p), dim, isolate, read_options) for g, p in todo
     ]
-    outcomes = _run(tasks, scheduler=scheduler, workers=workers, progress=progress)
+    outcomes = run_tasks(tasks, scheduler=scheduler, workers=workers, progress=progress)
     for (group, _), group_outcomes in zip(todo, outcomes, strict=True):
         for source, (status, message) in zip(group, group_outcomes, strict=True):
             if status == "failed":

@@ -73,7 +73,7 @@ def _plot(ds: xr.Dataset, path: Path) -> None:
     plot_sed(ds, "e2dnde", ax=ax)
     ax.set_title("H.E.S.S. Crab Nebula SED (gammapy-data)")
     fig.tight_layout()
-    from fluxds.io.atomic import atomic_path
+    from fluxds.io.output.atomic import atomic_path
 
     with atomic_path(path, overwrite=True) as tmp:
         fig.savefig(tmp, format="png", dpi=100)

@@ -100,7 +100,7 @@ class TimeValueError(FormatError, SchemaError):
 
 
 class BudgetError(FormatError):
-    """A file declares more data than the read budget allows (see :mod:`fluxds.io.budget`)."""
+    """A file declares more data than the read budget allows (see :mod:`fluxds.io.guard.budget`)."""
 
 
 class BatchError(FluxdsError, ValueError):

@@ -44,6 +44,7 @@ __all__ = [
     "healpix_of",
     "pixel_skycoord",
     "pixel_positions",
+    "index_positions",
     "lonlat_to_pixel",
     "interpolation_weights",
     "region_pixels",
@@ -243,8 +244,29 @@ def pixel_skycoord(ds: xr.Dataset | xr.DataArray) -> SkyCoord:
     return hpx.healpix_to_skycoord(np.asarray(ds[PIXEL].values))
 
 
-def _positions_of(ds: xr.Dataset | xr.DataArray, index: np.ndarray) -> np.ndarray:
-    """Positions along ``pixel`` of HEALPix indices (any shape), -1 where the map does not hold them."""
+def index_positions(ds: xr.Dataset | xr.DataArray, index: np.ndarray) -> np.ndarray:
+    """For each HEALPix pixel index, its position along ``pixel`` in a map.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset or xarray.DataArray
+        A HEALPix map (its ``pixel`` coordinate holds the indices of the pixels it stores).
+    index : array_like of int
+        HEALPix pixel indices in the map's ordering, any shape.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Shape of ``index``; -1 where the map does not hold the pixel (partial-sky maps).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset(coords={"pixel": ("pixel", np.array([7, 3, 5]))})
+    >>> index_positions(ds, np.array([[3, 4], [7, 5]]))
+    array([[ 1, -1],
+           [ 0,  2]])
+    """
     held = np.asarray(ds[PIXEL].values, dtype=np.int64)
     index = np.asarray(index, dtype=np.int64)
     if held.size == 0:
@@ -272,7 +294,7 @@ def pixel_positions(ds: xr.Dataset | xr.DataArray, positions: SkyCoord) -> np.nd
     """
     nside, order, _ = _geometry(ds)
     sph = positions.transform_to(healpix_of(ds).frame).spherical
-    return _positions_of(ds, lonlat_to_pixel(sph.lon.deg, sph.lat.deg, nside=nside, order=order))
+    return index_positions(ds, lonlat_to_pixel(sph.lon.deg, sph.lat.deg, nside=nside, order=order))
 
 
 _INV_HALFPI = 0.6366197723675813430755350534900574  # 2 / pi, as HEALPix writes it
@@ -379,7 +401,7 @@ def interpolation_weights(
     hpx = healpix_of(ds)
     coord = positions.transform_to(hpx.frame).spherical
     pix, weights = hpx.bilinear_interpolation_weights(coord.lon, coord.lat)
-    return _positions_of(ds, pix), weights
+    return index_positions(ds, pix), weights
 
 
 _REGION = re.compile(r"^\s*([A-Za-z_]*)\s*\((.*)\)\s*$")
@@ -462,7 +484,7 @@ def region_pixels(nside: int, order: str, frame: str, region: str, *, where: str
     the nested hierarchy, without listing the sky).
 
     Before listing anything, the region's size (:func:`region_size`) is checked against the read budget
-    (:func:`fluxds.io.budget.check_allocation`, 40 bytes a pixel: the index and the centres the disc
+    (:func:`fluxds.io.guard.budget.check_allocation`, 40 bytes a pixel: the index and the centres the disc
     test computes): a disc at NSIDE 65536 is refused at once, not after minutes of listing.
 
     Raises
@@ -472,7 +494,7 @@ def region_pixels(nside: int, order: str, frame: str, region: str, *, where: str
     fluxds.errors.BudgetError
         A region of more pixels than the read budget allows.
     """
-    from fluxds.io.budget import check_allocation
+    from fluxds.io.guard.budget import check_allocation
 
     where = f"{where}: " if where and not where.endswith(": ") else where
     nside = check_nside(nside, where=where)

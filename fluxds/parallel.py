@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fluxds.errors import BatchError, FluxdsError, SchedulerError
-from fluxds.io.isolated import isolation_limit
+from fluxds.io.guard.isolated import isolation_limit
 
 __all__ = [
     "batch",
@@ -47,6 +47,7 @@ __all__ = [
     "output_name",
     "check_workers",
     "check_seconds",
+    "run_tasks",
 ]
 
 _INPUT_SUFFIXES = (".fits.gz", ".fits", ".fit", ".ecsv", ".nc", ".h5", ".hdf5", ".zarr")
@@ -174,7 +175,7 @@ def _recorded_input(target: str) -> tuple[str, str] | None:
     fluxds's reader for untrusted files).
     """
     import fluxds
-    from fluxds.io.locks import lock_for
+    from fluxds.io.output.locks import lock_for
 
     try:
         before = os.lstat(target)
@@ -214,7 +215,7 @@ def _convert_one(
     """Read one input and write one output, recording the input's path and digest in it; never raises
     (the error is returned, per file). Returns ("written" | "skipped" | "failed", message)."""
     import fluxds
-    from fluxds.io.locks import lock_for
+    from fluxds.io.output.locks import lock_for
 
     try:
         before = _state(source)
@@ -244,7 +245,7 @@ def _convert_one(
         with contextlib.ExitStack() as copies:
             read_from = source
             if isolate is not None:  # outside the netCDF lock: the probe runs in its own process
-                from fluxds.io.isolated import vetted_copy
+                from fluxds.io.guard.isolated import vetted_copy
 
                 # the child and this read see the same private copy, whatever happens to source meanwhile
                 read_from = copies.enter_context(vetted_copy(source, isolate, **(read_options or {})))
@@ -329,7 +330,7 @@ def batch(
         For inputs from elsewhere: read each first in a separate process with this time limit (s, finite,
         > 0), and report it as failed if that process is killed or runs out of time (a damaged
         HDF5/netCDF file can abort or hang the C library, which would take the worker down); see
-        :func:`fluxds.io.isolated.probe`.
+        :func:`fluxds.io.guard.isolated.probe`.
     connect_timeout : float
         Seconds to wait for ``scheduler`` to answer (default :data:`DEFAULT_CONNECT_TIMEOUT`).
     read_options : dict, optional
@@ -386,7 +387,7 @@ def batch(
         dask.delayed(_convert_one)(str(s), str(t), fmt, sed_type, isolate, e, read_options)
         for (s, t), e in zip(jobs, existed, strict=True)
     ]
-    outcomes = _run(
+    outcomes = run_tasks(
         tasks, scheduler=scheduler, workers=workers, progress=progress, connect_timeout=connect_timeout
     )
     for (source, target), (status, message) in zip(jobs, outcomes, strict=True):
@@ -437,13 +438,13 @@ def _remove_leftovers(targets: list[Path]) -> None:
     """Remove the temporaries that writers of these outputs killed in an earlier run (or a worker killed in
     this one) left beside them: every task of this run has ended, so none is being written. (Two batch
     runs into the same folder at once are not supported.)"""
-    from fluxds.io.atomic import remove_stale_temporaries
+    from fluxds.io.output.atomic import remove_stale_temporaries
 
     for target in targets:
         remove_stale_temporaries(target, older_than=0.0)
 
 
-def _run(
+def run_tasks(
     tasks: list,
     *,
     scheduler: str | None,
@@ -451,6 +452,35 @@ def _run(
     progress: bool,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
 ) -> list:
+    """Compute dask delayed tasks as :func:`batch` does, and return their results in order.
+
+    Parameters
+    ----------
+    tasks : list of dask.delayed.Delayed
+        The tasks (an empty list returns at once, without starting anything).
+    scheduler : str or None
+        Address of a running ``dask.distributed`` scheduler (``tcp://host:8786``).
+    workers : int or None
+        Start a local ``dask.distributed`` cluster of this many single-threaded worker processes, 1 to
+        :data:`MAX_WORKERS` (closed at the end). Without ``scheduler`` and ``workers``: dask's threaded
+        scheduler.
+    progress : bool
+        Show a progress bar (dask's for threads, ``distributed``'s on a cluster).
+    connect_timeout : float
+        Seconds to wait for ``scheduler`` to answer.
+
+    Returns
+    -------
+    list
+        The result of each task, in the order of ``tasks``.
+
+    Raises
+    ------
+    BatchError
+        A bad ``workers`` (see :func:`check_workers`).
+    SchedulerError
+        ``scheduler`` cannot be reached within ``connect_timeout`` (or is malformed).
+    """
     import dask
 
     check_workers(workers)

@@ -203,7 +203,7 @@ VARIABLES: dict[str, Variable] = {
 # statistics: stat = -2 loglike, stat_null = -2 loglike_null. The spec's two pages differ on what
 # dloglike_scan is relative to: in SED tables to the zero-normalisation model, so
 # stat_scan = -2 (loglike_null + dloglike_scan); in TS cubes (SCANDATA) to the best fit, so
-# stat_scan = -2 (LOGLIKE + DLOGLIKE_SCAN) (fluxds.io.tscube).
+# stat_scan = -2 (LOGLIKE + DLOGLIKE_SCAN) (fluxds.io.tscube.read).
 LOGLIKE_COLUMNS = ("loglike", "loglike_null", "dloglike_scan")
 
 # Variables that depend on energy only when they come from one reference model or one scan grid: tables

@@ -176,7 +176,7 @@ def read_tree(folder: Path) -> Tree:
 def _zarr_base(zarr_format: int) -> tuple[tuple[str, bytes], ...]:
     """The base SED Dataset as a zarr store (format 3: fluxds.write; format 2: xarray with blosc)."""
     import fluxds
-    from fluxds.io.cf import encode
+    from fluxds.io.cf.encoding import encode
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "base.zarr"
@@ -315,7 +315,7 @@ def _netcdf_huge_dim(path: Path, n: int, dim: str) -> None:
 
 def _netcdf_classic(path: Path, n: int) -> None:
     """A netCDF-3 (64-bit offset) file whose ``energy`` dimension's length is patched to ``n``."""
-    from fluxds.io.cf import encode
+    from fluxds.io.cf.encoding import encode
 
     encoded = encode(_dataset())
     with _quiet():

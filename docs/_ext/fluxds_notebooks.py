@@ -3,7 +3,7 @@ MyST page ``docs/notebooks/<name>.md`` (code, text outputs and PNG figures), so 
 show what the current code gives.
 
 The notebooks run with ``notebooks/`` as working directory (as in Jupyter and in
-``tests/test_notebooks.py``). A notebook that raises fails the build. Outputs are rendered from their
+``tests/docs/test_notebooks.py``). A notebook that raises fails the build. Outputs are rendered from their
 ``text/plain`` and ``image/png`` forms only (no raw HTML). Pages and images are rewritten only when their
 content changed, so an incremental build stays incremental.
 """

@@ -18,7 +18,7 @@ from fluxds.construct import from_sed
 from fluxds.errors import SchemaError
 from fluxds.interop._geometry import AXIS_TO_DIM, axis_coords, spatial
 from fluxds.interop._models import fluxds_model, sky_model_json
-from fluxds.io.gadf_table import gti_from_columns
+from fluxds.io.gti import gti_from_columns
 from fluxds.models import model_to_json
 
 __all__ = ["dataset_from_flux_maps", "GAMMAPY_META", "GAMMAPY_MODEL"]

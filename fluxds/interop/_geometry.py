@@ -29,7 +29,7 @@ from gammapy.maps import HpxGeom, LabelMapAxis, MapAxis, RegionGeom, TimeMapAxis
 
 from fluxds import schema
 from fluxds.errors import SchemaError
-from fluxds.io.profile_columns import X_COLUMNS
+from fluxds.io.flux_profile.columns import X_COLUMNS
 from fluxds.units import format_unit, parse_unit
 
 __all__ = ["AXIS_TO_DIM", "axis_coords", "spatial", "energy_axis", "other_axis", "geom_for", "REGION_ATTR"]

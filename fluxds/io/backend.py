@@ -36,13 +36,13 @@ class FluxdsBackendEntrypoint(BackendEntrypoint):
         sed_type: str | None = None,
         hdu: str | None = None,
     ):
-        from fluxds.io import LAZY_FORMATS, detect_format, read
+        from fluxds.io import detect_format, lazy_format_names, read
 
         kwargs = {"sed_type": sed_type} if sed_type else {}
         if hdu is not None:
             kwargs["hdu"] = hdu
         fmt = format or detect_format(filename_or_obj)
-        if fmt in LAZY_FORMATS:
+        if fmt in lazy_format_names():
             # xarray chunks after the backend returns: hand it memory-mapped dask arrays, so that a large
             # map is not read before the user's chunks= applies (and is read only when computed)
             kwargs["chunks"] = {}

@@ -69,7 +69,7 @@ def plot_file(
     from matplotlib.figure import Figure  # no pyplot: no backend or global figure state touched
 
     import fluxds
-    from fluxds.io.atomic import atomic_path
+    from fluxds.io.output.atomic import atomic_path
 
     ds = fluxds.read(path, **(read_options or {}))
     kind = kind or choose_kind(ds)

@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 from fluxds.errors import FluxdsError
-from fluxds.healpix import PIXEL, _positions_of, healpix_of
+from fluxds.healpix import PIXEL, healpix_of, index_positions
 from fluxds.plotting.maps import sky_axis_labels
 
 __all__ = ["rasterize", "healpix_panel", "choose_view", "VIEWS"]
@@ -83,7 +83,7 @@ def rasterize(da: xr.DataArray, view: str = "auto") -> tuple[np.ndarray, np.ndar
     lat = lat0 + step * (np.arange(int(np.ceil((lat1 - lat0) / step))) + 0.5)
     grid_lon, grid_lat = np.meshgrid(lon, lat)
     index = healpix_of(da).lonlat_to_healpix(grid_lon * u.deg, grid_lat * u.deg)
-    where = _positions_of(da, index)  # (lat, lon): position along `pixel`, -1 off the map
+    where = index_positions(da, index)  # (lat, lon): position along `pixel`, -1 off the map
     values = np.asarray(da.values, dtype=float)
     image = np.where(where >= 0, values[..., np.clip(where, 0, None)], np.nan)
     return lon, lat, image, view

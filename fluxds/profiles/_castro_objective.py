@@ -15,12 +15,12 @@ import xarray as xr
 
 from fluxds.models import SpectralModel
 from fluxds.profiles.castro import (
-    _MOMENT,
-    _edges,
-    _units_of,
+    MOMENTS,
+    energy_edges,
     gauss_legendre_bins,
     profile_arrays,
     reference_of,
+    units_of,
 )
 from fluxds.profiles.interpolant import Interpolant
 
@@ -64,15 +64,15 @@ class Problem:
         self._energies(ds, ref, ref_values)
 
     def _energies(self, ds, ref, ref_values):
-        ref_unit = _units_of(ref, ref.name)
+        ref_unit = units_of(ref, ref.name)
         if self.weighting == "dnde":
-            e_unit = _units_of(ds["energy"], "energy")
+            e_unit = units_of(ds["energy"], "energy")
             self.energy = ds["energy"].values[:, None] * e_unit
             self.weight = np.ones((ds.sizes["energy"], 1))
             out_unit = u.dimensionless_unscaled
         else:
-            lo, hi = _edges(ds)
-            moment = _MOMENT[self.weighting]
+            lo, hi = energy_edges(ds)
+            moment = MOMENTS[self.weighting]
             energy, self.weight = gauss_legendre_bins(lo.value, hi.to_value(lo.unit), moment=moment)
             self.energy = energy * lo.unit
             out_unit = lo.unit ** (1 + moment)

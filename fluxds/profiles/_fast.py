@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fluxds.profiles._pieces import ABOVE, BELOW, INSIDE, NO_RESULT
+from fluxds.profiles._pieces import ABOVE, BELOW, INSIDE, NO_RESULT, larger_root
 
 __all__ = ["BLOCK_POINTS", "is_clean", "summary_clean", "upper_limit_clean"]
 
@@ -103,11 +103,11 @@ def _cubic(c, t):
 
 
 def _monotone(coef, h, y_next):
-    """Piece boundaries ``t`` and values ``f``, each ``(K-1, 4, N)`` (see ``interp._monotone_pieces``)."""
+    """Piece boundaries ``t`` and values ``f``, each ``(K-1, 4, N)`` (see ``_pieces.monotone_pieces``)."""
     c1, c2, c3 = coef[1], coef[2], coef[3]
     with np.errstate(invalid="ignore", divide="ignore"):
         disc = c2 * c2 - 3.0 * c1 * c3
-        # sqrt of a negative discriminant is NaN, as interp's explicit NaN
+        # sqrt of a negative discriminant is NaN, as monotone_pieces' explicit NaN
         q = -(c2 + np.where(c2 >= 0, 1.0, -1.0) * np.sqrt(disc))
         r1 = q / (3.0 * c3)
         r2 = c1 / q
@@ -130,7 +130,7 @@ _NEWTON_STEPS = 60
 def _solve(coef, ta, tb, fa, fb, level):
     """Root of ``cubic(coef, t) = level`` on monotone-increasing brackets ``[ta, tb]`` (``f(ta) = fa``...).
 
-    ``interp._solve_piece`` (safeguarded Newton, same stopping rule), started at the chord's crossing
+    ``_pieces._solve_piece`` (safeguarded Newton, same stopping rule), started at the chord's crossing
     instead of the bracket's middle: a few steps fewer, the same root to rounding.
     """
     lo, hi = ta.copy(), tb.copy()
@@ -152,7 +152,7 @@ def _solve(coef, ta, tb, fa, fb, level):
 
 
 def _evaluate(s, coef, ends, x):
-    """The interpolant at one norm ``x`` ``(N,)`` per bin (``interp._evaluate`` for clean profiles)."""
+    """The interpolant at one norm ``x`` ``(N,)`` per bin (``_pieces.evaluate_per_bin``, clean profiles)."""
     k = s.shape[0]
     count = np.zeros(x.shape, dtype=np.intp)
     for j in range(k):  # over the scan points, vectorised over bins
@@ -210,7 +210,7 @@ class _Clean:
         return _evaluate(self.s, self.coef, self.ends, x)
 
     def minimum(self) -> tuple[np.ndarray, np.ndarray]:
-        """Over the monotone pieces' ends, interval-major, first smallest (as ``interp._minimum``)."""
+        """Over the monotone pieces' ends, interval-major, first smallest (as ``_pieces.pieces_minimum``)."""
         value = np.where(np.isnan(self.f), np.inf, self.f).reshape(-1, self.n_bins)
         best = np.argmin(value, axis=0)
         stat_min = _take0(value, best)
@@ -219,9 +219,7 @@ class _Clean:
         return np.where(bad, np.nan, norm_min), np.where(bad, np.nan, stat_min)
 
     def crossing(self, level, start, f_start=None) -> tuple[np.ndarray, np.ndarray]:
-        """Where the profile rises to ``level`` at or above ``start`` (as ``interp._upper_crossing``)."""
-        from fluxds.profiles.interp import _larger_root
-
+        """Where the profile rises to ``level`` at or above ``start`` (as ``_pieces.upper_crossing``)."""
         s, t, f, ends, n_bins = self.s, self.t, self.f, self.ends, self.n_bins
         f_start = self.evaluate(start) if f_start is None else f_start
         ta, tb, fa, fb = t[:, :-1], t[:, 1:], f[:, :-1], f[:, 1:]
@@ -236,8 +234,8 @@ class _Clean:
         piece_coef = [_take0(a, interval) for a in self.coef]
         bracket = [_take0(a.reshape(-1, n_bins), first) for a in (ta_eff, tb, fa, fb)]
         x_scan = _take0(s, interval) + _solve(piece_coef, *bracket, level)
-        u_lo = _larger_root(ends["y_lo"], ends["lo_slope"], ends["lo_curv"], level)
-        u_hi = _larger_root(ends["y_hi"], ends["hi_slope"], ends["hi_curv"], level)
+        u_lo = larger_root(ends["y_lo"], ends["lo_slope"], ends["lo_curv"], level)
+        u_hi = larger_root(ends["y_hi"], ends["hi_slope"], ends["hi_curv"], level)
         below_scan = (start < ends["s_lo"]) & (ends["y_lo"] >= level)
         x = np.where(found, x_scan, ends["s_hi"] + u_hi)
         status = np.where(found, INSIDE, ABOVE)

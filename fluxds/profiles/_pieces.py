@@ -11,6 +11,10 @@ NaN-padded, in any order. :func:`build` sorts each bin's valid points and writes
 :func:`node_slopes`. Beyond the scan each end continues with the parabola of the interpolant's end value,
 slope and curvature if that curvature is positive, else with the straight line of the end slope.
 
+The kernels on that form (value at one norm per bin, monotone pieces, minimum, level crossings) live
+here too, so that every profile module uses the same ones; :mod:`fluxds.profiles.interp` is their public
+face on ``norm_scan``/``stat_scan`` arrays.
+
 Everything here is numpy on whole arrays: no loop over bins.
 """
 
@@ -20,7 +24,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Pieces", "build", "cubic", "cubic_slope", "evaluate_pieces", "node_slopes", "take"]
+__all__ = [
+    "Pieces",
+    "build",
+    "cubic",
+    "cubic_slope",
+    "evaluate_pieces",
+    "evaluate_per_bin",
+    "larger_root",
+    "monotone_pieces",
+    "node_slopes",
+    "pieces_minimum",
+    "take",
+    "upper_crossing",
+]
 
 INSIDE, BELOW, ABOVE, NO_RESULT = 0, 1, 2, 3
 # Up to this many scan points, the interval holding a query is counted with one comparison per scan point
@@ -281,3 +298,204 @@ def _evaluate_block(p: Pieces, norm: np.ndarray, points: bool) -> tuple[np.ndarr
     status = np.where(is_above, ABOVE, np.where(is_below, BELOW, INSIDE)).astype(np.int8)
     status[~np.isfinite(x) | (n < 2)] = NO_RESULT
     return value, status
+
+
+# --- minimum and level crossings on the piecewise form (the kernels of fluxds.profiles.interp) ---
+
+_NEWTON_STEPS = 60
+
+
+def evaluate_per_bin(p: Pieces, x: np.ndarray) -> np.ndarray:
+    """The interpolant of every bin of ``p`` at one norm per bin.
+
+    Parameters
+    ----------
+    p : Pieces
+        Profiles in piecewise-cubic form, leading dims ``(...)``.
+    x : numpy.ndarray
+        One norm per bin, broadcastable to the leading dims of ``p``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The interpolated statistic, shape of the broadcast leading dims (NaN where a bin has fewer than
+        two valid points). The status codes of :func:`evaluate_pieces` are dropped.
+    """
+    return evaluate_pieces(p, x, points=False)[0]
+
+
+def monotone_pieces(p: Pieces) -> tuple[np.ndarray, np.ndarray]:
+    """Split every interval at the zeros of its derivative (closed form) into monotone pieces.
+
+    Parameters
+    ----------
+    p : Pieces
+        Profiles in piecewise-cubic form, leading dims ``(...)``, ``K`` scan points.
+
+    Returns
+    -------
+    t : numpy.ndarray, (..., K - 1, 4)
+        Piece boundaries ``0, ra, rb, h`` of each interval in ``t = x - s_i`` (``ra <= rb`` the zeros of
+        the derivative clipped to ``[0, h]``); the interpolant is monotone between consecutive ones.
+    f : numpy.ndarray, (..., K - 1, 4)
+        The interpolant at those boundaries.
+    """
+    c1, c2, c3 = p.coef[1], p.coef[2], p.coef[3]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # roots of c1 + 2 c2 t + 3 c3 t**2, in the cancellation-free form
+        disc = c2 * c2 - 3.0 * c1 * c3
+        q = -(c2 + np.where(c2 >= 0, 1.0, -1.0) * np.sqrt(np.where(disc >= 0, disc, np.nan)))
+        r1 = q / (3.0 * c3)
+        r2 = c1 / q
+        r1 = np.where(np.isfinite(r1), np.clip(r1, 0.0, p.h), p.h)
+        r2 = np.where(np.isfinite(r2), np.clip(r2, 0.0, p.h), p.h)
+        ra, rb = np.minimum(r1, r2), np.maximum(r1, r2)
+        zero = np.where(np.isfinite(p.h), 0.0, np.nan)
+        t = np.stack([zero, ra, rb, p.h], axis=-1)
+        f_inner = cubic(p.coef[..., None], t[..., 1:3])
+    f = np.concatenate([p.y[..., :-1, None], f_inner, p.y[..., 1:, None]], axis=-1)
+    return t, f
+
+
+def _flat(a: np.ndarray) -> np.ndarray:
+    return a.reshape(a.shape[:-2] + (-1,))
+
+
+def pieces_minimum(
+    p: Pieces, mono: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The minimum of every interpolated profile within its scan range.
+
+    Exact for the interpolant: the smallest value over the ends of the monotone pieces (the first one
+    on ties, interval-major).
+
+    Parameters
+    ----------
+    p : Pieces
+        Profiles in piecewise-cubic form, leading dims ``(...)``.
+    mono : tuple of numpy.ndarray, optional
+        The output of :func:`monotone_pieces` for ``p``, if already computed.
+
+    Returns
+    -------
+    norm_min, stat_min : numpy.ndarray, (...)
+        Where the minimum lies and its value; NaN where a bin has fewer than two valid points.
+    """
+    t, f = monotone_pieces(p) if mono is None else mono
+    value = _flat(np.where(np.isnan(f), np.inf, f))
+    best = np.argmin(value, axis=-1)[..., None]
+    stat_min = take(value, best)[..., 0]
+    norm_min = take(_flat(p.s[..., :-1, None] + t), best)[..., 0]
+    bad = ~np.isfinite(stat_min)
+    return np.where(bad, np.nan, norm_min), np.where(bad, np.nan, stat_min)
+
+
+def larger_root(y0: np.ndarray, slope: np.ndarray, curv: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """The larger root ``u`` of ``y0 + slope u + curv u**2 = level``, on whole arrays.
+
+    Used beyond the scan, where each end continues with a parabola that opens upward (``curv > 0``) or a
+    straight line (``curv == 0``). The root is taken in the cancellation-free form.
+
+    Parameters
+    ----------
+    y0, slope, curv, level : numpy.ndarray
+        Broadcastable arrays; ``curv >= 0``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The larger root; NaN where there is none (the parabola or line never reaches ``level`` going
+        up, e.g. a line that falls or is flat).
+    """
+    c = y0 - level
+    with np.errstate(invalid="ignore", divide="ignore"):
+        root = np.sqrt(slope * slope - 4.0 * curv * c)
+        u = np.where(slope >= 0, -2.0 * c / (slope + root), (root - slope) / (2.0 * curv))
+    ok = np.isfinite(u) & ((curv > 0) | (slope > 0))
+    return np.where(ok, u, np.nan)
+
+
+def _status_at(x: np.ndarray, p: Pieces) -> np.ndarray:
+    status = np.full(np.shape(x), INSIDE, dtype=np.int8)
+    status[x < p.s_lo] = BELOW
+    status[x > p.s_hi] = ABOVE
+    status[~np.isfinite(x) | (p.n < 2)] = NO_RESULT
+    return status
+
+
+def _solve_piece(coef, ta, tb, level):
+    """Root of ``cubic(coef, t) = level`` on monotone-increasing brackets ``[ta, tb]`` (all bins at once)."""
+    lo, hi = ta.copy(), tb.copy()
+    t = 0.5 * (lo + hi)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        for _ in range(_NEWTON_STEPS):
+            g = cubic(coef, t) - level
+            lo = np.where(g < 0, t, lo)
+            hi = np.where(g >= 0, t, hi)
+            t_new = t - g / cubic_slope(coef, t)
+            t_new = np.where((t_new >= lo) & (t_new <= hi), t_new, 0.5 * (lo + hi))
+            done = np.abs(t_new - t) <= 4 * np.finfo(float).eps * (np.abs(t) + (tb - ta))
+            t = t_new
+            if np.all(done | ~np.isfinite(t)):
+                break
+    return t
+
+
+def upper_crossing(
+    p: Pieces,
+    level: np.ndarray,
+    start: np.ndarray,
+    mono: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where every profile rises to ``level`` at or above ``start``.
+
+    The first monotone piece above ``start`` that brackets ``level`` is solved with a fixed-budget
+    safeguarded Newton iteration (all bins together); beyond the scan, the extrapolating parabola or
+    line is solved in closed form (:func:`larger_root`). A profile already at or above ``level`` at
+    ``start`` gives ``start`` itself.
+
+    Parameters
+    ----------
+    p : Pieces
+        Profiles in piecewise-cubic form, leading dims ``(...)``.
+    level, start : numpy.ndarray, (...)
+        The statistic to reach and the norm to start from, of the leading shape of ``p``.
+    mono : tuple of numpy.ndarray, optional
+        The output of :func:`monotone_pieces` for ``p``, if already computed.
+
+    Returns
+    -------
+    norm : numpy.ndarray, (...)
+        The crossing; NaN where there is none.
+    status : numpy.ndarray of int8, (...)
+        :data:`INSIDE`, :data:`BELOW` or :data:`ABOVE` the scan, or :data:`NO_RESULT`.
+    """
+    t, f = monotone_pieces(p) if mono is None else mono
+    ta, tb, fa, fb = t[..., :-1], t[..., 1:], f[..., :-1], f[..., 1:]
+    s_i = p.s[..., :-1, None]
+    f_start = evaluate_per_bin(p, start)
+    start_ = start[..., None, None]
+    level_ = level[..., None, None]
+    with np.errstate(invalid="ignore"):
+        ta_eff = np.maximum(ta, start_ - s_i)
+        fa = np.where(ta_eff > ta, f_start[..., None, None], fa)  # the piece holding start begins there
+        hit = _flat((s_i + tb > start_) & (fa < level_) & (fb >= level_))
+    found = hit.any(axis=-1)
+    first = np.argmax(hit, axis=-1)[..., None]
+    interval = first // 3
+    piece_coef = np.stack([take(c, interval)[..., 0] for c in p.coef])
+    t = _solve_piece(piece_coef, take(_flat(ta_eff), first)[..., 0], take(_flat(tb), first)[..., 0], level)
+    x_scan = take(p.s, interval)[..., 0] + t
+
+    u_lo = larger_root(p.y_lo, p.lo_slope, p.lo_curv, level)
+    u_hi = larger_root(p.y_hi, p.hi_slope, p.hi_curv, level)
+    below_scan = (start < p.s_lo) & (p.y_lo >= level)
+    x = np.where(found, x_scan, p.s_hi + u_hi)
+    status = np.where(found, INSIDE, ABOVE)
+    x = np.where(below_scan, p.s_lo + u_lo, x)
+    status = np.where(below_scan, BELOW, status)
+    already = f_start >= level
+    x = np.where(already, start, x)
+    status = np.where(already, _status_at(start, p), status)
+    bad = ~np.isfinite(x) | (p.n < 2) | ~np.isfinite(level) | ~np.isfinite(start)
+    return np.where(bad, np.nan, x), np.where(bad, NO_RESULT, status).astype(np.int8)

@@ -26,7 +26,8 @@ __all__ = ["WEIGHTINGS", "predicted_norm", "castro_stat", "gauss_legendre_bins"]
 #: photon flux, ``eflux``: energy flux) or its ``dnde`` at the bin's reference energy (``dnde``, what
 #: gammapy's ``FluxPointsDataset`` does), divided by the same quantity of the reference model.
 WEIGHTINGS: dict[str, str] = {"flux": "ref_flux", "eflux": "ref_eflux", "dnde": "ref_dnde"}
-_MOMENT = {"flux": 0, "eflux": 1}
+#: The power of E in the bin integral of each integrating weighting: 0 for ``flux``, 1 for ``eflux``.
+MOMENTS: dict[str, int] = {"flux": 0, "eflux": 1}
 
 # Gauss-Legendre rule in ln E for callables: 24 nodes integrate smooth spectra over a decade-wide bin
 # to ~1e-15 relative (a kink inside a bin, as the break of a broken power law, to ~1e-4 only).
@@ -65,18 +66,53 @@ def gauss_legendre_bins(e_min: np.ndarray, e_max: np.ndarray, moment: int = 0, n
     return energy, half * wx * energy ** (1 + moment)
 
 
-def _units_of(da: xr.DataArray, name: str) -> u.UnitBase:
+def units_of(da: xr.DataArray, name: str) -> u.UnitBase:
+    """The unit of a variable or coordinate, from its ``units`` attribute (dimensionless without one).
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        The variable or coordinate.
+    name : str
+        Its name, for the error message.
+
+    Returns
+    -------
+    astropy.units.UnitBase
+
+    Raises
+    ------
+    UnitError
+        The ``units`` attribute is not a unit (see :func:`fluxds.units.parse_unit`).
+    """
     return parse_unit(da.attrs.get("units", ""), where=f"variable {name!r}")
 
 
-def _edges(ds: xr.Dataset) -> tuple[u.Quantity, u.Quantity]:
+def energy_edges(ds: xr.Dataset) -> tuple[u.Quantity, u.Quantity]:
+    """The energy bin edges of a Dataset, for the castro likelihood's integrating weightings.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        With the coordinates ``energy_min`` and ``energy_max``.
+
+    Returns
+    -------
+    lo, hi : astropy.units.Quantity
+        The lower and upper bin edges, shape ``(energy,)``, each in the unit of its coordinate.
+
+    Raises
+    ------
+    MissingEnergyEdgesError
+        ``ds`` has no bin edges (only ``weighting="dnde"`` works without them).
+    """
     if "energy_min" not in ds.coords or "energy_max" not in ds.coords:
         raise MissingEnergyEdgesError(
             "castro likelihood with weighting 'flux'/'eflux' needs the energy bin edges "
             "(coordinates 'energy_min', 'energy_max'); this Dataset has none: use weighting='dnde'"
         )
     lo, hi = ds["energy_min"], ds["energy_max"]
-    return lo.values * _units_of(lo, "energy_min"), hi.values * _units_of(hi, "energy_max")
+    return lo.values * units_of(lo, "energy_min"), hi.values * units_of(hi, "energy_max")
 
 
 def reference_of(ds: xr.Dataset, weighting: str) -> xr.DataArray:
@@ -99,14 +135,14 @@ def model_integral(ds: xr.Dataset, model: SpectralModel | Callable, weighting: s
     (:func:`gauss_legendre_bins`) for a callable ``dnde(E)``.
     """
     if weighting == "dnde":
-        e_ref = ds["energy"].values * _units_of(ds["energy"], "energy")
+        e_ref = ds["energy"].values * units_of(ds["energy"], "energy")
         return model.dnde(e_ref) if isinstance(model, SpectralModel) else u.Quantity(model(e_ref))
-    lo, hi = _edges(ds)
+    lo, hi = energy_edges(ds)
     if isinstance(model, SpectralModel):
         return model.flux(lo, hi) if weighting == "flux" else model.eflux(lo, hi)
     if not callable(model):
         raise ModelError(f"model must be a fluxds SpectralModel or a callable dnde(E), got {model!r}")
-    moment = _MOMENT[weighting]
+    moment = MOMENTS[weighting]
     energy, weight = gauss_legendre_bins(lo.value, hi.to_value(lo.unit), moment=moment)
     dnde = u.Quantity(model(energy * lo.unit))
     return np.sum(dnde.value * weight, axis=-1) * (dnde.unit * lo.unit ** (1 + moment))
@@ -151,7 +187,7 @@ def predicted_norm(
     ref = reference_of(ds, weighting)
     value = model_integral(ds, model, weighting)
     try:
-        factor = value.to_value(_units_of(ref, ref.name))
+        factor = value.to_value(units_of(ref, ref.name))
     except u.UnitConversionError:
         raise ModelError(
             f"the model gives {value.unit} but {ref.name!r} is in {ref.attrs.get('units')!r}: "

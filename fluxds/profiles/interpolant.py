@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fluxds.profiles._pieces import Pieces, build, evaluate_pieces
-from fluxds.profiles.interp import STENCIL, _minimum
+from fluxds.profiles._pieces import Pieces, build, evaluate_pieces, pieces_minimum
+from fluxds.profiles.interp import STENCIL
 
 __all__ = ["Interpolant"]
 
@@ -101,4 +101,4 @@ class Interpolant:
         >>> round(float(norm_min), 12), round(float(stat_min), 12)
         (0.3, 7.0)
         """
-        return _minimum(self.pieces)
+        return pieces_minimum(self.pieces)

@@ -28,17 +28,17 @@ from fluxds.confidence import check_sidedness, n_sigma_from_ul_conf, ul_conf_fro
 from fluxds.errors import FluxdsError
 from fluxds.profiles._fast import is_clean, summary_clean, upper_limit_clean
 from fluxds.profiles._outside import correct_summary, correct_upper_limit
-from fluxds.profiles._pieces import build
-from fluxds.profiles._xr import SCAN, apply_kernel, scans, status_attrs
-from fluxds.profiles.interp import (
+from fluxds.profiles._pieces import (
     ABOVE,
     BELOW,
-    STENCIL,
-    _evaluate,
-    _minimum,
-    _monotone_pieces,
-    _upper_crossing,
+    build,
+    evaluate_per_bin,
+    monotone_pieces,
+    pieces_minimum,
+    upper_crossing,
 )
+from fluxds.profiles._xr import SCAN, apply_kernel, scans, status_attrs
+from fluxds.profiles.interp import STENCIL
 
 __all__ = ["REFERENCES", "profile_summary", "upper_limit", "recompute_ul", "recompute_errors"]
 
@@ -94,15 +94,15 @@ def profile_summary(
         values = summary_clean(norm_scan, stat_scan, n_sigma, n_sigma_ul, reference, stencil)
         return dict(zip(keys, values, strict=True))
     p = build(norm_scan, stat_scan, stencil)
-    mono = _monotone_pieces(p)
-    norm_min, stat_min = _minimum(p, mono)
+    mono = monotone_pieces(p)
+    norm_min, stat_min = pieces_minimum(p, mono)
     level = stat_min + float(n_sigma) ** 2
-    up, st_up = _upper_crossing(p, level, norm_min, mono)
+    up, st_up = upper_crossing(p, level, norm_min, mono)
     mirrored = build(-norm_scan, stat_scan, stencil)
-    lo, st_lo = _upper_crossing(mirrored, level, -norm_min)
+    lo, st_lo = upper_crossing(mirrored, level, -norm_min)
     start = norm_min if reference == "minimum" else np.maximum(norm_min, 0.0)
-    stat_ref = stat_min if reference == "minimum" else _evaluate(p, start)
-    ul, st_ul = _upper_crossing(p, stat_ref + float(n_sigma_ul) ** 2, start, mono)
+    stat_ref = stat_min if reference == "minimum" else evaluate_per_bin(p, start)
+    ul, st_ul = upper_crossing(p, stat_ref + float(n_sigma_ul) ** 2, start, mono)
     return {
         "norm": norm_min,
         "stat": stat_min,
@@ -125,11 +125,11 @@ def upper_limit(
     if is_clean(norm_scan, stat_scan, stencil):  # the same numbers, faster (see fluxds.profiles._fast)
         return upper_limit_clean(norm_scan, stat_scan, n_sigma_ul, reference, stencil)
     p = build(norm_scan, stat_scan, stencil)
-    mono = _monotone_pieces(p)
-    norm_min, stat_min = _minimum(p, mono)
+    mono = monotone_pieces(p)
+    norm_min, stat_min = pieces_minimum(p, mono)
     start = norm_min if reference == "minimum" else np.maximum(norm_min, 0.0)
-    stat_ref = stat_min if reference == "minimum" else _evaluate(p, start)
-    return _upper_crossing(p, stat_ref + float(n_sigma_ul) ** 2, start, mono)
+    stat_ref = stat_min if reference == "minimum" else evaluate_per_bin(p, start)
+    return upper_crossing(p, stat_ref + float(n_sigma_ul) ** 2, start, mono)
 
 
 def _ul_kernel(norm_scan, stat_scan, norm, stat, n_sigma_ul, reference, stencil):

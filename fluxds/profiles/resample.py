@@ -32,10 +32,10 @@ import xarray as xr
 from fluxds import schema
 from fluxds.construct import require_scan_reference
 from fluxds.errors import FluxdsError, SchemaError
-from fluxds.profiles._pieces import build
+from fluxds.profiles._pieces import build, pieces_minimum
 from fluxds.profiles._sum import common_grid
 from fluxds.profiles.combine import merge_members
-from fluxds.profiles.interp import STENCIL, _minimum, evaluate_profile
+from fluxds.profiles.interp import STENCIL, evaluate_profile
 
 __all__ = ["resample", "group_labels"]
 
@@ -88,7 +88,7 @@ def _min_ts_groups(ds: xr.Dataset, dim: str, min_ts: float, stencil: int) -> lis
         ends = np.arange(start + 1, n + 1)
         summed = cum[ends] - cum[start]
         p = build(np.broadcast_to(grid, summed.shape), summed, stencil)
-        ts = (cum_null[ends] - cum_null[start]) - _minimum(p)[1]
+        ts = (cum_null[ends] - cum_null[start]) - pieces_minimum(p)[1]
         ok = np.flatnonzero(ts >= min_ts)
         if ok.size == 0:
             if groups:

@@ -1,0 +1,177 @@
+"""Which container a file is, from its first bytes and then its name; which format it holds, by asking
+each family of :mod:`fluxds.io.registry` in order."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fluxds.errors import FormatError, UnknownFormatError
+from fluxds.io.guard.fits_sizes import check_fits_sizes
+from fluxds.io.guard.input_file import check_input
+from fluxds.io.guard.untrusted import check_gzip_size, check_not_pickle
+from fluxds.io.registry import format_names, formats
+
+__all__ = [
+    "detect_format",
+    "sniff_container",
+    "container_from_name",
+    "fits_format",
+    "table_format",
+    "SUFFIXES",
+]
+
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz")
+# file name endings -> container
+SUFFIXES = {
+    **{s: "fits" for s in FITS_SUFFIXES},
+    ".ecsv": "ecsv",
+    ".h5": "hdf5",
+    ".hdf5": "hdf5",
+    ".hdf": "hdf5",
+    ".nc": "netcdf",
+    ".nc4": "netcdf",
+    ".netcdf": "netcdf",
+    ".zarr": "zarr",
+}
+
+
+def sniff_container(path: Path) -> str | None:
+    """The container from the first bytes: ``fits``, ``ecsv``, ``netcdf``, ``hdf5``, or None.
+
+    A pickle is refused here, before any reader sees the file; a gzip file is checked against the
+    decompression limit before anything decompresses it.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(2048)
+    except OSError as exc:
+        raise FormatError(f"{path}: cannot open: {exc}") from None
+    check_not_pickle(head, path)
+    if head.startswith(b"SIMPLE  ="):
+        return "fits"
+    if head.startswith(b"\x1f\x8b"):
+        check_gzip_size(path)
+        return "fits" if path.name.lower().endswith(".gz") else None
+    if head.lstrip().startswith(b"# %ECSV"):
+        return "ecsv"
+    if head.startswith(b"CDF\x01") or head.startswith(b"CDF\x02"):
+        return "netcdf"
+    if head.startswith(b"\x89HDF"):
+        return "netcdf" if b"_NCProperties" in head or _is_netcdf4(path) else "hdf5"
+    return None
+
+
+def _is_netcdf4(path: Path) -> bool:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return "_NCProperties" in f.attrs or any(
+                "DIMENSION_LIST" in obj.attrs or "CLASS" in obj.attrs
+                for obj in f.values()
+                if isinstance(obj, h5py.Dataset)
+            )
+    except OSError:
+        return False
+
+
+def container_from_name(path: Path) -> str | None:
+    """The container a file name says (``.fits``, ``.fits.gz``, ``.ecsv``, ``.h5``, ``.nc``, ``.zarr``),
+    or None."""
+    name = path.name.lower()
+    for suffix, container in SUFFIXES.items():
+        if name.endswith(suffix):
+            return container
+    return None
+
+
+def _default_for(container: str) -> str | None:
+    return next((f.name for f in formats() if container in f.default_for), None)
+
+
+def table_format(column_names, container: str) -> str | None:
+    """The format a table with these columns holds (a family's ``detect_columns`` claims it), or None."""
+    names = {str(n).lower() for n in column_names}
+    for fmt in formats():
+        if container in fmt.containers and fmt.detect_columns is not None and fmt.detect_columns(names):
+            return fmt.name
+    return None
+
+
+def fits_format(hdul) -> str:
+    """The format of an open FITS file: the first family whose ``detect_fits`` claims the HDU list, then
+    the first whose ``detect_columns`` claims one of its tables (a ``GTI`` table aside), else the FITS
+    default (``gadf-sed``, whose reader says clearly what is missing)."""
+    from astropy.io import fits
+
+    for fmt in formats():
+        if fmt.detect_fits is not None and fmt.detect_fits(hdul):
+            return fmt.name
+    for hdu in hdul:
+        if isinstance(hdu, fits.BinTableHDU) and hdu.name.upper() != "GTI":
+            found = table_format(hdu.columns.names, "fits")
+            if found is not None:
+                return found
+    return _default_for("fits")
+
+
+def _fits_file_format(path: Path) -> str:
+    from astropy.io import fits
+
+    check_fits_sizes(path)  # no allocation because a header declares huge dimensions
+    try:
+        with fits.open(path, memmap=True, lazy_load_hdus=True) as hdul:
+            return fits_format(hdul)
+    except (OSError, ValueError, IndexError, KeyError, TypeError) as exc:
+        raise FormatError(f"{path}: not a readable FITS file: {exc}") from None
+
+
+def _ecsv_column_names(path: Path) -> list[str]:
+    names = []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if not line.startswith("#"):
+                break
+            stripped = line.lstrip("# ").strip()
+            if stripped.startswith("- {name:") or stripped.startswith("- name:"):
+                names.append(stripped.split("name:", 1)[1].split(",", 1)[0].strip(" }'\""))
+    return names
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """The format of a file, from its content (magic bytes, HDU and column names) and then its name.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    str
+        One of :func:`fluxds.io.registry.format_names`.
+
+    Raises
+    ------
+    UnknownFormatError
+        When neither the content nor the name tells.
+    """
+    path = Path(path)
+    check_input(path)  # a FIFO or a device: refused before its first bytes are read (no hang)
+    if path.is_dir():
+        from fluxds.io.cf.zarr_store import is_zarr_store
+
+        if is_zarr_store(path):
+            return "zarr"
+        raise UnknownFormatError(f"{path}: a directory, and not a zarr store")
+    container = sniff_container(path) or container_from_name(path)
+    if container == "fits":
+        return _fits_file_format(path)
+    if container == "ecsv":
+        return table_format(_ecsv_column_names(path), "ecsv") or _default_for("ecsv")
+    if container in ("netcdf", "hdf5"):
+        return _default_for(container)
+    raise UnknownFormatError(
+        f"{path}: cannot tell the format from the content or the name; pass format= one of "
+        f"{', '.join(format_names())}"
+    )

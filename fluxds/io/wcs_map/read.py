@@ -1,0 +1,249 @@
+"""gammapy's flux-map FITS (WCS) <-> fluxds Datasets on ``(energy, lat, lon)``.
+
+The file (``FluxMaps.write``): an empty primary HDU with ``SED_TYPE`` and ``MODEL`` (the reference-model
+YAML, see :mod:`fluxds.io.model_file`), then one image HDU per quantity (``NORM``, ``NORM_ERR``, ...,
+``TS``, ``SQRT_TS``, ``NPRED``, ``COUNTS``, ``STAT``, ``STAT_NULL``, ``NITER``, ``IS_UL``/``SUCCESS`` as
+integers, ``STAT_SCAN`` with ``DNDE_SCAN_VALUES``), each with the celestial WCS in its header, ``BUNIT``,
+and its non-spatial axes in the table named by ``BANDSHDU`` (see :mod:`fluxds.io.bands`); a ``GTI``
+HDU. A GADF counts cube (the image in the primary HDU, a ``BANDS`` or ``EBOUNDS`` table) reads too.
+
+Read: every quantity becomes the variable of the same name (lower case) on ``(energy, lat, lon)``, with a
+trailing ``scan`` (likelihood scans) or ``dataset`` axis where the file has one; a file of SED type
+``dnde``/``e2dnde``/``flux``/``eflux`` is turned into norms (:mod:`fluxds.io.wcs_map.build`); gammapy's
+per-pixel scan grid ``DNDE_SCAN_VALUES`` becomes ``norm_scan = dnde_scan_values / ref_dnde``, per pixel.
+The WCS travels as :mod:`fluxds.wcs` describes. With ``chunks=`` the images are memory-mapped and wrapped
+in dask arrays: nothing is read until computed.
+
+Write: gammapy's layout, plus what makes the round trip exact: the Dataset attributes as JSON
+(``FDSATTRS``, the reference model among them), the norms beside the measurements of another SED type,
+``NORM_SCAN`` beside ``DNDE_SCAN_VALUES``, and the reference fluxes as ``REF_*`` columns of the shared
+``BANDS`` table. The model YAML is written beside the file for gammapy.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+import xarray as xr
+from astropy.io import fits
+
+from fluxds import schema
+from fluxds.construct import ORIGIN_DEFAULT
+from fluxds.errors import FormatError
+from fluxds.io.bands import Axis, read_axes
+from fluxds.io.fits_tables import open_fits
+from fluxds.io.gti import read_gti
+from fluxds.io.guard.fits_sizes import check_fits_hdu
+from fluxds.io.model_file import resolve_model, saved_attrs
+from fluxds.io.wcs_map.build import build_map_dataset
+from fluxds.io.wcs_map.write import TABLE_MAP_KEY, write
+from fluxds.models import default_reference_model
+from fluxds.wcs import LAT, LON, celestial_header, header_text, wcs_coords
+
+__all__ = ["read", "write"]
+
+_AXIS_COLUMNS = {"CHANNEL", "ENERGY", "E_REF", "E_MIN", "E_MAX"}
+_SED_STEMS = ("e2dnde", "dnde", "eflux", "flux")
+
+
+def _bands_index(hdul: fits.HDUList, index: int, where: str) -> int:
+    """The HDU index of the bands table of image ``index``: named by ``BANDSHDU`` (default ``BANDS``,
+    then ``EBOUNDS``). Where several HDUs have that name (gammapy's ``hdu_bands="BANDS"`` writes one
+    after each image), the first one after the image."""
+    name = hdul[index].header.get("BANDSHDU")
+    if name is None:
+        name = next((n for n in ("BANDS", "EBOUNDS") if n in hdul), None)
+    matches = [i for i, h in enumerate(hdul) if name is not None and h.name == str(name).upper()]
+    if not matches:
+        raise FormatError(f"{where}: no bands table (BANDSHDU = {name!r}): a flux map needs an energy axis")
+    return next((i for i in matches if i > index), matches[0])
+
+
+def _is_quantity(name: str) -> bool:
+    """Whether an image HDU's name is a flux-map quantity fluxds knows (``NORM_ERR``, ``DNDE_UL``, ``TS``)."""
+    name = name.lower()
+    stem = next((s for s in _SED_STEMS if name == s or name.startswith(f"{s}_")), None)
+    return name in schema.VARIABLES or (stem is not None and f"norm{name[len(stem) :]}" in schema.VARIABLES)
+
+
+def _quantity_hdus(hdul: fits.HDUList, primary_name: str) -> list[tuple[str, int]]:
+    """(variable name, HDU index) of every map: the image in the primary HDU, the image HDUs that name
+    their bands table (``BANDSHDU``: gammapy and fluxds write it on every map) or bear a quantity's name,
+    and fluxds's one-row tables (``NORM_SCAN``: a map gammapy must not read, see :func:`write`). Any other
+    HDU (an extra ``JUNK`` image) is not a map: it is neither read nor counted against the read budget."""
+    out = []
+    for index, hdu in enumerate(hdul):
+        if hdu.is_image and hdu.header.get("NAXIS", 0) >= 2:
+            if index and "BANDSHDU" not in hdu.header and not _is_quantity(hdu.name):
+                continue
+            out.append((primary_name if index == 0 else hdu.name.lower(), index))
+        elif isinstance(hdu, fits.BinTableHDU) and hdu.header.get(TABLE_MAP_KEY):
+            out.append((hdu.name.lower(), index))
+    return out
+
+
+def _image_shape(hdu, label: str) -> list[int]:
+    """The image axes (FITS order: x, y, axis 3, ...) of an image HDU or a one-row table map."""
+    if hdu.is_image:
+        return [int(hdu.header[f"NAXIS{i}"]) for i in range(1, int(hdu.header["NAXIS"]) + 1)]
+    dim = hdu.columns[0].dim
+    if not dim or not re.fullmatch(r"\(\s*\d+(\s*,\s*\d+)+\s*\)", dim):
+        raise FormatError(f"{label}: a table map needs TDIM1 = (nx,ny,...), found {dim!r}")
+    return [int(n) for n in re.findall(r"\d+", dim)]
+
+
+def _file_chunks(chunks, dims: list[str]):
+    if isinstance(chunks, dict):
+        return tuple(chunks.get(d, -1) for d in dims)
+    return chunks
+
+
+def _data(hdu, dims: list[str], chunks, token: str, where: str):
+    check_fits_hdu(hdu, where, lazy=chunks is not None)  # before astropy reads (or decompresses) it
+    raw = hdu.data if hdu.is_image else hdu.data.field(0)[0]  # memory-mapped when chunks: no read
+    if chunks is None:
+        data = np.asarray(raw)
+        return data.astype(data.dtype.newbyteorder("="), copy=False)
+    import dask.array as da
+    from dask.base import tokenize
+
+    lazy = da.from_array(raw, chunks=_file_chunks(chunks, dims), name=f"fluxds-map-{tokenize(token, chunks)}")
+    return lazy.astype(raw.dtype.newbyteorder("="))
+
+
+def _same_energy(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k].to_value(b[k].unit), b[k].value) for k in a)
+
+
+def _guess_sed(names) -> str | None:
+    if "norm" in names:
+        return schema.LIKELIHOOD
+    return next((stem for stem in _SED_STEMS if stem in names), None)
+
+
+def _extra_coords(axes: list[Axis]) -> dict[str, xr.Variable]:
+    coords = {}
+    for axis in axes:
+        if axis.dim in ("energy", "scan"):
+            continue
+        if "labels" in axis.values:
+            coords[axis.dim] = xr.Variable((axis.dim,), np.asarray(axis.values["labels"], dtype=str))
+        else:
+            for key, suffix in (("center", ""), ("min", "_min"), ("max", "_max")):
+                if key in axis.values:
+                    q = axis.values[key]
+                    attrs = {"units": str(q.unit)} if hasattr(q, "unit") else {}
+                    coords[f"{axis.dim}{suffix}"] = xr.Variable(
+                        (axis.dim,), np.asarray(getattr(q, "value", q)), attrs
+                    )
+    return coords
+
+
+def _energy_only(hdu: fits.BinTableHDU) -> dict[str, tuple[np.ndarray, str | None]]:
+    """Per-energy columns (``REF_DNDE`` ...) of a single-axis bands table."""
+    out = {}
+    for col in hdu.columns:
+        if col.name.upper() in _AXIS_COLUMNS:
+            continue
+        data = np.asarray(hdu.data[col.name])
+        if data.ndim == 1 and data.dtype.kind == "f":
+            out[col.name.lower()] = (data.astype(np.float64), col.unit or "")
+    return out
+
+
+def read(
+    path: str | os.PathLike, *, sed_type: str | None = None, chunks=None, primary_name: str = "counts"
+) -> xr.Dataset:
+    """Read a gammapy flux-map FITS file (WCS) or a GADF WCS cube.
+
+    Parameters
+    ----------
+    path : str or path-like
+    sed_type : str, optional
+        Overrides the ``SED_TYPE`` keyword (else guessed from the HDU names).
+    chunks : int, str, tuple or dict, optional
+        Read lazily: the images are memory-mapped and wrapped in dask arrays with these chunks (a dict
+        maps dimension names ``energy``, ``lat``, ``lon``, ``scan``, ``dataset`` to chunk sizes).
+    primary_name : str
+        The variable name of an image in the primary HDU (a counts cube: ``counts``).
+
+    Returns
+    -------
+    xarray.Dataset
+        On ``(energy, lat, lon[, scan | dataset])``; a file without a measurement (a counts cube) gives
+        its quantities only, without ``norm`` or a reference model.
+
+    Raises
+    ------
+    FormatError
+        Naming the file, the HDU or keyword and what was expected.
+    """
+    where = str(path)
+    hdul = open_fits(where, memmap=chunks is not None)
+    with hdul:
+        primary = hdul[0].header
+        found = _quantity_hdus(hdul, primary_name)
+        if not found:
+            raise FormatError(f"{where}: no image HDU: not a flux map; HDUs: {[h.name for h in hdul]}")
+        labels = {i: f"{where}[{hdul[i].name or i}]" for _, i in found}
+        spatial = {i: _image_shape(hdul[i], labels[i])[:2] for i in labels}  # headers: before any read
+        odd = next((i for i in spatial if spatial[i] != spatial[found[0][1]]), None)
+        if odd is not None:
+            raise FormatError(f"{labels[odd]}: WCS or image size differs from that of the first map")
+        arrays, energy, wcs_text, axes_seen, energy_only = {}, None, None, [], {}
+        mtime = os.stat(where).st_mtime_ns
+        for name, index in found:
+            hdu = hdul[index]
+            label = f"{where}[{hdu.name or index}]"
+            header = hdu.header
+            image_shape = _image_shape(hdu, label)
+            sizes = image_shape[2:]
+            bands = _bands_index(hdul, index, label)
+            check_fits_hdu(hdul[bands], where)
+            axes = read_axes(hdul[bands], sizes, where=f"{where}[{hdul[bands].name}]")
+            energy_axes = [a for a in axes if a.dim == "energy"]
+            if len(energy_axes) != 1:
+                raise FormatError(f"{label}: expected one energy axis, found {[a.dim for a in axes]}")
+            if energy is None:
+                energy = energy_axes[0].values
+            elif not _same_energy(energy_axes[0].values, energy):
+                raise FormatError(f"{label}: energy bins differ from those of the first map")
+            text = header_text(celestial_header(header, where=label)) if hdu.is_image else wcs_text
+            if wcs_text is None:
+                wcs_text, shape = text, (image_shape[1], image_shape[0])
+            elif text != wcs_text or (image_shape[1], image_shape[0]) != shape:
+                raise FormatError(f"{label}: WCS or image size differs from that of the first map")
+            if len(axes) == 1 and not energy_only:
+                energy_only = _energy_only(hdul[bands])
+            dims = [a.dim for a in reversed(axes)] + [LAT, LON]
+            data = _data(hdu, dims, chunks, f"{os.path.abspath(where)}:{mtime}:{index}", where)
+            var = xr.Variable(dims, data).transpose(*schema.canonical_dims(dims))
+            arrays[name] = (var, str(header.get("BUNIT", "")).strip())
+            axes_seen += [a for a in axes if a.dim not in {b.dim for b in axes_seen}]
+        gti = read_gti(hdul, where)
+        keyword, saved_text = primary.get("MODEL"), primary.get("FDSATTRS")
+        sed = (sed_type or primary.get("SED_TYPE") or _guess_sed(arrays) or "").strip().lower() or None
+    saved = saved_attrs(saved_text, where)
+    model, origin = (None, None)
+    if sed is not None:
+        if sed not in schema.FILE_SED_TYPES:
+            raise FormatError(
+                f"{where}: SED_TYPE is {sed!r}; expected one of {', '.join(schema.FILE_SED_TYPES)}"
+            )
+        model, origin = resolve_model(keyword, saved, where)
+        if model is None:
+            model, origin = default_reference_model(), ORIGIN_DEFAULT
+    coords = {**wcs_coords(wcs_text, shape, where=where), **_extra_coords(axes_seen)}
+    ds = build_map_dataset(
+        arrays, sed=sed, energy=energy, model=model, coords=coords, energy_only=energy_only, where=where
+    )
+    if sed is not None:
+        ds.attrs["sed_type_init"] = sed
+        ds.attrs["reference_model_origin"] = origin or ds.attrs.get("reference_model_origin")
+    if saved is not None:
+        ds.attrs = saved
+    if gti is not None:
+        ds = ds.merge(gti)
+    return ds
