@@ -58,10 +58,14 @@ _LAZY = {
     "batch": "fluxds.parallel",
     "concat_files": "fluxds.concat",
     "concat_sources": "fluxds.concat",
+    "stack_members": "fluxds.collection",
+    "collection_from_grid": "fluxds.collection",
+    "select": "fluxds.collection",
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported eagerly
     from fluxds import models
+    from fluxds.collection import collection_from_grid, select, stack_members
     from fluxds.concat import concat_files, concat_sources
     from fluxds.construct import from_likelihood, from_sed
     from fluxds.convert import get_quantity, to_sed_type
@@ -89,6 +93,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "SedAccessor",
+    "stack_members",
+    "collection_from_grid",
+    "select",
     "batch",
     "BatchResult",
     "concat_files",

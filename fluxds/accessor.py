@@ -170,6 +170,62 @@ class SedAccessor:
 
         return to_quantity(self.get(name, filter_success=filter_success), unit)
 
+    # --- collections (points of several members with their own bins) ----------------------------
+    @property
+    def members(self) -> list[str]:
+        """The members of a collection (sources, papers ... each with its own bins), in order of first
+        appearance; empty on a single grid. See :mod:`fluxds.collection`."""
+        from fluxds.collection import members
+
+        return members(self._ds)
+
+    def member(self, name: str, label: str | None = None) -> xr.Dataset:
+        """One member of a collection as a Dataset on its own grid.
+
+        Parameters
+        ----------
+        name : str
+            The member (a source name, a paper ...).
+        label : str, optional
+            The member label (``source``, ``paper`` ...); default: the collection's.
+
+        Returns
+        -------
+        xarray.Dataset
+        """
+        from fluxds.collection import member
+
+        return member(self._ds, name, label)
+
+    def select(
+        self,
+        *,
+        source: str | Sequence[str] | None = None,
+        region: Any = None,
+        time: tuple[Any, Any] | None = None,
+    ) -> xr.Dataset:
+        """Sources by name, a sky region and a time range, on a grid or a collection.
+
+        Parameters
+        ----------
+        source : str or sequence of str, optional
+            Source names (a ``source`` dimension or a ``source`` member label).
+        region : tuple or regions.SkyRegion, optional
+            A cone ``(centre SkyCoord, radius)`` (radius an angle, or degrees) or a ``regions`` sky region;
+            needs ``ra``/``dec`` (or ``glon``/``glat``) coordinates in degrees.
+        time : (start, stop), optional
+            ``astropy.time.Time`` or MJD (TT): the time bins inside the range.
+
+        Returns
+        -------
+        xarray.Dataset
+
+        See :func:`fluxds.collection.select`.
+        """
+        from fluxds.collection import select
+
+        return select(self._ds, source=source, region=region, time=time)
+
     def sel_energy(
         self,
         energy: u.Quantity | slice,
@@ -286,12 +342,9 @@ class SedAccessor:
     @property
     def ul_conf(self) -> float | None:
         """Confidence level of the upper limits."""
-        from fluxds.confidence import ul_conf_from_n_sigma
+        from fluxds.confidence import ul_conf_of
 
-        if "ul_conf" in self._ds.attrs:
-            return float(self._ds.attrs["ul_conf"])
-        n = self.n_sigma_ul
-        return None if n is None else ul_conf_from_n_sigma(n)
+        return ul_conf_of(self._ds.attrs)
 
     @property
     def sqrt_ts_threshold_ul(self) -> float:
@@ -430,8 +483,9 @@ class SedAccessor:
         ----------
         sed_type : {"dnde", "e2dnde", "flux", "eflux", "norm"}
             The quantity on the y axis.
-        dim : {"energy", "time"}, optional
-            The x dimension; default the one bin dimension left besides ``scan``.
+        dim : str, optional
+            The x dimension (``"energy"``, ``"time"``, ``"phase"``, ``"region"``, ``"source"`` ...);
+            default the one bin dimension left besides ``scan``.
         ax : matplotlib.axes.Axes, optional
             Default: the current axes.
         flux_unit : str or astropy unit, optional
@@ -472,13 +526,15 @@ class SedAccessor:
         sed_type: str = "flux",
         ax: Any = None,
         *,
+        dim: str = "time",
         time_format: str = "mjd",
         energy: int | None = None,
         ul: str = "show",
         flux_unit: str | u.UnitBase | None = None,
         **kwargs: Any,
     ) -> LightCurveArtists:
-        """Plot the light curve, one series per energy band; returns the artists.
+        """Plot the light curve (or a phase curve, a profile along regions ...), one series per energy
+        band; returns the artists.
 
         See :func:`fluxds.plotting.plot_lightcurve`.
 
@@ -488,9 +544,12 @@ class SedAccessor:
             The quantity on the y axis (linear scale).
         ax : matplotlib.axes.Axes, optional
             Default: the current axes.
+        dim : str
+            The x dimension: ``"time"``, ``"phase"``, ``"region"`` (by its distance ``x_ref``),
+            ``"source"`` (labelled categories) or any other dimension.
         time_format : {"mjd", "iso", "met"}
-            x axis: MJD, calendar dates (in the Dataset's time scale) or seconds since the file's
-            reference time.
+            x axis of ``dim="time"``: MJD, calendar dates (in the Dataset's time scale) or seconds
+            since the file's reference time.
         energy : int, optional
             Plot only the energy band of this index; default every band.
         ul : {"show", "hide", "only"}
@@ -510,6 +569,7 @@ class SedAccessor:
             self._ds,
             sed_type,
             ax=ax,
+            dim=dim,
             time_format=time_format,
             energy=energy,
             ul=ul,
@@ -877,11 +937,13 @@ class SedAccessor:
 
         Parameters
         ----------
-        dim : {"energy", "time"}
-            The dimension whose bins are merged.
+        dim : str
+            The dimension whose bins are merged (``"energy"``, ``"time"``, ``"phase"`` ...; the new
+            bins span their members' edges).
         edges : array_like or astropy Quantity, optional
             New bin edges: energies in the energy coordinate's unit unless a Quantity (any energy
-            unit); times in the numbers of ``time_min`` (MJD). Entries are assigned by their centre.
+            unit); times in the numbers of ``time_min`` (MJD); phases as numbers. Entries are assigned
+            by their centre.
         group_size : int, optional
             Merge this many consecutive entries.
         min_ts : float, optional
@@ -929,12 +991,13 @@ class SedAccessor:
         path : str or path-like
             ``.fits``/``.fits.gz``, ``.ecsv``, ``.h5``/``.hdf5``, ``.nc``, ``.zarr``. A FITS or ECSV
             name takes the layout from the Dataset's dimensions: ``pixel`` a HEALPix map, ``lat``/``lon``
-            a flux map (or a TS cube), ``time`` a light curve, ``region`` a flux profile, else a GADF
-            SED table.
+            a flux map (or a TS cube), ``phase`` a phase curve, ``time`` a light curve, ``region`` a
+            flux profile, else a GADF SED table.
         format : str, optional
             Every format fluxds writes: ``"gadf-sed"``, ``"ecsv"``, ``"hdf5"``, ``"netcdf"``, ``"zarr"``,
-            ``"lightcurve"``, ``"binned-time-series"``, ``"flux-map"``, ``"healpix-map"``, ``"tscube"``,
-            ``"profile"``, ``"fermipy-sed"``; default from the name of the file (and the dimensions).
+            ``"lightcurve"``, ``"binned-time-series"``, ``"phasecurve"``, ``"flux-map"``,
+            ``"healpix-map"``, ``"tscube"``, ``"profile"``, ``"fermipy-sed"``; default from the name of
+            the file (and the dimensions).
         sed_type : str, optional
             SED type of the table columns; default the Dataset's ``sed_type_init`` (netCDF and zarr
             hold the likelihood form only).

@@ -23,7 +23,7 @@ import xarray as xr
 
 from fluxds import schema
 from fluxds.confidence import check_sidedness, n_sigma_from_ul_conf
-from fluxds.errors import MissingEnergyEdgesError, ModelError, SchemaError, UnitError
+from fluxds.errors import FluxdsError, MissingEnergyEdgesError, ModelError, Problems, SchemaError, UnitError
 from fluxds.models import SpectralModel, Template, default_reference_model, model_to_json
 from fluxds.units import format_unit
 from fluxds.validate import order_problems
@@ -37,6 +37,7 @@ __all__ = [
     "SCAN_REFERENCE_ATTR",
     "SCAN_REFERENCE_UNKNOWN",
     "require_scan_reference",
+    "column_problems",
 ]
 
 ORIGIN_GIVEN = "given"
@@ -109,10 +110,15 @@ def _energy(value: Any, name: str, where: str) -> u.Quantity:
     return q
 
 
-def _energies(energy_ref, energy_min, energy_max, derive_edges: bool, where: str):
-    e_ref = _energy(energy_ref, "e_ref", where) if energy_ref is not None else None
-    e_min = _energy(energy_min, "e_min", where) if energy_min is not None else None
-    e_max = _energy(energy_max, "e_max", where) if energy_max is not None else None
+def _energies(energy_ref, energy_min, energy_max, derive_edges: bool, where: str, member_codes=None):
+    problems = Problems(_label(where))  # issue 15 item 2: each of the three checked, all reported
+    checked = {}
+    for name, value in (("e_ref", energy_ref), ("e_min", energy_min), ("e_max", energy_max)):
+        if value is not None:
+            with problems.check():
+                checked[name] = _energy(value, name, where)
+    problems.raise_if_any()
+    e_ref, e_min, e_max = (checked.get(name) for name in ("e_ref", "e_min", "e_max"))
     if (e_min is None) != (e_max is None):
         raise SchemaError(f"{where}energy bins need both e_min and e_max, or neither")
     notes = {}
@@ -135,17 +141,37 @@ def _energies(energy_ref, energy_min, energy_max, derive_edges: bool, where: str
     elif e_ref is None:
         raise SchemaError(f"{where}no energies: give e_ref, or e_min and e_max")
     elif derive_edges:
-        log_ref = np.log(e_ref.value)
-        if log_ref.size < 2 or np.any(np.diff(log_ref) <= 0):
-            raise SchemaError(
-                f"{where}cannot derive energy edges: e_ref must hold at least 2 increasing values"
-            )
-        mid = 0.5 * (log_ref[1:] + log_ref[:-1])
-        lo = np.concatenate([[2 * log_ref[0] - mid[0]], mid])
-        hi = np.concatenate([mid, [2 * log_ref[-1] - mid[-1]]])
+        lo, hi = _log_midpoint_edges(np.log(e_ref.value), member_codes, where)
         e_min, e_max = u.Quantity(np.exp(lo), e_ref.unit), u.Quantity(np.exp(hi), e_ref.unit)
         notes["edges"] = EDGES_DERIVED
     return e_ref, e_min, e_max, notes
+
+
+def _log_midpoint_edges(
+    log_ref: np.ndarray, codes: np.ndarray | None, where: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bin edges (log) at the midpoints between neighbouring reference energies, the outer edges mirrored;
+    in a collection (``codes`` per point, see :mod:`fluxds.collection`) between neighbours of the same
+    member. Vectorised over members."""
+    codes = np.zeros(log_ref.size, np.int64) if codes is None else codes
+    order = np.argsort(codes, kind="stable")
+    x, c = log_ref[order], codes[order]
+    same = c[1:] == c[:-1]
+    counts = np.bincount(c)
+    if log_ref.size < 2 or (counts[np.unique(c)] < 2).any() or np.any(np.diff(x)[same] <= 0):
+        what = "each member's e_ref" if codes.any() else "e_ref"
+        raise SchemaError(f"{where}cannot derive energy edges: {what} must hold at least 2 increasing values")
+    mid = 0.5 * (x[1:] + x[:-1])
+    lo, hi = np.empty_like(x), np.empty_like(x)
+    first = np.concatenate([[True], ~same])  # the first point of its member
+    last = np.concatenate([~same, [True]])
+    lo[1:] = np.where(same, mid, np.nan)
+    hi[:-1] = np.where(same, mid, np.nan)
+    lo[first] = 2 * x[first] - hi[first]
+    hi[last] = 2 * x[last] - lo[last]
+    out_lo, out_hi = np.empty_like(x), np.empty_like(x)
+    out_lo[order], out_hi[order] = lo, hi
+    return out_lo, out_hi
 
 
 def _reference_model(sed: str, given, data, e_ref) -> tuple[SpectralModel | None, str]:
@@ -182,6 +208,64 @@ def _references(model, data, e_ref, e_min, e_max, where: str) -> dict[str, u.Qua
         if "ref_eflux" not in refs:
             refs["ref_eflux"] = model.eflux(e_min, e_max)
     return refs
+
+
+def _label(where: str) -> str:
+    """The file (and HDU) of a message prefix ``"file[HDU]: "``."""
+    return where[:-2] if where.endswith(": ") else where
+
+
+def _unit_problems(kind: schema.SedType, data: Mapping[str, Any], where: str) -> list[FluxdsError]:
+    """The unit of each column checked on its own, as :func:`_norms`, :func:`_references` and
+    :func:`_variable` check it later: the measurements of the SED type against its unit, the variables of
+    the data model against theirs (a plain array where a unit is needed, a unit of another dimension)."""
+    found = []
+    for name, value in data.items():
+        split = schema.split_measurement(name)
+        spec = schema.VARIABLES.get(name)
+        try:
+            if kind.name != "norm" and split is not None and split[0] == kind.name:
+                _checked_unit(_quantity(value, name, kind.unit, where), name, kind.physical_unit, where)
+            elif spec is not None:
+                q = _quantity(value, name, spec.unit if spec.unit else "", where)
+                if spec.physical_unit is not None:
+                    _checked_unit(q, name, spec.physical_unit, where)
+        except FluxdsError as exc:
+            found.append(exc)
+    return found
+
+
+def column_problems(sed_type: str, data: Mapping[str, Any], *, where: str = "") -> list[FluxdsError]:
+    """What :func:`from_sed` would refuse in each column on its own, without building anything: the
+    energies (``e_ref``, ``e_min``, ``e_max`` among ``data``: an energy unit, 1-D, finite and > 0) and the
+    unit of every other column. For a reader that cannot build a Dataset from a file (a column missing or
+    unreadable) and reports all its problems at once (issue 15 item 2).
+
+    Parameters
+    ----------
+    sed_type : str
+        The SED type of ``data``.
+    data : mapping
+        Column name -> array or Quantity (GADF names).
+    where : str
+        The file (and HDU), for messages.
+
+    Returns
+    -------
+    list of FluxdsError
+        One per bad column, each as :func:`from_sed` raises it.
+    """
+    where = f"{where}: " if where and not where.endswith(": ") else where
+    kind = schema.sed_type(sed_type)
+    found = []
+    energies = tuple(schema.ENERGY_COLUMNS)
+    for name in energies:
+        if data.get(name) is not None:
+            try:
+                _energy(data[name], name, where)
+            except FluxdsError as exc:
+                found.append(exc)
+    return found + _unit_problems(kind, {k: v for k, v in data.items() if k not in energies}, where)
 
 
 def _checked_unit(q: u.Quantity, name: str, expected: u.UnitBase | None, where: str) -> u.Quantity:
@@ -385,12 +469,22 @@ def from_sed(
     if schema.ENERGY not in dims:
         raise SchemaError(f"{where}dims must contain 'energy', found {dims}")
     data = dict(data)
-    e_ref, e_min, e_max, notes = _energies(energy_ref, energy_min, energy_max, derive_edges, where)
-    n_energy = e_ref.size
+    labels = _member_labels(coords, dims)
+    problems = Problems(_label(where))  # issue 15 item 2: energies, the SED type's column, units at once
+    energies = None
+    with problems.check():
+        energies = _energies(energy_ref, energy_min, energy_max, derive_edges, where, labels)
     if not any(k.startswith(kind.name) and schema.split_measurement(k) for k in data):
-        raise SchemaError(
-            f"{where}an SED of type {sed!r} needs a {kind.name!r} column; found: {', '.join(data) or 'none'}"
+        problems.add(
+            SchemaError(
+                f"{where}an SED of type {sed!r} needs a {kind.name!r} column; found: "
+                f"{', '.join(data) or 'none'}"
+            )
         )
+    problems.extend(_unit_problems(kind, data, where))
+    problems.raise_if_any()
+    e_ref, e_min, e_max, notes = energies
+    n_energy = e_ref.size
     model, origin = _reference_model(sed, reference_model, data, e_ref)
     refs = _references(model, data, e_ref, e_min, e_max, where)
     if "ref_dnde" not in refs:
@@ -439,6 +533,19 @@ def from_sed(
     ):
         ds.attrs[SCAN_REFERENCE_ATTR] = SCAN_REFERENCE_UNKNOWN
     return ds
+
+
+def _member_labels(coords: Mapping[str, Any] | None, dims: Sequence[str]) -> np.ndarray | None:
+    """The member codes of a collection given to :func:`from_sed`: a 1-D text coordinate along ``energy``
+    among ``coords`` (``{"paper": ("energy", names)}``), or None."""
+    from fluxds.collection import member_codes
+
+    for value in (coords or {}).values():
+        if isinstance(value, tuple) and len(value) >= 2 and value[0] in (schema.ENERGY, (schema.ENERGY,)):
+            values = np.asarray(value[1])
+            if values.ndim == 1 and values.dtype.kind in "USO":
+                return member_codes(values)
+    return None
 
 
 def _energy_coord(q: u.Quantity, name: str, note: str | None) -> xr.Variable:

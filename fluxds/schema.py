@@ -36,6 +36,9 @@ __all__ = [
     "split_measurement",
     "canonical_dims",
     "GADF_RECOMMENDED_UNITS",
+    "BinnedAxis",
+    "BINNED_AXES",
+    "binned_axis",
 ]
 
 # Dimensions in their canonical order (DESIGN.md section 1). Others pass through untouched.
@@ -43,6 +46,7 @@ DIMS: tuple[str, ...] = (
     "source",
     "region",
     "time",
+    "phase",
     "energy",
     "lat",
     "lon",
@@ -62,6 +66,151 @@ ENERGY_LONG_NAMES = {
     ENERGY_MIN: "lower edge of the energy bin",
     ENERGY_MAX: "upper edge of the energy bin",
 }
+
+
+@dataclass(frozen=True)
+class BinnedAxis:
+    """A dimension whose entries are bins: a centre and two edges, described once for every part of fluxds.
+
+    The CF encoding (bounds variables), ``resample``/``combine``/``variability`` (merged edges) and the
+    table formats (columns) read this description; adding such an axis is one entry of
+    :data:`BINNED_AXES` (``docs/data_model.md``, "Binned axes").
+
+    Attributes
+    ----------
+    dim : str
+        The dimension (``energy``, ``time``, ``phase``, ``region``).
+    centre : str
+        The coordinate holding the bin centre: the dimension coordinate itself, or (``region``, whose
+        dimension coordinate holds names) a coordinate along it (``x_ref``).
+    min_name, max_name : str
+        The coordinates of the lower and upper bin edges.
+    file_columns : tuple of str
+        The table columns (GADF and gammapy) of the centre, the lower and the upper edge
+        (``e_ref, e_min, e_max``; ``time, time_min, time_max``; ...).
+    unit_kind : str
+        ``"energy"``, ``"time"``, ``"dimensionless"`` or ``"angle"``: the physical type of the numbers.
+    scale : str
+        ``"log"`` (the centre of merged bins is the geometric mean of the edges) or ``"linear"`` (the
+        arithmetic midpoint ``lo + (hi - lo) / 2``).
+    bounds : str
+        The name of the CF bounds variable (shape ``(dim, 2)``) in netCDF and zarr.
+    long_names : tuple of str
+        Words for the centre, the lower and the upper edge (plots, netCDF ``long_name``).
+    cf_bounds : str
+        ``"edges"``: the edges *are* the bounds (the CF encoding moves them into the bounds variable, in
+        the centre's unit, and back). ``"derived"`` (``time``, whose centre is a calendar date): the
+        bounds are computed from the edges in the centre's CF unit and written beside the edges, which
+        are kept unchanged (exact); readers drop them.
+    centre_value : str or None
+        Where the centre column of a table is read to when the centre coordinate is not a plain number
+        (``time``: the ``time`` column is the instant ``time_value``; the ``time`` labels are dates).
+    """
+
+    dim: str
+    centre: str
+    min_name: str
+    max_name: str
+    file_columns: tuple[str, str, str]
+    unit_kind: str
+    scale: str
+    bounds: str
+    long_names: tuple[str, str, str]
+    cf_bounds: str = "edges"
+    centre_value: str | None = None
+
+    @property
+    def edges(self) -> tuple[str, str]:
+        """``(min_name, max_name)``."""
+        return (self.min_name, self.max_name)
+
+    @property
+    def coords(self) -> tuple[str, str, str]:
+        """``(centre, min_name, max_name)``."""
+        return (self.centre, self.min_name, self.max_name)
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """Table column -> Dataset coordinate (the centre column to :attr:`centre_value` when set)."""
+        centre = self.centre_value or self.centre
+        return dict(zip(self.file_columns, (centre, self.min_name, self.max_name), strict=True))
+
+    @property
+    def long_name_of(self) -> dict[str, str]:
+        """Coordinate name -> long name."""
+        return dict(zip(self.coords, self.long_names, strict=True))
+
+    def midpoint(self, lo, hi):
+        """The centre of bins ``[lo, hi]`` on this axis' scale (arrays or numbers): ``sqrt(lo * hi)`` on a
+        log scale, ``lo + 0.5 * (hi - lo)`` on a linear one (as :func:`fluxds.timeaxis.time_coords`)."""
+        import numpy as np
+
+        if self.scale == "log":
+            return np.sqrt(lo * hi)
+        return lo + 0.5 * (hi - lo)
+
+
+BINNED_AXES: dict[str, BinnedAxis] = {
+    a.dim: a
+    for a in (
+        BinnedAxis(
+            ENERGY,
+            ENERGY,
+            ENERGY_MIN,
+            ENERGY_MAX,
+            ("e_ref", "e_min", "e_max"),
+            "energy",
+            "log",
+            "energy_bounds",
+            (ENERGY_LONG_NAMES[ENERGY], ENERGY_LONG_NAMES[ENERGY_MIN], ENERGY_LONG_NAMES[ENERGY_MAX]),
+        ),
+        BinnedAxis(
+            "time",
+            "time",
+            "time_min",
+            "time_max",
+            ("time", "time_min", "time_max"),
+            "time",
+            "linear",
+            "time_bounds",
+            ("centre of the time bin", "start of the time bin", "end of the time bin"),
+            cf_bounds="derived",
+            centre_value="time_value",
+        ),
+        BinnedAxis(
+            "phase",
+            "phase",
+            "phase_min",
+            "phase_max",
+            ("phase", "phase_min", "phase_max"),
+            "dimensionless",
+            "linear",
+            "phase_bounds",
+            ("centre of the phase bin", "lower edge of the phase bin", "upper edge of the phase bin"),
+        ),
+        BinnedAxis(
+            "region",
+            "x_ref",
+            "x_min",
+            "x_max",
+            ("x_ref", "x_min", "x_max"),
+            "angle",
+            "linear",
+            "x_bounds",
+            (
+                "projected distance of the region (bin centre)",
+                "lower edge of the projected-distance bin",
+                "upper edge of the projected-distance bin",
+            ),
+        ),
+    )
+}
+
+
+def binned_axis(dim) -> BinnedAxis | None:
+    """The :class:`BinnedAxis` of dimension ``dim``, or None when ``dim`` is not a binned axis."""
+    return BINNED_AXES.get(str(dim))
+
 
 # Suffixes of a measured quantity, with what each means.
 MEASUREMENT_SUFFIXES: dict[str, str] = {

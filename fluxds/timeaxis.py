@@ -25,22 +25,26 @@ import numpy as np
 import xarray as xr
 from astropy.time import Time, TimeDelta
 
+from fluxds import schema
 from fluxds.errors import FormatError, SchemaError, TimeValueError, UnitError
 from fluxds.units import format_unit, parse_unit
 
 __all__ = ["TIME", "TIME_MIN", "TIME_MAX", "TIME_VALUE", "NUMERIC_TIME_COORDS", "MJD_RANGE",
            "time_scale_from_timesys", "time_coords", "time_coords_from_astropy",
            "astropy_time", "astropy_times", "time_reference", "time_keywords", "check_time_reference",
-           "check_mjd", "check_times", "check_gti", "time_labels", "shared_time_bins_problem"]  # fmt: skip
+           "check_mjd", "check_times", "check_gti", "time_labels", "edge_labels",
+           "shared_time_bins_problem"]  # fmt: skip
 
-TIME = "time"
-TIME_MIN = "time_min"
-TIME_MAX = "time_max"
-TIME_VALUE = "time_value"
+# the names come from the schema's description of the binned axis ``time``
+_AXIS = schema.BINNED_AXES["time"]
+TIME = _AXIS.dim
+TIME_MIN = _AXIS.min_name
+TIME_MAX = _AXIS.max_name
+TIME_VALUE = _AXIS.centre_value
 NUMERIC_TIME_COORDS = (TIME_MIN, TIME_MAX, TIME_VALUE)
 _LONG_NAMES = {
-    TIME_MIN: "start of the time bin",
-    TIME_MAX: "end of the time bin",
+    TIME_MIN: _AXIS.long_name_of[TIME_MIN],
+    TIME_MAX: _AXIS.long_name_of[TIME_MAX],
     TIME_VALUE: "time of the measurement (the file's TIME column)",
 }
 #: The absolute times fluxds accepts (MJD, inclusive): 1678-03-05 to 2261-05-08. Calendar dates are
@@ -490,6 +494,38 @@ def time_labels(ds: xr.Dataset) -> np.ndarray | None:
     reference = {k: ref[k] for k in ("unit", "mjdrefi", "mjdreff")}
     check_times(centre, **reference, what=f"the {name} of the time bins")
     return _datetime64(centre, *reference.values(), ref["scale"], "")
+
+
+def edge_labels(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray] | None:
+    """The bin edges ``time_min``/``time_max`` as ``datetime64[ns]`` calendar dates in the Dataset's time
+    scale, computed as :func:`time_labels` computes the centres (so that each centre lies between its
+    edges), or ``None`` without edges and their reference attributes.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A light curve.
+
+    Returns
+    -------
+    tuple of numpy.ndarray, or None
+        ``(start, stop)``.
+    """
+    if shared_time_bins_problem(ds) or TIME_MIN not in ds.coords or TIME_MAX not in ds.coords:
+        return None
+    try:
+        ref = time_reference(ds[TIME_MIN])
+    except SchemaError:
+        return None
+    reference = {k: ref[k] for k in ("unit", "mjdrefi", "mjdreff")}
+    out = []
+    for name in (TIME_MIN, TIME_MAX):
+        values = np.asarray(ds[name].values, dtype=np.float64)
+        if values.ndim != 1:
+            return None
+        check_times(values, **reference, what=f"the {name} of the time bins")
+        out.append(_datetime64(values, *reference.values(), ref["scale"], ""))
+    return out[0], out[1]
 
 
 def time_reference(var: xr.DataArray | xr.Variable, where: str = "") -> dict:

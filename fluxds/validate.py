@@ -12,7 +12,10 @@ from fluxds import schema
 from fluxds.errors import PhysicsWarning, SchemaError, UnitError
 from fluxds.timeaxis import shared_time_bins_problem
 
-__all__ = ["validate", "order_problems", "physics_problems", "check_physics"]
+__all__ = ["validate", "order_problems", "binned_axis_problems", "physics_problems", "check_physics"]
+
+
+_TIME = schema.BINNED_AXES["time"]
 
 
 # --- order and uniqueness of coordinates (H5 hardening) ---------------------------------------------
@@ -26,10 +29,27 @@ def _as_numbers(values: np.ndarray) -> np.ndarray | None:
 
 
 def _not_increasing(ds: xr.Dataset, name: str) -> str | None:
+    """Bins in increasing order along their dimension; in a collection, within each member (the points
+    of a member follow each other in increasing order, members may overlap: see :mod:`fluxds.collection`)."""
+    from fluxds.collection import member_codes, member_label, not_increasing_within_members
+
     values = np.asarray(ds[name].values)
     numbers = _as_numbers(values)
     if numbers is None or numbers.ndim != 1 or numbers.size < 2:
         return None
+    label = member_label(ds, ds[name].dims[0])
+    if label is not None:
+        codes = member_codes(ds[label].values)
+        j = not_increasing_within_members(numbers, codes)
+        if j is None:
+            return None
+        i = int(np.flatnonzero(codes[:j] == codes[j])[-1])
+        unit = ds[name].attrs.get("units", "")
+        return (
+            f"coordinate {name!r} must increase strictly within each {label!r} along {ds[name].dims[0]!r}; "
+            f"{label} {ds[label].values[j]!s}: found {values[i]} {unit} at index {i} then {values[j]} {unit} "
+            f"at index {j}".replace("  ", " ")
+        )
     bad = np.flatnonzero(~(np.diff(numbers) > 0))
     if not len(bad):
         return None
@@ -61,7 +81,8 @@ def order_problems(ds: xr.Dataset) -> list[str]:
     then 2.0 TeV at index 2
     """
     problems = []
-    for name in (schema.ENERGY_MIN, schema.ENERGY_MAX, schema.ENERGY, "time_min", "time_max"):
+    time_min, time_max = _TIME.edges
+    for name in (schema.ENERGY_MIN, schema.ENERGY_MAX, schema.ENERGY, time_min, time_max):
         if name in ds.coords:
             problem = _not_increasing(ds, name)
             if problem:
@@ -69,17 +90,17 @@ def order_problems(ds: xr.Dataset) -> list[str]:
     problem = shared_time_bins_problem(ds)  # issue 13 item 15: different time bins stacked by hand
     if problem:
         problems.append(problem)
-    elif "time_min" in ds.coords and "time_max" in ds.coords:
-        lo, hi = _as_numbers(ds["time_min"].values), _as_numbers(ds["time_max"].values)
+    elif time_min in ds.coords and time_max in ds.coords:
+        lo, hi = _as_numbers(ds[time_min].values), _as_numbers(ds[time_max].values)
         if lo is not None and hi is not None and lo.shape == hi.shape:
             bad = np.flatnonzero(~(lo < hi))
             if len(bad):
                 i = int(bad[0])
                 problems.append(
-                    f"time bin {i} has time_min={ds['time_min'].values[i]} >= "
-                    f"time_max={ds['time_max'].values[i]}; expected time_min < time_max"
+                    f"time bin {i} has time_min={ds[time_min].values[i]} >= "
+                    f"time_max={ds[time_max].values[i]}; expected time_min < time_max"
                 )
-    if "source" in ds.coords and ds["source"].ndim == 1:
+    if "source" in ds.coords and ds["source"].dims == ("source",):  # a member label may repeat names
         names, counts = np.unique(np.asarray(ds["source"].values), return_counts=True)
         if (counts > 1).any():
             problems.append(
@@ -128,6 +149,56 @@ def _energy_problems(ds: xr.Dataset) -> list[str]:
             problems.append(f"energy bin {i} has energy_min={lo[i]} >= energy_max={hi[i]} (in the same unit)")
     elif (schema.ENERGY_MIN in ds.coords) != (schema.ENERGY_MAX in ds.coords):
         problems.append("energy bin edges need both 'energy_min' and 'energy_max'")
+    return problems
+
+
+def binned_axis_problems(ds: xr.Dataset) -> list[str]:
+    """The edges of the binned axes other than energy and time (which have their own, stricter checks):
+    both or neither, one value per bin, finite, and ``min <= max`` in every bin. Any range is accepted
+    (a phase beyond [0, 1], a wrapped bin).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+
+    Returns
+    -------
+    list of str
+        One message per problem.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset(coords={"phase_min": ("phase", [0.0, 0.5]), "phase_max": ("phase", [0.5, 0.4])})
+    >>> binned_axis_problems(ds)
+    ['phase bin 1 has phase_min=0.5 > phase_max=0.4; expected phase_min <= phase_max']
+    """
+    problems = []
+    for axis in schema.BINNED_AXES.values():
+        if axis.dim in (schema.ENERGY, _TIME.dim) or axis.dim not in ds.dims:
+            continue
+        present = [e for e in axis.edges if e in ds.coords]
+        if len(present) == 1:
+            problems.append(f"{axis.dim} bin edges need both {axis.min_name!r} and {axis.max_name!r}")
+        numbers = {}
+        for name in (axis.centre, *present):
+            values = np.asarray(ds[name].values) if name in ds.coords else np.array([])
+            if values.dtype.kind not in "iuf":
+                continue  # a text dimension coordinate (region names), or none
+            numbers[name] = values
+            bad = np.flatnonzero(~np.isfinite(values))
+            if len(bad):
+                i = int(bad[0])
+                problems.append(f"coordinate {name!r} must be finite; found {values.flat[i]} at index {i}")
+        lo, hi = numbers.get(axis.min_name), numbers.get(axis.max_name)
+        if lo is not None and hi is not None and lo.shape == hi.shape:
+            with np.errstate(invalid="ignore"):
+                bad = np.flatnonzero(lo > hi)
+            if len(bad):
+                i = int(bad[0])
+                problems.append(
+                    f"{axis.dim} bin {i} has {axis.min_name}={lo.flat[i]} > {axis.max_name}={hi.flat[i]}; "
+                    f"expected {axis.min_name} <= {axis.max_name}"
+                )
     return problems
 
 
@@ -206,7 +277,8 @@ def validate(ds: xr.Dataset, *, where: str = "") -> xr.Dataset:
     """
     if not isinstance(ds, xr.Dataset):
         raise SchemaError(f"expected an xarray.Dataset, got {type(ds).__name__}")
-    problems = _energy_problems(ds) + order_problems(ds) + _variable_problems(ds) + _attr_problems(ds)
+    problems = _energy_problems(ds) + order_problems(ds) + binned_axis_problems(ds)
+    problems += _variable_problems(ds) + _attr_problems(ds)
     if problems:
         label = f"{where}: " if where else ""
         raise SchemaError(f"{label}not a valid fluxds Dataset", problems=problems)

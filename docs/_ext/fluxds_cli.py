@@ -23,9 +23,9 @@ WIDTH = "100"  # argparse wraps at $COLUMNS
 
 def cli_help(command: str | None = None) -> str:
     """The ``fluxds [command] --help`` text."""
-    from fluxds.cli import _parser
+    from fluxds.cli.parser import build_parser
 
-    parser = _parser()
+    parser = build_parser()
     if command:
         actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
         choices = actions[0].choices if actions else {}

@@ -11,6 +11,7 @@ safe writing in ``output/``. See ``docs/package_map.md``.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 from pathlib import Path
 
@@ -196,6 +197,27 @@ def _refuse_container(path: Path, fmt: Format) -> None:
         )
 
 
+#: the options :func:`write` itself passes to every writer (not the format's own)
+_WRITE_ARGUMENTS = ("sed_type", "overwrite")
+
+
+def _check_write_options(writer, fmt: Format, path, options: dict) -> None:
+    """Refuse options the format's writer does not take, naming the file, the format, the option and the
+    options it takes (issue 15 item 2: not the writer's raw ``TypeError``)."""
+    parameters = list(inspect.signature(writer).parameters.values())
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    named = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    takes = [p.name for p in parameters[2:] if p.kind in named and p.name not in _WRITE_ARGUMENTS]
+    unknown = [name for name in options if name not in takes]
+    if unknown:
+        raise FormatError(
+            f"{path}: the {fmt.name!r} format has no write option {', '.join(map(repr, unknown))}; "
+            f"it takes {', '.join(f'{n}=' for n in takes) or 'no option'} besides format=, sed_type= and "
+            "overwrite="
+        )
+
+
 def write(
     ds: xr.Dataset,
     path: str | os.PathLike,
@@ -210,6 +232,7 @@ def write(
     if fmt.writer is None:
         raise UnknownFormatError(f"{path}: fluxds reads {fmt.name!r} but does not write it")
     writer = _entry_point(fmt.writer, fmt.name, path)
+    _check_write_options(writer, fmt, path, kwargs)
     if fmt.takes_sed_type:
         writer(ds, path, sed_type=sed_type, overwrite=overwrite, **kwargs)
         return

@@ -11,6 +11,10 @@ table holds one row per combination of bins, in the order ``numpy.meshgrid`` (``
 Dimension names: the energy axis (columns ``E_MIN``/``E_MAX`` or ``ENERGY``) is ``energy``; gammapy's
 likelihood-scan axis ``DNDE_BIN`` (and ``SCAN``, ``NORM``) is ``scan``; any other axis keeps its name in
 lower case (``DATASET`` -> ``dataset``).
+
+The energies and the per-energy columns (``REF_DNDE`` ...) of such a table are read by the one pair of
+helpers :func:`energy_bounds` and :func:`per_energy_columns`, for WCS maps, HEALPix maps and TS cubes
+alike (energy column names: :data:`fluxds.io.vocabulary.ENERGY_COLUMN_ALIASES`).
 """
 
 from __future__ import annotations
@@ -21,13 +25,15 @@ import astropy.units as u
 import numpy as np
 from astropy.io import fits
 
-from fluxds.errors import FormatError
+from fluxds.errors import FormatError, Problems
+from fluxds.io.vocabulary import BANDS_AXIS_COLUMNS, ENERGY_COLUMN_ALIASES, canonical_column, energy_columns
 from fluxds.units import format_unit, parse_unit
 
-__all__ = ["Axis", "read_axes", "bands_hdu", "SCAN_AXIS_NAMES"]
+__all__ = ["Axis", "read_axes", "bands_hdu", "SCAN_AXIS_NAMES", "energy_bounds", "per_energy_columns"]
 
 SCAN_AXIS_NAMES = {"dnde_bin": "scan", "scan": "scan", "norm": "scan"}
-_ENERGY_COLUMNS = {"ENERGY": "e_ref", "E_REF": "e_ref", "E_MIN": "e_min", "E_MAX": "e_max"}
+#: the unit of energy columns without one in an ``EBOUNDS`` table (the Fermi and GADF TS-cube convention)
+EBOUNDS_UNIT = "keV"
 _INTERP = {"energy": "log", "scan": "lin"}
 
 
@@ -77,22 +83,107 @@ def _column(table: fits.FITS_rec, hdu: fits.BinTableHDU, name: str, where: str):
     return u.Quantity(data, parse_unit(col.unit, where=f"{where}, column {name!r}"), copy=False)
 
 
-def _energy_axis(hdu, table, names: list[str], rows, size: int, where: str) -> Axis:
-    values = {}
-    candidates = list(dict.fromkeys([*names, "ENERGY", "E_REF", "E_MIN", "E_MAX"]))
-    present = {n.upper() for n in hdu.columns.names}
-    for name in candidates:
-        if name in _ENERGY_COLUMNS and name in present:
-            q = _column(table, hdu, name, where)[rows]
-            if not isinstance(q, u.Quantity) or q.unit.physical_type != "energy":
+def _table_columns(table) -> dict[str, tuple[np.ndarray, object]]:
+    """Column name -> (values, unit or None) of a FITS table HDU or an astropy Table."""
+    if isinstance(table, fits.BinTableHDU):
+        data = table.data
+        return {
+            col.name: (np.asarray(data[col.name]) if data is not None else np.zeros(0), col.unit or None)
+            for col in table.columns
+        }
+    return {name: (np.asarray(table[name]), table[name].unit or None) for name in table.colnames}
+
+
+def energy_bounds(
+    table, where: str, *, rows: np.ndarray | None = None, default_unit: str | None = None
+) -> dict[str, u.Quantity]:
+    """The energies of a ``BANDS``/``EBOUNDS`` table: the one reader of them (WCS and HEALPix maps, TS cubes).
+
+    Parameters
+    ----------
+    table : astropy.io.fits.BinTableHDU or astropy.table.Table
+    where : str
+        The file and HDU, for messages.
+    rows : ndarray, optional
+        The rows of the energy axis (a table of several axes holds one row per combination of bins).
+    default_unit : str, optional
+        The unit of energy columns without one; default :data:`EBOUNDS_UNIT` (keV) for a table HDU named
+        ``EBOUNDS``, else none: such a column is refused.
+
+    Returns
+    -------
+    dict
+        ``e_ref``/``e_min``/``e_max`` -> float64 Quantity, those present (the names:
+        :func:`fluxds.io.vocabulary.energy_columns`).
+
+    Raises
+    ------
+    FormatError
+        Every bad energy column at once (no unit, not an energy, not numbers), or no energy column.
+    """
+    columns = _table_columns(table)
+    if default_unit is None and str(getattr(table, "name", "")).upper() == "EBOUNDS":
+        default_unit = EBOUNDS_UNIT
+    problems = Problems(where)
+    out = {}
+    for key, name in energy_columns(columns).items():
+        with problems.check():
+            data, given = columns[name]
+            if data.dtype.kind not in "fiu":
+                raise FormatError(f"{where}: column {name!r} holds {data.dtype}, expected energies (numbers)")
+            given = given or default_unit
+            unit = parse_unit(given, where=f"{where}, column {name!r}") if given else None
+            if unit is None or unit.physical_type != "energy":
                 raise FormatError(
                     f"{where}: column {name!r} must hold energies with a unit (TUNIT), found "
-                    f"{getattr(q, 'unit', 'no unit')}"
+                    f"{unit or 'no unit'}"
                 )
-            values.setdefault(_ENERGY_COLUMNS[name], q)
-    if "e_ref" not in values and "e_min" not in values:
-        raise FormatError(f"{where}: the energy axis needs E_MIN/E_MAX or ENERGY columns")
-    return Axis("energy", size, values, "ENERGY")
+            values = data.astype(np.float64)
+            out[key] = u.Quantity(values if rows is None else values[rows], unit, copy=False)
+    if not problems and "e_ref" not in out and "e_min" not in out:
+        names = "/".join(n.upper() for n in ENERGY_COLUMN_ALIASES)
+        problems.add(FormatError(f"{where}: no energy columns ({names}); columns: {list(columns)}"))
+    problems.raise_if_any()
+    return out
+
+
+def per_energy_columns(table, where: str) -> dict[str, tuple[np.ndarray, str]]:
+    """The per-energy columns of a single-axis ``BANDS``/``EBOUNDS`` table (``REF_DNDE``, ``REF_FLUX`` ...:
+    the reference fluxes fluxds and fermipy write there): every column that does not describe the axis
+    (:data:`fluxds.io.vocabulary.BANDS_AXIS_COLUMNS`), by its fluxds name (``REF_DFDE`` -> ``ref_dnde``).
+
+    Parameters
+    ----------
+    table : astropy.io.fits.BinTableHDU or astropy.table.Table
+    where : str
+        The file and HDU, for messages.
+
+    Returns
+    -------
+    dict
+        name -> (float64 values, unit text, ``""`` for none).
+
+    Raises
+    ------
+    FormatError, UnitError
+        Every bad column at once: text, vectors, an unreadable unit.
+    """
+    problems = Problems(where)
+    out = {}
+    for name, (data, unit) in _table_columns(table).items():
+        if name.upper() in BANDS_AXIS_COLUMNS:
+            continue
+        with problems.check():
+            if data.dtype.kind not in "fiu":
+                raise FormatError(f"{where}: column {name!r} holds text, expected numbers")
+            if data.ndim != 1:
+                raise FormatError(
+                    f"{where}: column {name!r} holds vectors, expected one number per energy bin"
+                )
+            text = format_unit(parse_unit(unit, where=f"{where}, column {name!r}")) if unit else ""
+            out[canonical_column(name)] = (data.astype(np.float64), text)
+    problems.raise_if_any()
+    return out
 
 
 def read_axes(hdu: fits.BinTableHDU, sizes: list[int], *, where: str) -> list[Axis]:
@@ -137,8 +228,8 @@ def read_axes(hdu: fits.BinTableHDU, sizes: list[int], *, where: str) -> list[Ax
         rows = np.flatnonzero(mask)[np.argsort(grid[k][mask], kind="stable")]
         if rows.size != size:
             raise FormatError(f"{where}: axis {names[0]} has {rows.size} rows in the table, expected {size}")
-        if names[0] in _ENERGY_COLUMNS:
-            axes.append(_energy_axis(hdu, table, names, rows, size, where))
+        if names[0].lower() in ENERGY_COLUMN_ALIASES:
+            axes.append(Axis("energy", size, energy_bounds(hdu, where, rows=rows), "ENERGY"))
             continue
         stem = names[0].removesuffix("_MIN")
         dim = SCAN_AXIS_NAMES.get(stem.lower(), stem.lower())

@@ -3,7 +3,8 @@
 A table is an :class:`astropy.table.Table`, one row per energy bin; the FITS, ECSV and HDF5 modules
 only move tables in and out of files. What is read:
 
-- column names in any case, older spellings (``REF_DFDE``) mapped by :data:`fluxds.schema.COLUMN_ALIASES`;
+- column names in any case, older spellings (``REF_DFDE``, ``E_CTR``) mapped by
+  :data:`fluxds.io.vocabulary.COLUMN_ALIASES`;
 - energies ``e_ref`` and/or ``e_min``/``e_max`` in any energy unit;
 - ``SED_TYPE`` from the table meta, or guessed from the columns; ``UL_CONF`` kept exactly;
 - the GADF/fermipy log-likelihood columns turned into the -2 log L statistics of the likelihood form:
@@ -15,6 +16,10 @@ only move tables in and out of files. What is read:
 - ``ul_sidedness = "one-sided"`` for a table fermipy wrote (:func:`ul_sidedness_of_producer`): its
   ``UL_CONF = 0.95`` limits are one-sided (a rise of 2.71, not gammapy's 3.84);
 - the attributes fluxds wrote itself, from the JSON text in the meta key ``FDSATTRS``.
+
+Every problem of a table is reported at once (:class:`fluxds.errors.Problems`): each bad column, the SED
+type, the energies and the units, and, when the table cannot be read, the negative uncertainties and
+reference fluxes it holds (which :func:`fluxds.read` reports for a table that reads).
 
 What is written: the columns of the requested SED type, ``e_ref``/``e_min``/``e_max``, and beside them
 the likelihood form itself (``norm*`` and ``ref_dnde``/``ref_flux``/``ref_eflux``: the spec allows several
@@ -32,9 +37,9 @@ import xarray as xr
 from astropy.table import Table
 
 from fluxds import schema
-from fluxds.construct import EDGES_DERIVED, EDGES_ORIGIN_ATTR, EREF_DERIVED, from_sed
+from fluxds.construct import EDGES_DERIVED, EDGES_ORIGIN_ATTR, EREF_DERIVED, column_problems, from_sed
 from fluxds.convert import to_sed_type
-from fluxds.errors import FormatError, ModelError, UnitError
+from fluxds.errors import FluxdsError, FormatError, ModelError, Problems, UnitError
 from fluxds.io.gti import gti_from_json
 from fluxds.io.keywords import (
     META_ATTRS,
@@ -61,6 +66,7 @@ from fluxds.io.keywords import (
     standard_meta,
     table_meta,
 )
+from fluxds.io.vocabulary import ERROR_SUFFIXES, REFERENCE_VARIABLES, SED_STEMS, canonical_column
 from fluxds.models import model_from_json
 from fluxds.units import format_unit, parse_unit
 
@@ -72,6 +78,7 @@ __all__ = [
     "normalised_columns",
     "units_option",
     "loglike_to_stat",
+    "negative_column_problems",
 ]
 
 
@@ -79,11 +86,12 @@ _VECTOR_DIMS = ("scan", "dataset")
 # Energy columns a table of each SED type must hold even when they were derived (GADF's required
 # columns; gammapy also needs all three for likelihood tables). Derived ones are flagged in FDSATTRS.
 _ENERGY_COLUMNS_NEEDED = {
-    "norm": ("e_ref", "e_min", "e_max"),
-    "dnde": ("e_ref",),
-    "e2dnde": ("e_ref",),
-    "flux": ("e_min", "e_max"),
-    "eflux": ("e_min", "e_max"),
+    name: ("e_ref", "e_min", "e_max")
+    if name == "norm"
+    else ("e_min", "e_max")
+    if kind.needs_edges
+    else ("e_ref",)
+    for name, kind in schema.SED_TYPES.items()
 }
 _DERIVED_FLAGS = (
     ("_energy_ref_derived", (schema.ENERGY,), EREF_DERIVED),
@@ -92,6 +100,7 @@ _DERIVED_FLAGS = (
 _OTHER_LAYOUTS = {
     "light-curve": {"time_min", "time_max", "time", "time_bin_start"},
     "flux-profile": {"x_min", "x_max", "x_ref"},
+    "phase-curve": {"phase_min", "phase_max"},
 }
 
 
@@ -111,11 +120,13 @@ def resolve_sed_type(sed_type: str | None, meta: dict[str, Any], columns, where:
 
 
 def guess_sed_type(names: list[str]) -> str | None:
-    """The SED type a set of (normalised) column names holds, or None."""
+    """The SED type a set of (normalised) column names holds, or None: ``likelihood`` for norms with a
+    reference flux, else the first SED stem present (:data:`~fluxds.io.vocabulary.SED_STEMS`), else
+    ``likelihood`` for norms alone."""
     names = set(names)
     if "norm" in names and ({"ref_dnde", "ref_flux", "ref_eflux"} & names):
         return schema.LIKELIHOOD
-    for stem in ("e2dnde", "dnde", "eflux", "flux"):
+    for stem in SED_STEMS:
         if stem in names:
             return stem
     if "norm" in names:
@@ -123,29 +134,56 @@ def guess_sed_type(names: list[str]) -> str | None:
     return None
 
 
-def normalised_columns(table: Table, where: str, units: dict[str, str]) -> dict[str, Any]:
+def normalised_columns(
+    table: Table, where: str, units: dict[str, str], problems: Problems | None = None
+) -> dict[str, Any]:
+    """The columns of a table by their fluxds names (lower case, aliases mapped), as Quantities where they
+    have a unit, checked one by one.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+    where : str
+        The file and HDU, for messages.
+    units : dict
+        Units for columns that carry none (see :func:`units_option`).
+    problems : Problems, optional
+        Collects the problem of each bad column (left out of the result) instead of raising; without it
+        every bad column is raised at once.
+
+    Returns
+    -------
+    dict
+    """
+    collect = Problems(where) if problems is None else problems
     columns: dict[str, Any] = {}
     for raw in table.colnames:
-        name = raw.lower()
-        name = schema.COLUMN_ALIASES.get(name, name)
-        if name in columns:
-            raise FormatError(f"{where}: columns {raw!r} and another both mean {name!r}")
-        col = table[raw]
-        given = col.unit if col.unit else units.get(name)
-        unit = parse_unit(given, where=f"{where}, column {raw!r}") if given else None
-        data = np.asarray(col)
-        if not data.dtype.isnative:
-            data = data.astype(data.dtype.newbyteorder("="))  # FITS is big-endian
-        if data.dtype.kind in "SU" and name != "source":
-            raise FormatError(f"{where}: column {raw!r} holds text, expected numbers")
-        if unit is None and needs_unit(name):
-            raise UnitError(
-                f"{where}: column {raw!r} has no unit, and {name!r} has a physical dimension; pass "
-                f"units={{{name!r}: ...}} to say which, or units='gadf' for the units the GADF spec "
-                "recommends (MeV, MeV-1 cm-2 s-1, cm-2 s-1, MeV cm-2 s-1)"
-            )
-        columns[name] = data * unit if unit is not None else data
+        with collect.check():
+            name, value = _normalised_column(table[raw], raw, where, units, columns)
+            columns[name] = value
+    if problems is None:
+        collect.raise_if_any()
     return columns
+
+
+def _normalised_column(col, raw: str, where: str, units: dict[str, str], columns: dict) -> tuple[str, Any]:
+    name = canonical_column(raw)
+    if name in columns:
+        raise FormatError(f"{where}: columns {raw!r} and another both mean {name!r}")
+    given = col.unit if col.unit else units.get(name)
+    unit = parse_unit(given, where=f"{where}, column {raw!r}") if given else None
+    data = np.asarray(col)
+    if not data.dtype.isnative:
+        data = data.astype(data.dtype.newbyteorder("="))  # FITS is big-endian
+    if data.dtype.kind in "SU" and name != "source":
+        raise FormatError(f"{where}: column {raw!r} holds text, expected numbers")
+    if unit is None and needs_unit(name):
+        raise UnitError(
+            f"{where}: column {raw!r} has no unit, and {name!r} has a physical dimension; pass "
+            f"units={{{name!r}: ...}} to say which, or units='gadf' for the units the GADF spec "
+            "recommends (MeV, MeV-1 cm-2 s-1, cm-2 s-1, MeV cm-2 s-1)"
+        )
+    return name, data * unit if unit is not None else data
 
 
 def needs_unit(name: str) -> bool:
@@ -165,7 +203,7 @@ def units_option(units: dict[str, str] | str | None, where: str) -> dict[str, st
         if units.lower() != "gadf":
             raise FormatError(f"{where}: units={units!r}; expected a dict of column -> unit, or 'gadf'")
         return dict(schema.GADF_RECOMMENDED_UNITS)
-    return {schema.COLUMN_ALIASES.get(k.lower(), k.lower()): v for k, v in units.items()}
+    return {canonical_column(k): v for k, v in units.items()}
 
 
 def loglike_to_stat(columns: dict[str, Any]) -> None:
@@ -219,6 +257,49 @@ def ul_sidedness_of_producer(meta: dict[str, Any], columns: set[str]) -> str | N
     return None
 
 
+def negative_column_problems(columns: dict[str, Any], where: str, *, rows: str = "row") -> list[FormatError]:
+    """The columns holding negative uncertainties (``*_err*``) or reference values (``ref_*``), one
+    problem each: what :func:`fluxds.validate.physics_problems` reports of a Dataset, found in the raw
+    columns, for a table that cannot be read for other reasons (so that every problem shows at once).
+
+    Parameters
+    ----------
+    columns : dict
+        Normalised columns (:func:`normalised_columns`).
+    where : str
+        The file and HDU, for messages.
+    rows : str
+        What a row of the table is (``row``, ``energy bin``, ``region``), for messages.
+
+    Returns
+    -------
+    list of FormatError
+    """
+    found = []
+    for name, value in columns.items():
+        if not (name.endswith(ERROR_SUFFIXES) or name in REFERENCE_VARIABLES):
+            continue
+        values = np.asarray(getattr(value, "value", value))
+        if values.dtype.kind != "f" or not values.size:
+            continue
+        negative = values < 0
+        if negative.any():
+            first = int(np.flatnonzero(negative)[0])
+            row = int(np.unravel_index(first, values.shape)[0])
+            what = (
+                "an uncertainty is a magnitude, never negative"
+                if name.endswith(ERROR_SUFFIXES)
+                else "the reference model is a photon spectrum, never negative"
+            )
+            found.append(
+                FormatError(
+                    f"{where}: column {name!r} has {int(negative.sum())} negative value(s), first "
+                    f"{float(values.flat[first])!r} in {rows} {row}; {what}"
+                )
+            )
+    return found
+
+
 def dataset_from_table(
     table: Table,
     *,
@@ -261,20 +342,34 @@ def dataset_from_table(
                 "time bin or region with energy vectors; this version of fluxds reads GADF SED tables "
                 "(one row per energy bin) only"
             )
-    columns = normalised_columns(table, where, units_option(units, where))
+    problems = Problems(where)  # every problem of the table, reported at once
+    columns = normalised_columns(table, where, units_option(units, where), problems)
+    unread = {canonical_column(raw) for raw in table.colnames} - set(columns)  # bad columns, reported
     sidedness = ul_sidedness_of_producer(meta, set(columns))
     loglike_to_stat(columns)
-    sed = resolve_sed_type(sed_type, meta, columns, where)
-    stem = schema.sed_type(sed).name
-    if stem not in columns:
-        raise FormatError(
-            f"{where}: SED_TYPE {sed!r} needs a column {stem!r}; columns: {', '.join(table.colnames)}"
+    sed = None
+    with problems.check():  # an unreadable column still names the SED type
+        sed = resolve_sed_type(sed_type, meta, [*columns, *sorted(unread)], where)
+    stem = schema.sed_type(sed).name if sed is not None else None
+    if stem is not None and stem not in columns and stem not in unread:
+        problems.add(
+            FormatError(
+                f"{where}: SED_TYPE {sed!r} needs a column {stem!r}; columns: {', '.join(table.colnames)}"
+            )
         )
-    if "e_ref" not in columns and not ("e_min" in columns and "e_max" in columns):
-        raise FormatError(
-            f"{where}: energy columns missing: need 'e_ref', or 'e_min' and 'e_max'; "
-            f"columns: {', '.join(table.colnames)}"
+    has_energy = "e_ref" in columns or ("e_min" in columns and "e_max" in columns)
+    if not has_energy and not unread & {"e_ref", "e_min", "e_max"}:
+        problems.add(
+            FormatError(
+                f"{where}: energy columns missing: need 'e_ref', or 'e_min' and 'e_max'; "
+                f"columns: {', '.join(table.colnames)}"
+            )
         )
+    if problems:  # the table cannot be read: what else is wrong with the columns that were read
+        if sed is not None:
+            problems.extend(column_problems(sed, columns, where=where))
+        problems.extend(negative_column_problems(columns, where))
+        problems.raise_if_any()
     saved = attrs_from_meta(meta, where)
     energies = {k: columns.pop(k, None) for k in ("e_ref", "e_min", "e_max")}
     gti = meta.get("GTI")
@@ -289,19 +384,24 @@ def dataset_from_table(
             model = model_from_json(saved["reference_model"])
         except ModelError as exc:
             raise FormatError(f"{where}: reference model in {META_ATTRS}: {exc}") from None
-    ds = from_sed(
-        sed,
-        columns,
-        energy_ref=energies["e_ref"],
-        energy_min=energies["e_min"],
-        energy_max=energies["e_max"],
-        reference_model=model,
-        attrs=extra_attrs,
-        ul_conf=meta.get("UL_CONF"),
-        ul_sidedness=sidedness,
-        derive_edges=derive_edges or bool(saved and saved.get("_energy_edges_derived")),
-        where=where,
-    )
+    try:
+        ds = from_sed(
+            sed,
+            columns,
+            energy_ref=energies["e_ref"],
+            energy_min=energies["e_min"],
+            energy_max=energies["e_max"],
+            reference_model=model,
+            attrs=extra_attrs,
+            ul_conf=meta.get("UL_CONF"),
+            ul_sidedness=sidedness,
+            derive_edges=derive_edges or bool(saved and saved.get("_energy_edges_derived")),
+            where=where,
+        )
+    except FluxdsError as exc:  # with the negative values of the columns, if there are any
+        problems.add(exc)
+        problems.extend(negative_column_problems(columns, where))
+        problems.raise_if_any()
     if saved is not None:
         ds = ds.assign_coords(scalar_coords_from_json(saved.pop(SCALAR_COORDS_KEY, "{}"), where))
         ds = ds.assign(scalar_vars_from_json(saved.pop(SCALAR_VARS_KEY, "{}"), where))

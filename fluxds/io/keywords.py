@@ -17,9 +17,10 @@ import xarray as xr
 from astropy.table import Table
 
 from fluxds import schema
-from fluxds.confidence import ul_conf_from_n_sigma
+from fluxds.confidence import ul_conf_of
 from fluxds.construct import EDGES_DERIVED, EREF_DERIVED
 from fluxds.errors import FormatError
+from fluxds.io.vocabulary import META_ATTRS, STRUCTURAL_META, canonical_column
 
 
 def jsonable(value: Any) -> Any:
@@ -32,17 +33,11 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-META_ATTRS = "FDSATTRS"
-
-
 def header_json(value: Any) -> str:
     """JSON text for a FITS header keyword: ASCII, NaN/inf allowed, and no apostrophe (written as the
     JSON escape ``\\u0027``). A FITS string doubles an apostrophe, and astropy (8.0) reads ``''/`` or
     ``'' /`` inside a string as the string's end and a comment, losing the rest of the value."""
     return json.dumps(value, allow_nan=True).replace("'", "\\u0027")
-
-
-STRUCTURAL_META = {"SED_TYPE", "UL_CONF", META_ATTRS, "EXTNAME", "GTI", "SOURCE", "E_EDGES", "E_REF"}
 
 
 # issue 13 item 11: keywords that tell every reader an energy column was derived, not measured
@@ -80,14 +75,6 @@ def parse_attrs_json(text: str | None, where: str) -> dict[str, Any] | None:
     return attrs
 
 
-def ul_conf_of(ds: xr.Dataset) -> float | None:
-    """The upper limits' confidence level: the stored ``ul_conf``, else from ``n_sigma_ul``, else None."""
-    ul_conf = ds.attrs.get("ul_conf")
-    if ul_conf is None and ds.attrs.get("n_sigma_ul") is not None:
-        ul_conf = ul_conf_from_n_sigma(float(ds.attrs["n_sigma_ul"]))
-    return None if ul_conf is None else float(ul_conf)
-
-
 def encode_keyword_text(text: str) -> str:
     """Text a FITS header keeps unchanged as it is (printable ASCII, no leading/trailing blanks, no
     apostrophe, no enclosing double quotes); anything else as a JSON string literal (ASCII, quoted, see
@@ -114,7 +101,7 @@ def standard_meta(ds: xr.Dataset, sed_type: str) -> dict[str, Any]:
     """The keywords every table fluxds writes carries: ``SED_TYPE``, ``UL_CONF`` (exact), ``SOURCE`` for a
     scalar source name, ``GTI`` as JSON (a FITS writer moves it to a GTI HDU)."""
     meta: dict[str, Any] = {"SED_TYPE": sed_type}
-    ul_conf = ul_conf_of(ds)
+    ul_conf = ul_conf_of(ds.attrs)
     if ul_conf is not None:
         meta["UL_CONF"] = ul_conf
     if "source" in ds.coords and ds["source"].ndim == 0:
@@ -183,8 +170,7 @@ def column_descriptions(table: Table) -> dict[str, str]:
     for raw in table.colnames:
         text = table[raw].info.description
         if text:
-            name = raw.lower()
-            found[schema.COLUMN_ALIASES.get(name, name)] = str(text)
+            found[canonical_column(raw)] = str(text)
     return found
 
 

@@ -47,7 +47,8 @@ def pack_attrs(ds: xr.Dataset) -> str:
 
 
 def saved_attrs(header: fits.Header, where: str) -> dict | None:
-    """The JSON object of the keyword ``FDSATTRS``, or None when the file has none."""
+    """The JSON object of the keyword ``FDSATTRS`` of a map file's primary header (WCS and HEALPix maps, TS
+    cubes), or None when the file has none."""
     return parse_attrs_json(header.get(META_ATTRS), where)
 
 
@@ -68,6 +69,8 @@ def restore_attrs(ds: xr.Dataset, saved: dict | None) -> xr.Dataset:
 
 # --- producer metadata as real header keywords (issue 13 item 17) --------------------------------------
 _KEYWORD_RE = re.compile(r"^[A-Z0-9_-]{1,8}$")
+# the FITS structure of a header (not fluxds.io.vocabulary.STRUCTURAL_META, the table keywords every reader
+# turns into coordinates or attributes of their own): never producer metadata
 _STRUCTURAL = {"SIMPLE", "BITPIX", "NAXIS", "EXTEND", "PCOUNT", "GCOUNT", "XTENSION", "EXTNAME", "BUNIT",
                "BSCALE", "BZERO", "CHECKSUM", "DATASUM", "COMMENT", "HISTORY", META_ATTRS, ""}  # fmt: skip
 

@@ -34,7 +34,6 @@ import yaml
 
 from fluxds.errors import FormatError, ModelError, OverwriteError
 from fluxds.io.guard.yaml_safe import load_yaml
-from fluxds.io.keywords import parse_attrs_json
 from fluxds.io.output.atomic import atomic_path
 from fluxds.models import SpectralModel, Template, model_from_dict, model_from_json
 
@@ -158,9 +157,15 @@ def read_model_yaml(found: str | os.PathLike, *, keyword: str, where: str) -> tu
 
 
 def resolve_model(
-    keyword: str | None, saved: dict[str, Any] | None, fits_path: str | os.PathLike
+    keyword: str | None,
+    saved: dict[str, Any] | None,
+    fits_path: str | os.PathLike,
+    *,
+    where: str | None = None,
+    origin: str = "component",
 ) -> tuple[SpectralModel | None, str | None]:
-    """The reference model of a flux-map file and where it came from.
+    """The reference model of a map file (WCS or HEALPix) and where it came from: the one resolver of the
+    ``MODEL`` keyword.
 
     Parameters
     ----------
@@ -170,28 +175,39 @@ def resolve_model(
         The fluxds attributes embedded in the file (``FDSATTRS``); their ``reference_model`` wins.
     fits_path : path-like
         The FITS file (its folder is the only place the model YAML is looked for).
+    where : str, optional
+        The file and HDU for messages (default: ``fits_path``).
+    origin : {"component", "path"}
+        How the origin of a model from the YAML is worded: the keyword and the component's name
+        (``"gammapy model file <keyword> (MODEL keyword), component '<name>'"``, flux maps) or the YAML's
+        path (``"MODEL keyword: <path>"``, HEALPix maps): each family keeps the words its files have always
+        read with.
 
     Returns
     -------
     (SpectralModel or None, str or None)
-        The model and its origin; ``(None, None)`` when the file names no model.
+        The model and its origin (for an embedded model, the ``reference_model_origin`` saved with it);
+        ``(None, None)`` when the file names no model.
 
     Raises
     ------
     FormatError
-        The YAML is missing (naming every path tried) or unreadable.
+        The embedded model is invalid, or the YAML is missing (naming every path tried) or unreadable.
     """
     fits_path = str(fits_path)
+    where = fits_path if where is None else where
     if saved and saved.get("reference_model"):
         text = saved["reference_model"]
         try:
             return model_from_json(text), saved.get("reference_model_origin")
         except ModelError as exc:
-            raise FormatError(f"{fits_path}: reference model in FDSATTRS: {exc}") from None
+            raise FormatError(f"{where}: reference model in FDSATTRS: {exc}") from None
     if not keyword:
         return None, None
-    found = model_file_beside(str(keyword), Path(fits_path).parent, fits_path)
-    model, component = read_model_yaml(found, keyword=str(keyword), where=fits_path)
+    found = model_file_beside(str(keyword), Path(fits_path).parent, where)
+    model, component = read_model_yaml(found, keyword=str(keyword), where=where)
+    if origin == "path":
+        return model, f"MODEL keyword: {found}"
     return model, f"gammapy model file {keyword} (MODEL keyword), component {component!r}"
 
 
@@ -367,8 +383,3 @@ def remove_replaced_model(old_keyword: str | None, fits_path: Path, new_yaml: Pa
         old.unlink()
         return old
     return None
-
-
-def saved_attrs(text: str | None, where: str) -> dict[str, Any] | None:
-    """The fluxds attributes embedded as JSON (``FDSATTRS``), or None."""
-    return parse_attrs_json(text, where)

@@ -21,6 +21,7 @@ FAMILIES = (
     "wcs_map",  # quantity images, or an image with BANDS/EBOUNDS
     "lightcurve",  # time columns
     "flux_profile",  # x_min/x_max/x_ref columns
+    "fermi_catalog",  # an HDU LAT_Point_Source_Catalog, or Source_Name with Fermi band columns
     "sed_table",  # GADF SED tables: the default for FITS, ECSV, HDF5
     "cf",  # netCDF and zarr
 )

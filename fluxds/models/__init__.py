@@ -8,7 +8,14 @@ model dicts (YAML) too.
 
 from fluxds.models._base import SpectralModel
 from fluxds.models.curved import ExpCutoffPowerLaw, LogParabola
+from fluxds.models.cutoff import (
+    ExpCutoffPowerLaw3FGL,
+    SuperExpCutoffPowerLaw3FGL,
+    SuperExpCutoffPowerLaw4FGL,
+    SuperExpCutoffPowerLaw4FGLDR3,
+)
 from fluxds.models.powerlaw import BrokenPowerLaw, PowerLaw
+from fluxds.models.powerlaw2 import PowerLaw2
 from fluxds.models.serialize import (
     default_reference_model,
     model_from_dict,
@@ -23,6 +30,11 @@ __all__ = [
     "ExpCutoffPowerLaw",
     "LogParabola",
     "BrokenPowerLaw",
+    "ExpCutoffPowerLaw3FGL",
+    "SuperExpCutoffPowerLaw3FGL",
+    "SuperExpCutoffPowerLaw4FGL",
+    "SuperExpCutoffPowerLaw4FGLDR3",
+    "PowerLaw2",
     "Template",
     "model_from_dict",
     "model_from_json",

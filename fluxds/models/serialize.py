@@ -11,7 +11,14 @@ import astropy.units as u
 from fluxds.errors import ModelError
 from fluxds.models._base import SpectralModel
 from fluxds.models.curved import ExpCutoffPowerLaw, LogParabola
+from fluxds.models.cutoff import (
+    ExpCutoffPowerLaw3FGL,
+    SuperExpCutoffPowerLaw3FGL,
+    SuperExpCutoffPowerLaw4FGL,
+    SuperExpCutoffPowerLaw4FGLDR3,
+)
 from fluxds.models.powerlaw import BrokenPowerLaw, PowerLaw
+from fluxds.models.powerlaw2 import PowerLaw2
 from fluxds.models.template import Template
 
 __all__ = ["model_from_dict", "model_from_json", "model_to_json", "default_reference_model"]
@@ -22,6 +29,11 @@ _MODEL_CLASSES: tuple[type[SpectralModel], ...] = (
     LogParabola,
     BrokenPowerLaw,
     Template,
+    ExpCutoffPowerLaw3FGL,
+    SuperExpCutoffPowerLaw3FGL,
+    SuperExpCutoffPowerLaw4FGL,
+    SuperExpCutoffPowerLaw4FGLDR3,
+    PowerLaw2,
 )
 _BY_NAME: dict[str, type[SpectralModel]] = {}
 for _cls in _MODEL_CLASSES:

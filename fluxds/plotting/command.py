@@ -15,11 +15,12 @@ __all__ = ["KINDS", "choose_kind", "plot_file"]
 
 KINDS = ("sed", "profiles", "lightcurve", "grid")
 _DEFAULT_QUANTITY = {"sed": "e2dnde", "profiles": "dnde", "lightcurve": "flux", "grid": "dnde"}
+_CURVE_DIMS = ("time", "phase")
 
 
 def choose_kind(ds: xr.Dataset) -> str:
-    """The plot for a Dataset's dimensions: ``grid`` for a sky map, ``lightcurve`` with a ``time``
-    dimension, ``sed`` otherwise.
+    """The plot for a Dataset's dimensions: ``grid`` for a sky map, ``lightcurve`` with a ``time`` (or
+    ``phase``) dimension, ``sed`` otherwise.
 
     Examples
     --------
@@ -29,9 +30,14 @@ def choose_kind(ds: xr.Dataset) -> str:
     """
     if is_wcs_map(ds) or is_healpix_map(ds):
         return "grid"
-    if "time" in ds.dims:
+    if _curve_dim(ds) is not None:
         return "lightcurve"
     return "sed"
+
+
+def _curve_dim(ds: xr.Dataset) -> str | None:
+    """The dimension a light-curve plot runs along: ``time``, else ``phase`` (a phase curve), else None."""
+    return next((d for d in _CURVE_DIMS if d in ds.dims), None)
 
 
 def plot_file(
@@ -97,7 +103,10 @@ def plot_file(
             "profiles": ds.sed.plot_ts_profiles,
             "lightcurve": ds.sed.plot_lightcurve,
         }
-        method[kind](quantity, ax=ax)
+        if kind == "lightcurve" and _curve_dim(ds) is not None:
+            ds.sed.plot_lightcurve(quantity, ax=ax, dim=_curve_dim(ds))
+        else:
+            method[kind](quantity, ax=ax)
         ax.set_title(Path(path).name, fontsize="medium")
     with atomic_path(out, overwrite=overwrite) as tmp:
         fig.savefig(tmp, format=suffix, dpi=dpi)

@@ -1,4 +1,5 @@
-"""The light-curve plot: flux versus time, x error bars from the time bins, ULs as arrows."""
+"""The light-curve plot: flux versus time (or phase, region, source ...), x error bars from the bins, ULs
+as arrows."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import xarray as xr
 
 from fluxds import schema
 from fluxds.errors import FluxdsError
+from fluxds.plotting._bins import bin_axis, check_dim, format_bin_axis
 from fluxds.plotting._points import (
     SeriesArtists,
     arrow_length,
@@ -23,11 +25,13 @@ from fluxds.plotting._points import (
     series_labels,
     stacked,
 )
-from fluxds.plotting._time import format_time_axis, time_axis
 from fluxds.plotting.labels import energy_band_label, quantity_label, unit_text
 from fluxds.units import parse_unit
 
-__all__ = ["LightCurveArtists", "plot_lightcurve"]
+__all__ = ["LightCurveArtists", "plot_lightcurve", "DODGE"]
+
+#: how far (in category widths) the series of a categorical x axis spread around each category
+DODGE = 0.2
 
 
 @dataclass
@@ -66,6 +70,7 @@ def plot_lightcurve(
     sed_type: str = "flux",
     ax: Any = None,
     *,
+    dim: str = "time",
     time_format: str = "mjd",
     energy: int | None = None,
     ul: str = "show",
@@ -73,18 +78,25 @@ def plot_lightcurve(
     **kwargs: Any,
 ) -> LightCurveArtists:
     """Plot a light curve: ``sed_type`` versus time, x error bars from ``time_min``/``time_max``, upper
-    limits as downward arrows from the UL value, one series per energy band with a legend.
+    limits as downward arrows from the UL value, one series per energy band with a legend. The same along
+    any other dimension: a phase curve (x from ``phase``, error bars from ``phase_min``/``phase_max``),
+    a flux profile along ``region`` (x from the distance ``x_ref``, error bars from ``x_min``/``x_max``),
+    sources (one labelled category per source).
 
     Parameters
     ----------
     ds : xarray.Dataset
-        A light curve (a ``time`` dimension with ``time_min``/``time_max``).
+        A light curve (a ``time`` dimension with ``time_min``/``time_max``), or a Dataset with ``dim``.
     sed_type : {"flux", "eflux", "dnde", "e2dnde", "norm"}
         The quantity on the y axis (linear scale).
     ax : matplotlib.axes.Axes, optional
+    dim : str
+        The x dimension: ``"time"``, ``"phase"``, ``"region"``, ``"source"`` or any other dimension
+        (binned axes of :data:`fluxds.schema.BINNED_AXES` by their numbers, others as categories);
+        every other dimension (energy bands, sources ...) gives one series each.
     time_format : {"mjd", "iso", "met"}
-        x axis: MJD, calendar dates (in the Dataset's time scale) or seconds since the file's reference
-        time (``mjdrefi + mjdreff`` of ``time_min``, else of ``gti_start``).
+        x axis of ``dim="time"``: MJD, calendar dates (in the Dataset's time scale) or seconds since the
+        file's reference time (``mjdrefi + mjdreff`` of ``time_min``, else of ``gti_start``).
     energy : int, optional
         Plot only the energy band of this index; default every band.
     ul : {"show", "hide", "only"}
@@ -114,8 +126,9 @@ def plot_lightcurve(
     import matplotlib.pyplot as plt
 
     check_ul_mode(ul)
-    if "time" not in ds.dims:
+    if dim == "time" and "time" not in ds.dims:
         raise FluxdsError(f"a light curve needs a 'time' dimension; the Dataset has dims {dict(ds.sizes)}")
+    check_dim(ds, dim, "a light-curve plot")
     if energy is not None:
         if schema.ENERGY not in ds.dims or not -ds.sizes[schema.ENERGY] <= energy < ds.sizes[schema.ENERGY]:
             raise FluxdsError(
@@ -123,23 +136,28 @@ def plot_lightcurve(
             )
         ds = ds.isel({schema.ENERGY: [energy]})
     ax = ax if ax is not None else plt.gca()
-    x, lo, hi, xlabel = time_axis(ds, time_format)
-    xerr = edges_err(x, lo, hi)
+    along = bin_axis(ds, dim, time_format)
+    x = along.x
+    xerr = edges_err(x, along.lo, along.hi)
     unit = parse_unit(flux_unit) if flux_unit is not None else schema.sed_type(sed_type).physical_unit
     parts = measurement(ds, sed_type, unit)
-    series = [d for d in schema.canonical_dims(parts["value"].dims) if d != "time"]
-    arrays = {k: stacked(v, "time", series) for k, v in parts.items()}
+    series = [d for d in schema.canonical_dims(parts["value"].dims) if d != dim]
+    arrays = {k: stacked(v, dim, series) for k, v in parts.items()}
     arrow = None
     if arrays["_ul"] is not None:  # one arrow length (a fraction of the whole y range) for every band
         arrow = arrow_length(arrays["_ul"].ravel(), arrays["value"].ravel(), log=False)[0]
     out = LightCurveArtists(ax, unit=unit_text(unit))
     labels = _band_labels(ds, series, parts["value"])
+    # categories (sources ...): the series side by side within each category, not on top of each other
+    shift = np.linspace(-DODGE, DODGE, len(labels)) if along.ticks is not None and len(labels) > 1 else None
     for i, label in enumerate(labels):  # one artist per band (a legend entry each), not per time bin
         row = {k: (None if v is None else v[i]) for k, v in arrays.items()}
-        out.series.append(draw_series(ax, x, xerr, row, ul, False, label, arrow, **kwargs))
-    ax.set_xlabel(xlabel)
+        at = x if shift is None else x + shift[i]
+        out.series.append(draw_series(ax, at, xerr, row, ul, False, label, arrow, **kwargs))
     ax.set_ylabel(quantity_label(sed_type, unit))
-    format_time_axis(ax, time_format)
+    format_bin_axis(ax, along, time_format)
+    if along.log:
+        ax.set_xscale("log")
     out.notes = hidden_ul_note(out.series)
     if len(labels) > 1 or out.notes:
         finish_legend(ax, out.notes, title="energy band" if series == [schema.ENERGY] else None)

@@ -1,4 +1,5 @@
-"""The likelihood-profile ("castro") plot: Δstat as a colour map over (energy or time bin, flux)."""
+"""The likelihood-profile ("castro") plot: Δstat as a colour map over (bin, flux): bins of energy, time,
+phase, regions (by distance) or sources (one labelled column each)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ from fluxds import schema
 from fluxds.construct import require_scan_reference
 from fluxds.convert import get_quantity
 from fluxds.errors import FluxdsError, MissingQuantityError
-from fluxds.plotting._time import format_time_axis, time_axis
-from fluxds.plotting.labels import quantity_label, unit_text
+from fluxds.plotting._bins import CATEGORY_HALF_WIDTH, bin_axis, check_dim, format_bin_axis
+from fluxds.plotting.labels import quantity_label
 from fluxds.units import conversion_factor, parse_unit, unit_attr
 
 __all__ = ["ProfileArtists", "delta_stat", "plot_ts_profiles"]
 
-_BIN_DIMS = ("energy", "time")
+# the dimensions a default x axis is looked for in (energy first, as before other axes were plotted);
+# any other dimension of stat_scan can be asked for with dim=
+_BIN_DIMS = (schema.ENERGY, *(d for d in schema.BINNED_AXES if d != schema.ENERGY), "source")
 # half-width of the cell of a scan point without a neighbour (ln units on a log axis, else a fraction)
 _ALONE_HALF_WIDTH = 0.1
 # on the log axis, a bin's scan points below this fraction of its largest one count as "at zero flux"
@@ -40,7 +43,7 @@ class ProfileArtists:
         masked gaps (each bin has its own flux grid).
     colorbar : matplotlib.colorbar.Colorbar or None
     dim : str
-        The dimension along x (``"energy"`` or ``"time"``).
+        The dimension along x (``"energy"``, ``"time"``, ``"phase"``, ``"region"``, ``"source"`` ...).
     hidden : int
         Scan points with a Δstat that have no cell: at flux ``<= 0`` on the log y axis (or not finite).
     notes : list of str
@@ -76,8 +79,7 @@ def delta_stat(ds: xr.Dataset) -> xr.DataArray:
 def _bin_dim(delta: xr.DataArray, dim: str | None) -> str:
     bins = [d for d in delta.dims if d != "scan" and delta.sizes[d] > 1]
     if dim is not None:
-        if dim not in _BIN_DIMS:
-            raise FluxdsError(f"dim is {dim!r}; expected one of {', '.join(map(repr, _BIN_DIMS))}")
+        check_dim(delta, dim, "a profile plot")
         others = [d for d in bins if d != dim]
         if dim not in delta.dims or others:
             raise FluxdsError(
@@ -86,10 +88,13 @@ def _bin_dim(delta: xr.DataArray, dim: str | None) -> str:
             )
         return dim
     candidates = [d for d in bins if d in _BIN_DIMS] or [d for d in _BIN_DIMS if d in delta.dims]
+    if len(bins) == 1 and not candidates:
+        return bins[0]
     if len(bins) > 1 or not candidates:
         raise FluxdsError(
-            f"stat_scan has dims {dict(delta.sizes)}; a profile plot needs one bin dimension ('energy' or "
-            "'time') besides 'scan': select the others first (e.g. ds.isel(time=0))"
+            f"stat_scan has dims {dict(delta.sizes)}; a profile plot needs one bin dimension ('energy', "
+            "'time', 'phase', 'region', 'source' ...) besides 'scan': select the others first (e.g. "
+            "ds.isel(time=0)), or name it with dim="
         )
     return candidates[0]
 
@@ -130,23 +135,26 @@ def _fill_along_rows(a: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(a), a, finite.min() if finite.size else 0.0)
 
 
-def _x_edges(
-    ds: xr.Dataset, dim: str, energy_unit, time_format: str
-) -> tuple[np.ndarray, np.ndarray, str, bool]:
-    if dim == "time":
-        _, lo, hi, label = time_axis(ds, time_format)
-        return lo, hi, label, False
-    if schema.ENERGY_MIN not in ds.coords:
+def _x_edges(ds: xr.Dataset, dim: str, energy_unit, time_format: str):
+    """The x extent of each bin's column (``lo``, ``hi``) and the :class:`BinAxis` (label, ticks, scale).
+
+    Binned axes without edges get columns between the midpoints of neighbouring centres (half a step at
+    the ends); categories a column of ``2 * CATEGORY_HALF_WIDTH`` around each."""
+    if dim == schema.ENERGY and schema.ENERGY_MIN not in ds.coords:
         raise MissingQuantityError(
             "a profile plot along energy needs energy bin edges (energy_min/energy_max)"
         )
-    stored = unit_attr(ds[schema.ENERGY])
-    eunit = parse_unit(energy_unit) if energy_unit is not None else stored
-    factor = conversion_factor(stored, eunit, what="energy")
-    lo, hi = (
-        np.atleast_1d(ds[n].values).astype(float) * factor for n in (schema.ENERGY_MIN, schema.ENERGY_MAX)
-    )
-    return lo, hi, f"Energy [{unit_text(eunit)}]", True
+    axis = bin_axis(ds, dim, time_format, energy_unit)
+    if axis.lo is not None:
+        return axis.lo, axis.hi, axis
+    if axis.ticks is not None or axis.x.size < 2:
+        half = CATEGORY_HALF_WIDTH if axis.ticks is not None else 0.5 * max(abs(float(axis.x[0])), 1.0)
+        return axis.x - half, axis.x + half, axis
+    t = np.log(axis.x) if axis.log else axis.x
+    mid = 0.5 * (t[1:] + t[:-1])
+    lo = np.concatenate([[t[0] - (mid[0] - t[0])], mid])
+    hi = np.concatenate([mid, [t[-1] + (t[-1] - mid[-1])]])
+    return (np.exp(lo), np.exp(hi), axis) if axis.log else (lo, hi, axis)
 
 
 def plot_ts_profiles(
@@ -171,12 +179,15 @@ def plot_ts_profiles(
     Parameters
     ----------
     ds : xarray.Dataset
-        A fluxds Dataset with ``stat_scan``/``norm_scan`` and one bin dimension (``energy`` or ``time``)
-        besides ``scan``: select the others first (``lc.isel(energy=0)``, ``lc.sel(time=...)``).
+        A fluxds Dataset with ``stat_scan``/``norm_scan`` and one bin dimension (``energy``, ``time``,
+        ``phase``, ``region``, ``source`` ...) besides ``scan``: select the others first
+        (``lc.isel(energy=0)``, ``lc.sel(time=...)``).
     sed_type : {"dnde", "e2dnde", "flux", "eflux", "norm"}
         The quantity on the y axis.
-    dim : {"energy", "time"}, optional
-        The x dimension; default the one bin dimension left.
+    dim : str, optional
+        The x dimension: ``"energy"``, ``"time"``, ``"phase"``, ``"region"`` (placed by its distance
+        ``x_ref``), ``"source"`` (one labelled column per source) or any other dimension of ``stat_scan``;
+        default the one bin dimension left.
     ax : matplotlib.axes.Axes, optional
     flux_unit, energy_unit : str or astropy unit, optional
         Units of the y axis and (for ``dim="energy"``) of the x axis.
@@ -222,7 +233,7 @@ def plot_ts_profiles(
     # a log axis whenever a scan point is > 0; points at flux <= 0 (a scan starting at norm 0, or scanning
     # negative norms) have no place on it: they are left out and counted in a note
     log_y = bool(np.any(y[np.isfinite(y)] > 0))
-    lo, hi, xlabel, log_x = _x_edges(ds, dim, energy_unit, time_format)
+    lo, hi, along = _x_edges(ds, dim, energy_unit, time_format)
     n = lo.size
     x_corners = np.stack([lo, hi], axis=1).ravel()  # lo0 hi0 lo1 hi1 ...: bin i spans columns 2i, 2i+1
     if log_y:  # the points at (or near) zero flux: NaN, so that they get no cell
@@ -243,12 +254,10 @@ def plot_ts_profiles(
     colorbar = None
     if add_cbar:
         colorbar = ax.figure.colorbar(mesh, ax=ax, label=r"$\Delta$stat ($-2\,\Delta\log L$)", extend="max")
-    ax.set_xscale("log" if log_x else "linear")
+    ax.set_xscale("log" if along.log else "linear")
     ax.set_yscale("log" if log_y else "linear")
-    ax.set_xlabel(xlabel)
     ax.set_ylabel(quantity_label(sed_type, unit))
-    if dim == "time":
-        format_time_axis(ax, time_format)
+    format_bin_axis(ax, along, time_format)
     notes = _notes(y, values.T, placed, log_y)
     if notes:
         from matplotlib.lines import Line2D

@@ -28,6 +28,7 @@ import xarray as xr
 
 from fluxds import schema
 from fluxds.errors import FluxdsError, SchemaError
+from fluxds.profiles._axes import spanned_edges
 from fluxds.profiles._sum import grid_size, merge_kernel
 from fluxds.profiles._xr import SCAN, apply_kernel, scans, status_attrs
 from fluxds.profiles.interp import STENCIL
@@ -184,8 +185,9 @@ def combine(
     Returns
     -------
     xarray.Dataset
-        Without ``dim``. For ``dim="time"`` the scalar coordinates ``time_min``/``time_max`` span the
-        entries.
+        Without ``dim``. Along a binned axis (:data:`fluxds.schema.BINNED_AXES`: ``time``, ``phase``,
+        ``energy``, ``region``) the scalar edge coordinates (``time_min``/``time_max``,
+        ``phase_min``/``phase_max`` ...) span the entries.
 
     Examples
     --------
@@ -220,7 +222,6 @@ def combine(
         grid=grid,
         stencil=stencil,
     )
-    if dim == "time" and "time_min" in ds.coords and "time_max" in ds.coords:
-        out = out.assign_coords(time_min=ds["time_min"].min(), time_max=ds["time_max"].max())
+    out = out.assign_coords(spanned_edges(ds, dim))  # a binned axis: scalar edges spanning its entries
     out.attrs["combined_over"] = dim
     return out

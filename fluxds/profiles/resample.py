@@ -1,4 +1,4 @@
-"""Merging neighbouring bins along energy or time by summing their likelihood profiles.
+"""Merging neighbouring bins along energy, time or any binned axis by summing their likelihood profiles.
 
 Groups of consecutive entries along ``dim`` are chosen by ``edges`` (entries whose centre lies in
 ``[edges[g], edges[g+1])``), ``group_size`` (``k`` consecutive entries, the last group possibly
@@ -18,6 +18,11 @@ one-member group keeps its ``e_ref`` and ``ref_dnde``).
 where the references differ, see :mod:`fluxds.profiles.combine`); the new bin spans ``time_min`` of the
 first to ``time_max`` of the last member.
 
+**Along any other binned axis** of :data:`fluxds.schema.BINNED_AXES` (``phase``, the ``region`` distance
+``x_ref``) the references are merged as along time, and the new bin spans its members' edges, with its
+centre at their linear midpoint (a one-member group keeps its centre; :mod:`fluxds.profiles._axes`).
+Along a dimension that is not a binned axis (``source``) no coordinate along it survives.
+
 gammapy's ``FluxPoints.resample_axis`` takes the curvature from ``scipy.optimize.minimize``'s
 ``hess_inv``, which is not the inverse Hessian of the profile (L-BFGS-B's approximation), so its
 ``norm_err`` is 1.0 on clean parabolas and about 1/sqrt(2) of the truth on real profiles; here the
@@ -32,6 +37,7 @@ import xarray as xr
 from fluxds import schema
 from fluxds.construct import require_scan_reference
 from fluxds.errors import FluxdsError, SchemaError
+from fluxds.profiles._axes import group_centres, merged_coords
 from fluxds.profiles._pieces import build, pieces_minimum
 from fluxds.profiles._sum import common_grid
 from fluxds.profiles.combine import merge_members
@@ -40,7 +46,7 @@ from fluxds.profiles.interp import STENCIL, evaluate_profile
 __all__ = ["resample", "group_labels"]
 
 _MEMBER = "_member"
-_EDGE_COORDS = (schema.ENERGY_MIN, schema.ENERGY_MAX, "time_min", "time_max")
+_EDGE_COORDS = tuple(name for axis in schema.BINNED_AXES.values() for name in axis.coords if name != axis.dim)
 
 
 def _groups_from_labels(labels: np.ndarray) -> list[np.ndarray]:
@@ -49,12 +55,14 @@ def _groups_from_labels(labels: np.ndarray) -> list[np.ndarray]:
     return [np.flatnonzero(labels == g) for g in np.unique(labels[keep])]
 
 
-def _centres(ds: xr.Dataset, dim: str) -> np.ndarray:
-    if dim == "time" and "time_min" in ds.coords and "time_max" in ds.coords:
-        return 0.5 * (ds["time_min"].values + ds["time_max"].values)
+def _centres(ds: xr.Dataset, dim: str) -> tuple[np.ndarray, str | None]:
+    """The numbers compared with ``edges=`` and the coordinate whose unit they are in."""
+    found = group_centres(ds, dim)
+    if found is not None:
+        return found
     if dim not in ds.coords:
         raise SchemaError(f"resample by edges needs a coordinate on {dim!r}; the Dataset has none")
-    return np.asarray(ds[dim].values)
+    return np.asarray(ds[dim].values), dim
 
 
 def _min_ts_groups(ds: xr.Dataset, dim: str, min_ts: float, stencil: int) -> list[np.ndarray]:
@@ -126,26 +134,18 @@ def group_labels(
         return _groups_from_labels(np.arange(n) // int(group_size))
     if min_ts is not None:
         return _min_ts_groups(ds, dim, float(min_ts), stencil)
+    centres, unit_of = _centres(ds, dim)
     if hasattr(edges, "unit") and dim == schema.ENERGY:
         edges = edges.to_value(ds[schema.ENERGY].attrs.get("units", "TeV"))
+    elif hasattr(edges, "unit") and unit_of is not None and "units" in ds[unit_of].attrs:
+        edges = edges.to_value(ds[unit_of].attrs["units"])
     edges = np.asarray(edges)
-    labels = np.searchsorted(edges, _centres(ds, dim), side="right") - 1
+    labels = np.searchsorted(edges, centres, side="right") - 1
     labels[(labels < 0) | (labels >= len(edges) - 1)] = -1
     groups = _groups_from_labels(labels)
     if not groups:
         raise FluxdsError(f"resample: no entry of {dim!r} lies within the edges {edges.tolist()}")
     return groups
-
-
-def _energy_coords(ds: xr.Dataset, idx: xr.DataArray, mask: xr.DataArray, gathered: xr.Dataset) -> dict:
-    e_min = gathered[schema.ENERGY_MIN].where(mask).min(_MEMBER)
-    e_max = gathered[schema.ENERGY_MAX].where(mask).max(_MEMBER)
-    single = mask.sum(_MEMBER) == 1
-    e_ref = np.sqrt(e_min * e_max).where(~single, gathered[schema.ENERGY].isel({_MEMBER: 0}))
-    coords = {}
-    for name, value in ((schema.ENERGY, e_ref), (schema.ENERGY_MIN, e_min), (schema.ENERGY_MAX, e_max)):
-        coords[name] = (schema.ENERGY, np.asarray(value.values), dict(ds[name].attrs))
-    return coords
 
 
 def _ref_dnde(ds: xr.Dataset, gathered: xr.Dataset, mask: xr.DataArray, e_ref: np.ndarray):
@@ -182,17 +182,17 @@ def resample(
     min_ts: float | None = None,
     **kwargs,
 ) -> xr.Dataset:
-    """Merge groups of bins along ``dim`` (energy or time) into single bins by summing their profiles.
+    """Merge groups of bins along ``dim`` (energy, time, phase ...) into single bins, their profiles summed.
 
     Parameters
     ----------
     ds : xarray.Dataset
         A likelihood SED or light curve with ``norm_scan``/``stat_scan``.
     dim : str
-        ``"energy"`` or ``"time"``.
+        ``"energy"``, ``"time"``, another binned axis (``"phase"``, ``"region"``), or any dimension.
     edges : array_like or astropy Quantity, optional
         New bin edges (energy in the coordinate's unit unless a Quantity; time in ``time_min``'s
-        numbers). Entries are assigned by their centre.
+        numbers; phase in phase; region in ``x_ref``'s unit). Entries are assigned by their centre.
     group_size : int, optional
         Merge this many consecutive entries.
     min_ts : float, optional
@@ -241,11 +241,12 @@ def resample(
         [c for c in gathered.coords if dim in gathered[c].dims and _MEMBER not in gathered[c].dims]
     )
     out = merge_members(gathered, _MEMBER, mask, sum_references=(dim == schema.ENERGY), **kwargs)
+    axis = schema.binned_axis(dim)
+    if axis is not None and axis.cf_bounds == "edges":  # energy, phase, region: the schema's rules
+        out = out.assign_coords(merged_coords(ds, axis, table))
     if dim == schema.ENERGY:
-        coords = _energy_coords(ds, idx, mask, gathered)
-        out = out.assign_coords(coords)
         if "ref_dnde" in ds:
-            out["ref_dnde"] = _ref_dnde(ds, gathered, mask, coords[schema.ENERGY][1])
+            out["ref_dnde"] = _ref_dnde(ds, gathered, mask, np.asarray(out[schema.ENERGY].values))
         for name, pick in (("ref_dnde_e_min", 0), ("ref_dnde_e_max", -1)):
             if name in ds:
                 pos = 0 if pick == 0 else mask.sum(_MEMBER) - 1
@@ -254,12 +255,12 @@ def resample(
                     .isel({_MEMBER: pos})
                     .drop_vars(list(gathered[name].coords), errors="ignore")
                 )
-    elif dim == "time" and "time_min" in ds.coords:
+    elif axis is not None and axis.unit_kind == "time" and axis.min_name in ds.coords:
         from fluxds.timeaxis import time_coords
 
-        t_min = np.array([ds["time_min"].values[g].min() for g in groups])
-        t_max = np.array([ds["time_max"].values[g].max() for g in groups])
-        attrs = ds["time_min"].attrs
+        t_min = np.array([ds[axis.min_name].values[g].min() for g in groups])
+        t_max = np.array([ds[axis.max_name].values[g].max() for g in groups])
+        attrs = ds[axis.min_name].attrs
         coords = time_coords(
             time_min=t_min,
             time_max=t_max,

@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
+from fluxds.confidence import n_sigma_from_ul_conf, ul_conf_from_n_sigma
 from fluxds.errors import FluxdsError, MissingQuantityError
 
 __all__ = [
@@ -145,10 +146,8 @@ def n_sigma_to_conf(n_sigma, *, sided: str):
     >>> float(n_sigma_to_conf(2.0, sided="two")), float(n_sigma_to_conf(2.0, sided="one"))
     (0.9544997361036416, 0.9772498680518208)
     """
-    from scipy import special
-
     _check_sided(sided)
-    return special.erf(n_sigma / np.sqrt(2.0)) if sided == "two" else special.ndtr(n_sigma)
+    return ul_conf_from_n_sigma(n_sigma, f"{sided}-sided")  # the one implementation: fluxds.confidence
 
 
 def conf_to_n_sigma(conf, *, sided: str):
@@ -169,10 +168,8 @@ def conf_to_n_sigma(conf, *, sided: str):
     >>> [round(float(conf_to_n_sigma(0.95, sided=s)), 12) for s in ("two", "one")]
     [1.95996398454, 1.644853626951]
     """
-    from scipy import special
-
     _check_sided(sided)
-    return -special.ndtri(0.5 * (1.0 - conf)) if sided == "two" else special.ndtri(conf)
+    return n_sigma_from_ul_conf(conf, f"{sided}-sided")  # the one implementation: fluxds.confidence
 
 
 def p_value(ts, dof=1):

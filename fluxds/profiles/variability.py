@@ -33,6 +33,7 @@ import numpy as np
 import xarray as xr
 
 from fluxds.errors import SchemaError
+from fluxds.profiles._axes import spanned_edges
 from fluxds.profiles.castro import profile_arrays
 from fluxds.profiles.interpolant import Interpolant
 
@@ -170,7 +171,9 @@ def variability(ds: xr.Dataset, dim: str = "time", *, combine_energy: bool = Fal
         ``ts_var``, ``dof`` (bins with a profile minus 1), ``p_value`` (χ² survival function),
         ``sigma`` (its one-sided Gaussian equivalent), ``norm_const`` (the best constant norm,
         relative to ``ref``, the mean reference along ``dim``), and, per energy bin when ``norm``
-        and ``norm_err`` are stored, ``chi2``, ``p_value_chi2`` and ``fvar``. Lazy on dask.
+        and ``norm_err`` are stored, ``chi2``, ``p_value_chi2`` and ``fvar``. Along a binned axis
+        with edges (``time``, ``phase`` ...), scalar edge coordinates (``time_min``/``time_max`` ...)
+        give the range tested. Lazy on dask.
 
     Examples
     --------
@@ -234,5 +237,6 @@ def variability(ds: xr.Dataset, dim: str = "time", *, combine_energy: bool = Fal
     out["ref"] = ref_mean
     if not combine_energy and "norm" in ds and "norm_err" in ds:
         out.update(_simple_estimates(ds, dim, factor))
+    out = out.assign_coords(spanned_edges(ds, dim))  # the range tested, on a binned axis (time, phase ...)
     out.attrs = {"dim": dim, "combine_energy": int(combine_energy), "reference_variable": ref.name}
     return out

@@ -4,8 +4,13 @@ files cleanly (ncdump, the CF checkers, UDUNITS-2, R's ncdf4, NCO) and fluxds re
 What :func:`encode` changes, and :func:`decode` undoes (a record of it travels in the global attribute
 ``fluxds_cf``):
 
-- the energy bin edges ``energy_min``/``energy_max`` become the CF bounds variable ``energy_bounds``
-  (``energy:bounds``), shape (energy, 2), where they share the unit of ``energy``;
+- every binned axis of :data:`fluxds.schema.BINNED_AXES` present gets a CF bounds variable, shape
+  (dim, 2), named by the schema (``energy_bounds``, ``phase_bounds``, ``x_bounds``, ``time_bounds``) and
+  referenced by the centre's ``bounds`` attribute (``energy:bounds``, ``phase:bounds``, ``x_ref:bounds``,
+  ``time:bounds``). For an axis whose edges *are* the bounds (``cf_bounds="edges"``: energy, phase, the
+  region's distance) the edges move into it where they share the centre's unit, and come back exactly.
+  The ``time`` bounds are *derived* (``cf_bounds="derived"``): the edges in the centre's CF unit, written
+  beside ``time_min``/``time_max`` (kept unchanged) and dropped on reading;
 - a dimensionless ``units`` of ``""`` is written ``"1"`` (UDUNITS refuses an empty unit);
 - every variable and coordinate gets a ``long_name`` (the schema's words, or its name) where it has none;
 - text coordinates (source and region names) are written as fixed-width character arrays;
@@ -32,14 +37,20 @@ import xarray as xr
 
 from fluxds import schema
 
-__all__ = ["encode", "decode", "netcdf_encoding", "FILE_DIMS", "split_model_variables"]
+__all__ = ["encode", "decode", "netcdf_encoding", "FILE_DIMS", "bounds_names", "split_model_variables"]
 
 RECORD = "fluxds_cf"
-BOUNDS = "energy_bounds"
+BOUNDS = schema.BINNED_AXES[schema.ENERGY].bounds  # "energy_bounds"
 BOUNDS_DIM = "bounds2"
 _MAP_AXES = (("lat", "iy"), ("lon", "ix"))
 #: dimensions the encoding adds to a file, beyond those of :data:`fluxds.schema.DIMS`
 FILE_DIMS = (BOUNDS_DIM, *(index for _, index in _MAP_AXES))
+
+
+def bounds_names() -> tuple[str, ...]:
+    """Every CF bounds variable the encoding may write: one per binned axis of
+    :data:`fluxds.schema.BINNED_AXES` (read at each call, so that a new axis is one schema entry)."""
+    return tuple(axis.bounds for axis in schema.BINNED_AXES.values())
 
 
 def split_model_variables(dims_of: dict[str, tuple[str, ...]]) -> tuple[list[str], list[str]]:
@@ -119,9 +130,66 @@ _ADDED_GLOBALS = {
 }
 
 
+def _axis_long_name(name: str) -> str | None:
+    """The schema's words for a coordinate of a binned axis (a dimension's own name, as ``time`` or
+    ``phase``, says enough; energy keeps its words)."""
+    for axis in schema.BINNED_AXES.values():
+        if name in axis.coords and (name != axis.dim or axis.dim == schema.ENERGY):
+            return axis.long_name_of[name]
+    return None
+
+
 def _long_name(name: str) -> str:
     spec = schema.VARIABLES.get(name)
-    return spec.long_name if spec else schema.ENERGY_LONG_NAMES.get(name, name.replace("_", " "))
+    return spec.long_name if spec else (_axis_long_name(name) or name.replace("_", " "))
+
+
+def _edges_bounds(out: xr.Dataset, axis: schema.BinnedAxis, record: dict) -> xr.Dataset:
+    """Move the edges of ``axis`` into its CF bounds variable, where they share the centre's unit."""
+    names = axis.coords
+    if not all(n in out.coords and out[n].dims == (axis.dim,) for n in names) or axis.bounds in out.variables:
+        return out
+    unit = out[axis.centre].attrs.get("units")
+    if any(out[e].attrs.get("units") != unit for e in axis.edges):
+        return out
+    saved = {e: dict(out[e].attrs) for e in axis.edges}
+    if axis.dim == schema.ENERGY:
+        record["bounds"] = saved  # the form fluxds wrote before other axes had bounds: older readers
+    else:
+        record.setdefault("axis_bounds", {})[axis.dim] = saved
+    bounds = np.stack([out[e].values for e in axis.edges], axis=-1)
+    out = out.drop_vars(list(axis.edges))
+    attrs = {"long_name": f"{axis.dim} bin edges"}
+    if unit is not None:
+        attrs["units"] = unit
+    out[axis.bounds] = xr.Variable((axis.dim, BOUNDS_DIM), bounds, attrs)
+    out = out.set_coords(axis.bounds)
+    out[axis.centre].attrs["bounds"] = axis.bounds
+    return out
+
+
+def _time_bounds(out: xr.Dataset, axis: schema.BinnedAxis, record: dict) -> xr.Dataset:
+    """The derived CF bounds of ``time`` (module docstring), in the unit of the encoded ``time``."""
+    from fluxds.timeaxis import edge_labels
+
+    if axis.dim not in out.coords or axis.bounds in out.variables or record.get("time") is None:
+        return out
+    edges = edge_labels(out)
+    if edges is None:
+        return out
+    ns = np.stack([(np.asarray(e).astype("datetime64[ns]") - _MJD0).astype(np.int64) for e in edges], -1)
+    if record["time"] == "recomputed":
+        whole, rest = np.divmod(ns, _NS_PER_DAY)
+        values, unit = whole.astype(np.float64) + rest / _NS_PER_DAY, TIME_UNITS
+    else:
+        values, unit = np.round(ns / 1000).astype(np.int64), _TIME_EXACT_UNITS
+    attrs = {"long_name": "time bin edges (derived from time_min, time_max)", "units": unit}
+    attrs["calendar"] = "proleptic_gregorian"
+    out[axis.bounds] = xr.Variable((axis.dim, BOUNDS_DIM), values, attrs)
+    out = out.set_coords(axis.bounds)
+    out[axis.dim].attrs["bounds"] = axis.bounds
+    record.setdefault("derived_bounds", {})[axis.dim] = axis.bounds
+    return out
 
 
 def encode(ds: xr.Dataset) -> xr.Dataset:
@@ -139,22 +207,13 @@ def encode(ds: xr.Dataset) -> xr.Dataset:
             attrs["units"] = "1"
             record["dimensionless"].append(str(name))
         out[name].attrs = attrs
-    edges = (schema.ENERGY_MIN, schema.ENERGY_MAX)
-    if all(e in out.coords for e in edges) and all(
-        out[e].attrs.get("units") == out[schema.ENERGY].attrs.get("units") for e in edges
-    ):
-        record["bounds"] = {e: dict(out[e].attrs) for e in edges}
-        bounds = np.stack([out[e].values for e in edges], axis=-1)
-        out = out.drop_vars(list(edges))
-        bounds_attrs = {"long_name": "energy bin edges", "units": out[schema.ENERGY].attrs.get("units", "")}
-        out[BOUNDS] = xr.Variable((schema.ENERGY, BOUNDS_DIM), bounds, bounds_attrs)
-        out = out.set_coords(BOUNDS)
-        out[schema.ENERGY].attrs["bounds"] = BOUNDS
     if "time" in out.coords and "standard_name" not in out["time"].attrs:
         out["time"].attrs = {**out["time"].attrs, "standard_name": "time"}
         record["time_standard_name"] = True
     if "time" in out.coords:
         out = _encode_time(out, record)
+    for axis in schema.BINNED_AXES.values():  # every binned axis present gets CF bounds
+        out = (_edges_bounds if axis.cf_bounds == "edges" else _time_bounds)(out, axis, record)
     for dim, index in _MAP_AXES:
         if dim in out.dims and index in out.coords and out[index].dims == (dim,):
             out = out.swap_dims({dim: index})
@@ -180,23 +239,26 @@ def decode(ds: xr.Dataset, *, where: str = "the Dataset") -> xr.Dataset:
     record = json.loads(ds.attrs[RECORD])
     out = ds.copy(deep=False)
     out.attrs = {k: v for k, v in ds.attrs.items() if k != RECORD and k not in record["globals"]}
-    if record.get("bounds") and BOUNDS in out.variables:
-        found, want = out[BOUNDS], (out.sizes.get(schema.ENERGY), 2)
-        if found.dims != (schema.ENERGY, BOUNDS_DIM) or found.shape != want:
-            from fluxds.errors import FormatError
-
-            raise FormatError(
-                f"{where}: variable {BOUNDS!r} has dimensions {found.dims} and shape {found.shape}; the "
-                f"energy bounds must be ({schema.ENERGY!r}, {BOUNDS_DIM!r}) of shape {want}"
-            )
-        bounds = found.values
-        out = out.drop_vars(BOUNDS)
-        energy_attrs = {k: v for k, v in out[schema.ENERGY].attrs.items() if k != "bounds"}
-        out[schema.ENERGY].attrs = energy_attrs
-        for i, edge in enumerate((schema.ENERGY_MIN, schema.ENERGY_MAX)):
-            out = out.assign_coords(
-                {edge: xr.Variable((schema.ENERGY,), bounds[:, i], record["bounds"][edge])}
-            )
+    moved = dict(record.get("axis_bounds") or {})
+    if record.get("bounds"):
+        moved[schema.ENERGY] = record["bounds"]
+    for dim, saved in moved.items():
+        axis = schema.BINNED_AXES.get(dim)
+        if axis is None or axis.bounds not in out.variables:
+            continue
+        bounds = _checked_bounds(out, axis, where)
+        out = out.drop_vars(axis.bounds)
+        if axis.centre in out.variables:
+            out[axis.centre].attrs = {k: v for k, v in out[axis.centre].attrs.items() if k != "bounds"}
+        for i, edge in enumerate(axis.edges):
+            out = out.assign_coords({edge: xr.Variable((axis.dim,), bounds[:, i], saved[edge])})
+    for dim, name in (record.get("derived_bounds") or {}).items():
+        axis = schema.BINNED_AXES.get(dim)
+        if axis is None or name not in out.variables:
+            continue
+        out = out.drop_vars(name)  # derived from the edges, which the file keeps unchanged
+        if axis.dim in out.variables:
+            out[axis.dim].attrs = {k: v for k, v in out[axis.dim].attrs.items() if k != "bounds"}
     if record.get("time") == "recomputed" and "time" in out.coords:
         from fluxds.timeaxis import time_labels
 
@@ -218,6 +280,20 @@ def decode(ds: xr.Dataset, *, where: str = "the Dataset") -> xr.Dataset:
         if name in out.variables:
             out[name].attrs = {**out[name].attrs, "units": ""}
     return out
+
+
+def _checked_bounds(ds: xr.Dataset, axis: schema.BinnedAxis, where: str) -> np.ndarray:
+    """The values of the bounds variable of ``axis``, refused (before it is loaded) unless of dims
+    ``(dim, bounds2)`` and shape ``(n, 2)``."""
+    found, want = ds[axis.bounds], (ds.sizes.get(axis.dim), 2)
+    if found.dims != (axis.dim, BOUNDS_DIM) or found.shape != want:
+        from fluxds.errors import FormatError
+
+        raise FormatError(
+            f"{where}: variable {axis.bounds!r} has dimensions {found.dims} and shape {found.shape}; the "
+            f"{axis.dim} bounds must be ({axis.dim!r}, {BOUNDS_DIM!r}) of shape {want}"
+        )
+    return found.values
 
 
 def netcdf_encoding(ds: xr.Dataset) -> dict:

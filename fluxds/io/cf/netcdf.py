@@ -32,7 +32,7 @@ import numpy as np
 import xarray as xr
 
 from fluxds.errors import FluxdsError, FormatError
-from fluxds.io.cf.encoding import BOUNDS, decode, encode, netcdf_encoding, split_model_variables
+from fluxds.io.cf.encoding import bounds_names, decode, encode, netcdf_encoding, split_model_variables
 from fluxds.io.cf.storage import merge_encoding, netcdf_storage
 from fluxds.io.guard.budget import check_allocation, read_budget
 from fluxds.io.guard.classic_header import check_classic_header
@@ -310,7 +310,8 @@ def open_netcdf(path: str | os.PathLike, chunks, *, engine: str | None = None, *
     transients = _hdf5_chunk_transients(where)
     with _open_lazily(where, engine, **kwargs) as opened:
         load, _unread = netcdf_read_plan(opened)
-        coords = [name for name in load if name in opened.coords or name == BOUNDS]  # decode reads BOUNDS
+        # decode reads the CF bounds of the binned axes
+        coords = [name for name in load if name in opened.coords or name in bounds_names()]
         _check_budget(opened, coords, transients, where)
         for name, var in opened.variables.items():  # dask lists every chunk of every variable
             blocks = _dask_blocks(var, chunks)

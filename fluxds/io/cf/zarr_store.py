@@ -11,7 +11,7 @@ import xarray as xr
 
 from fluxds import schema
 from fluxds.errors import FluxdsError, FormatError
-from fluxds.io.cf.encoding import BOUNDS, decode, encode, split_model_variables
+from fluxds.io.cf.encoding import bounds_names, decode, encode, split_model_variables
 from fluxds.io.cf.storage import merge_encoding, zarr_storage
 from fluxds.io.guard.budget import BudgetError, check_allocation
 from fluxds.io.guard.untrusted import check_zarr_codecs, decompression_limit
@@ -69,14 +69,14 @@ def write_zarr(
 
 def _needed(name: str) -> bool:
     """Whether a data variable of a store is one a fluxds Dataset holds (the schema's quantities, GTIs,
-    TS-cube fit results, the CF energy bounds); coordinates are decided in :func:`_plan`."""
+    TS-cube fit results, the CF bounds of the binned axes); coordinates are decided in :func:`_plan`."""
     from fluxds.io.gti import GTI_VARS
     from fluxds.io.vocabulary import TS_IMAGE
 
     return (
         name in schema.QUANTITY_NAMES
         or name in GTI_VARS
-        or name in (TS_IMAGE, BOUNDS, "bin_status")
+        or name in (TS_IMAGE, "bin_status", *bounds_names())
         or name.startswith("fit_")
     )
 
@@ -185,8 +185,8 @@ def _plan(store: SafeLocalStore, where: str, *, lazy: bool) -> list[str]:
                 f"{where}: variable {name!r}: {described} in chunks of {chunk_shape} is {n_chunks} chunks, "
                 f"more than the {MAX_CHUNKS} fluxds reads from one array"
             )
-        # xarray loads dimension coordinates at open; fluxds.io.cf.encoding.decode loads the energy bounds
-        index = (name in all_dims and dims_of[name] == (name,)) or name == BOUNDS
+        # xarray loads dimension coordinates at open; fluxds.io.cf.encoding.decode loads the CF bounds
+        index = (name in all_dims and dims_of[name] == (name,)) or name in bounds_names()
         if lazy and not index:
             what = f"one chunk {chunk_shape} of {dtype}"
             check_allocation(chunk_bytes, path=where, variable=name, what=what)

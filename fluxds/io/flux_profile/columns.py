@@ -11,8 +11,7 @@ import xarray as xr
 from astropy.table import Table
 
 from fluxds import schema
-from fluxds.errors import FormatError
-from fluxds.io.keywords import META_ATTRS
+from fluxds.errors import FormatError, Problems
 from fluxds.units import format_unit, parse_unit
 
 __all__ = [
@@ -37,7 +36,6 @@ X_COLUMNS = {
 SHAPE_COORD = "region_shape"
 HDU_NAME = "FLUXPOINTS"
 TEXT_COLUMNS = (REGION_DIM, SHAPE_COORD)
-STRUCTURAL_META = {"SED_TYPE", "UL_CONF", META_ATTRS, "EXTNAME", "GTI"}
 SHARED_KEY = "_shared_over_region"
 NOTES_KEY = "_energy_notes"
 ENERGY_COLUMNS = schema.ENERGY_COLUMNS
@@ -61,23 +59,35 @@ def _same_in_every_row(values: np.ndarray) -> np.ndarray:
     return np.flatnonzero(~same.reshape(len(values), -1).all(axis=1))
 
 
-def energy_columns(columns: dict[str, Any], where: str) -> dict[str, Any]:
+def energy_columns(
+    columns: dict[str, Any], where: str, problems: Problems | None = None, unread=()
+) -> dict[str, Any]:
+    """Pop ``e_ref``/``e_min``/``e_max`` (the same in every row) from ``columns``: the first row of each.
+    Every problem is raised at once, or kept in ``problems``; ``unread`` names columns already reported
+    bad (not reported missing too)."""
+    collect = Problems(where) if problems is None else problems
     energies = {}
     for name in ENERGY_COLUMNS:
+        energies[name] = None
         if name not in columns:
-            energies[name] = None
             continue
         q = columns.pop(name)
         q = q.reshape((len(q), -1))
         bad = _same_in_every_row(q.value)
         if bad.size:
-            raise FormatError(
-                f"{where}: column {name!r} differs between rows (row {int(bad[0])} vs row 0): a profile "
-                "holds one set of energy bins for every region"
+            collect.add(
+                FormatError(
+                    f"{where}: column {name!r} differs between rows (row {int(bad[0])} vs row 0): a profile "
+                    "holds one set of energy bins for every region"
+                )
             )
+            continue
         energies[name] = q[0]
-    if energies["e_ref"] is None and (energies["e_min"] is None or energies["e_max"] is None):
-        raise FormatError(f"{where}: energy columns missing: need 'e_ref', or 'e_min' and 'e_max'")
+    missing = energies["e_ref"] is None and (energies["e_min"] is None or energies["e_max"] is None)
+    if missing and not collect and not set(unread) & set(ENERGY_COLUMNS):
+        collect.add(FormatError(f"{where}: energy columns missing: need 'e_ref', or 'e_min' and 'e_max'"))
+    if problems is None:
+        collect.raise_if_any()
     return energies
 
 
@@ -92,25 +102,36 @@ def loglike_to_stat(columns: dict[str, Any]) -> None:
             columns[new] = -2.0 * np.asarray(columns.pop(old), dtype=float)
 
 
-def region_coords(table: Table, text: dict[str, np.ndarray], where: str) -> dict[str, xr.Variable]:
+def region_coords(
+    table: Table, text: dict[str, np.ndarray], where: str, problems: Problems | None = None
+) -> dict[str, xr.Variable]:
+    """The ``region`` coordinates: names, ``x_min``/``x_ref``/``x_max`` (angles) and the shapes. Every
+    problem is raised at once, or kept in ``problems``."""
+    collect = Problems(where) if problems is None else problems
     n = len(table)
     names = text.get(REGION_DIM)
     if names is None:
         names = np.array([f"region{i}" for i in range(n)])
     if len(set(names.tolist())) != n:
-        raise FormatError(f"{where}: column 'region' holds duplicate names: {names.tolist()}")
+        collect.add(FormatError(f"{where}: column 'region' holds duplicate names: {names.tolist()}"))
     coords = {REGION_DIM: xr.Variable(REGION_DIM, names.astype(str), {"long_name": "region name"})}
+    x_found = set()
     for name, long_name in X_COLUMNS.items():
         col = next((table[c] for c in table.colnames if c.lower() == name), None)
         if col is None:
             continue
-        unit = parse_unit(col.unit, where=f"{where}, column {name!r}") if col.unit else None
-        if unit is None or unit.physical_type != "angle":
-            raise FormatError(f"{where}: column {name!r} has unit {col.unit!r}; expected an angle (deg)")
-        values = np.asarray(col, dtype=np.float64)
-        coords[name] = xr.Variable(REGION_DIM, values, {"units": format_unit(unit), "long_name": long_name})
-    if "x_ref" not in coords:
-        raise FormatError(f"{where}: a profile table needs an 'x_ref' column (projected distance)")
+        x_found.add(name)
+        with collect.check():
+            unit = parse_unit(col.unit, where=f"{where}, column {name!r}") if col.unit else None
+            if unit is None or unit.physical_type != "angle":
+                raise FormatError(f"{where}: column {name!r} has unit {col.unit!r}; expected an angle (deg)")
+            values = np.asarray(col, dtype=np.float64)
+            attrs = {"units": format_unit(unit), "long_name": long_name}
+            coords[name] = xr.Variable(REGION_DIM, values, attrs)
+    if "x_ref" not in x_found:
+        collect.add(FormatError(f"{where}: a profile table needs an 'x_ref' column (projected distance)"))
+    if problems is None:
+        collect.raise_if_any()
     if SHAPE_COORD in text:
         coords[SHAPE_COORD] = xr.Variable(REGION_DIM, text[SHAPE_COORD].astype(str), {"long_name": "region"})
     return coords

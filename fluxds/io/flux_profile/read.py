@@ -34,14 +34,13 @@ from astropy.table import Table
 from astropy.utils.exceptions import AstropyWarning
 
 from fluxds import schema
-from fluxds.construct import ORIGIN_TEMPLATE, from_sed
-from fluxds.errors import FormatError, ModelError
+from fluxds.construct import ORIGIN_TEMPLATE, column_problems, from_sed
+from fluxds.errors import FluxdsError, FormatError, ModelError, Problems
 from fluxds.io.flux_profile.columns import (
     HDU_NAME,
     NOTES_KEY,
     REGION_DIM,
     SHARED_KEY,
-    STRUCTURAL_META,
     energy_columns,
     loglike_to_stat,
     per_row,
@@ -49,11 +48,12 @@ from fluxds.io.flux_profile.columns import (
     shared_columns,
     text_columns,
 )
-from fluxds.io.gadf_table import normalised_columns, resolve_sed_type, units_option
+from fluxds.io.gadf_table import negative_column_problems, normalised_columns, resolve_sed_type, units_option
 from fluxds.io.gti import gti_from_json
 from fluxds.io.guard.ecsv_safe import read_ecsv_table
 from fluxds.io.guard.fits_sizes import check_fits_hdu, check_fits_sizes
-from fluxds.io.keywords import META_ATTRS, attrs_from_meta, jsonable, table_meta
+from fluxds.io.keywords import META_ATTRS, attrs_from_meta, decode_keyword_text, jsonable, table_meta
+from fluxds.io.vocabulary import STRUCTURAL_META, canonical_column
 from fluxds.models import Template, model_from_json
 
 __all__ = ["read", "write", "dataset_from_profile_table", "profile_table_from_dataset", "REGION_DIM"]
@@ -90,13 +90,23 @@ def dataset_from_profile_table(
         raise FormatError(f"{where}: the profile table has no rows (regions)")
     meta = table_meta(table)
     saved = attrs_from_meta(meta, where)
+    problems = Problems(where)  # every problem of the table, reported at once (issue 15 item 2)
     rest, text = text_columns(table)
-    coords = region_coords(table, text, where)
-    columns = normalised_columns(rest, where, units_option(units, where))
+    coords = region_coords(table, text, where, problems)
+    columns = normalised_columns(rest, where, units_option(units, where), problems)
+    unread = {canonical_column(raw) for raw in rest.colnames} - set(columns)  # reported already
     loglike_to_stat(columns)
-    e = energy_columns(columns, where)
+    e = energy_columns(columns, where, problems, unread)
     columns = {k: per_row(v) for k, v in columns.items()}
-    sed = resolve_sed_type(sed_type, meta, columns, where)
+    sed = None
+    with problems.check():  # an unreadable column still names the SED type
+        sed = resolve_sed_type(sed_type, meta, [*columns, *sorted(unread)], where)
+    if problems:  # the table cannot be read: what else is wrong with the columns that were read
+        if sed is not None:
+            energies = {k: v for k, v in e.items() if v is not None}
+            problems.extend(column_problems(sed, {**energies, **columns}, where=where))
+        problems.extend(negative_column_problems(columns, where, rows="region"))
+        problems.raise_if_any()
     shared = shared_columns(columns, saved, where)
     model, origin = None, None
     if saved and saved.get("reference_model"):
@@ -114,19 +124,24 @@ def dataset_from_profile_table(
         for k, v in table.meta.items()
         if str(k).upper() not in STRUCTURAL_META
     }
-    ds = from_sed(
-        sed,
-        columns,
-        energy_ref=e["e_ref"],
-        energy_min=e["e_min"],
-        energy_max=e["e_max"],
-        reference_model=model,
-        dims=(REGION_DIM, schema.ENERGY),
-        coords=coords,
-        attrs=extra,
-        ul_conf=meta.get("UL_CONF"),
-        where=where,
-    )
+    try:
+        ds = from_sed(
+            sed,
+            columns,
+            energy_ref=e["e_ref"],
+            energy_min=e["e_min"],
+            energy_max=e["e_max"],
+            reference_model=model,
+            dims=(REGION_DIM, schema.ENERGY),
+            coords=coords,
+            attrs=extra,
+            ul_conf=meta.get("UL_CONF"),
+            where=where,
+        )
+    except FluxdsError as exc:  # with the negative values of the columns, if there are any
+        problems.add(exc)
+        problems.extend(negative_column_problems(columns, where, rows="region"))
+        problems.raise_if_any()
     ds = ds.assign({name: ds[name].isel({REGION_DIM: 0}, drop=True) for name in shared if name in ds})
     if origin is not None:
         ds.attrs["reference_model_origin"] = origin
@@ -135,6 +150,8 @@ def dataset_from_profile_table(
         for coord, note in saved.pop(NOTES_KEY, {}).items():
             ds[coord].attrs["note"] = note
         ds.attrs = saved
+    if "SOURCE" in meta:  # structural, as in every table: the scalar source name
+        ds = ds.assign_coords(source=decode_keyword_text(str(meta["SOURCE"])))
     if gti is not None:
         ds = ds.merge(gti if saved is not None else _dedup_gti(gti))
     return ds.transpose(*schema.canonical_dims(ds.dims))

@@ -37,6 +37,10 @@ The child process (POSIX; the memory cap needs Linux):
     killed for memory, or raising ``MemoryError``, is a refusal; raise the budget (``max_bytes=``) for
     a file you trust.
   * no core dumps (``RLIMIT_CORE`` = 0).
+
+The child's side (its program and :func:`~fluxds.io.guard.isolated_child.run_child`) is in
+:mod:`fluxds.io.guard.isolated_child`, which imports as little as it can; the parent's watch over the child
+(status pipe, stderr, the verdict) in :mod:`fluxds.io.guard.isolated_supervisor`.
 """
 
 from __future__ import annotations
@@ -46,18 +50,16 @@ import json
 import math
 import numbers
 import os
-import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import warnings
 from collections.abc import Iterator
 
-from fluxds.errors import FluxdsError, FormatError
+from fluxds.errors import FluxdsError
+from fluxds.io.guard.isolated_child import CHILD
+from fluxds.io.guard.isolated_supervisor import ChildStderr, supervise
 
 __all__ = [
     "probe",
@@ -76,27 +78,6 @@ DEFAULT_SECONDS = 60.0
 STARTUP_SECONDS = 300.0
 #: the address space the child may add beyond the read budget (bytes): library buffers, thread stacks
 MEMORY_SLACK = 512 * 1024**2
-#: exit status of a child that ran out of memory (it also says so on the status pipe)
-_MEMORY_STATUS = 3
-_RLIM_MAX = 2**62
-
-# The child: load fluxds from the folder of the caller's package (and nothing else from that folder),
-# then run :func:`run_child`. ``python -I``: no PYTHON* variables, no cwd or script folder on sys.path.
-_BOOTSTRAP = """
-import json, os, site, sys
-settings = json.loads(sys.argv[1])
-for folder in settings["user_site"]:
-    site.addsitedir(folder)
-import importlib.util
-package = settings["package"]
-spec = importlib.util.spec_from_file_location(
-    "fluxds", os.path.join(package, "__init__.py"), submodule_search_locations=[package]
-)
-module = importlib.util.module_from_spec(spec)
-sys.modules["fluxds"] = module
-spec.loader.exec_module(module)
-"""
-_CHILD = _BOOTSTRAP + "from fluxds.io.guard.isolated import run_child\nrun_child(settings)\n"
 
 
 def isolation_limit(isolate: bool | float | None) -> float | None:
@@ -156,12 +137,6 @@ def wall_seconds(seconds: float) -> float:
     return 4.0 * float(seconds) + 30.0
 
 
-def _printable(text: str, limit: int) -> str:
-    """The last ``limit`` characters of ``text``, control characters escaped (they reach terminals)."""
-    text = text[-limit:].strip()
-    return "".join(c if c.isprintable() or c == "\n" else f"\\x{ord(c):02x}" for c in text)
-
-
 def _child_environment() -> dict[str, str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     # the child only reads: no BLAS threads; fewer malloc arenas keep the address space near the data
@@ -175,40 +150,6 @@ def _user_site() -> list[str]:
 
     folder = site.getusersitepackages() if site.ENABLE_USER_SITE else None
     return [folder] if folder and folder in sys.path else []
-
-
-class _Stderr(threading.Thread):
-    """Drains the child's stderr (an endless HDF5 error stack must neither block it nor fill a disk),
-    keeping the last few kB."""
-
-    def __init__(self, stream) -> None:
-        super().__init__(daemon=True)
-        self.stream, self.tail = stream, b""
-
-    def run(self) -> None:
-        for chunk in iter(lambda: self.stream.read1(65536), b""):
-            self.tail = (self.tail + chunk)[-4096:]
-
-    def text(self) -> str:
-        self.join(timeout=5)
-        return _printable(self.tail.decode(errors="replace"), 600)
-
-
-def _next_line(fd: int, buffer: bytearray, deadline: float) -> str | None:
-    """The next line on the status pipe; ``None`` at end of file; TimeoutError after ``deadline``."""
-    while b"\n" not in buffer:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                return None
-            buffer.extend(chunk)
-    line, _, rest = bytes(buffer).partition(b"\n")
-    buffer[:] = rest
-    return line.decode("utf-8", errors="replace")
 
 
 def probe(
@@ -264,6 +205,7 @@ def probe(
         "options": {**options, "max_bytes": budget},
         "seconds": limit,
         "budget": budget,
+        "memory_slack": MEMORY_SLACK,
         "status": status_write,
         "package": os.path.dirname(os.path.abspath(fluxds.__file__)),
         "user_site": _user_site(),
@@ -272,7 +214,7 @@ def probe(
     try:
         try:
             child = subprocess.Popen(
-                [sys.executable, "-I", "-c", _CHILD, json.dumps(settings)],
+                [sys.executable, "-I", "-c", CHILD, json.dumps(settings)],
                 cwd=workdir,
                 env=_child_environment(),
                 stdin=subprocess.DEVNULL,
@@ -282,10 +224,20 @@ def probe(
             )
         finally:
             os.close(status_write)
-        stderr = _Stderr(child.stderr)
+        stderr = ChildStderr(child.stderr)
         stderr.start()
         try:
-            _supervise(child, status_read, stderr, path, limit, budget)
+            supervise(
+                child,
+                status_read,
+                stderr,
+                path,
+                limit,
+                budget,
+                startup_seconds=STARTUP_SECONDS,
+                wall=wall_seconds(limit),
+                memory_slack=MEMORY_SLACK,
+            )
         finally:
             if child.poll() is None:
                 child.kill()
@@ -358,166 +310,3 @@ def vetted_copy(
                     warning.filename,
                     warning.lineno,
                 )
-
-
-def _supervise(child, status: int, stderr: _Stderr, path, limit: float, budget: int) -> None:
-    buffer = bytearray()
-    try:
-        line = _next_line(status, buffer, time.monotonic() + STARTUP_SECONDS)
-    except TimeoutError:
-        raise FormatError(
-            f"{path}: not read: the separate Python process of isolate= did not start within "
-            f"{STARTUP_SECONDS:g} s (the file was not opened; the machine may be overloaded)"
-        ) from None
-    if line != "ready":
-        child.wait()
-        raise FormatError(
-            f"{path}: not read: the separate Python process of isolate= failed before opening the file "
-            f"(exit status {child.returncode}): {stderr.text()}"
-        )
-    wall = wall_seconds(limit)
-    try:
-        child.wait(timeout=wall)
-    except subprocess.TimeoutExpired:
-        raise FormatError(
-            f"{path}: reading it did not finish within {wall:g} s of wall-clock time in a separate process "
-            f"(without using its {limit:g} s of CPU time: the reader is blocked, e.g. on a special file "
-            "or a stalled file system); not read"
-        ) from None
-    try:
-        result = _next_line(status, buffer, time.monotonic() + 1.0) or ""
-    except TimeoutError:
-        result = ""
-    code = child.returncode
-    if result.startswith("memory") or code == _MEMORY_STATUS:
-        detail = _printable(result[len("memory") :], 300) or "MemoryError"
-        raise FormatError(
-            f"{path}: reading it in a separate process ran out of memory ({detail}) under its cap of "
-            f"the read budget ({budget} bytes) x 2 + {MEMORY_SLACK // 1024**2} MiB; not read. If you trust "
-            "the file, raise the read budget (fluxds.read(..., max_bytes=...))"
-        )
-    if code < 0:
-        name = signal.Signals(-code).name
-        if -code in (signal.SIGPROF, signal.SIGXCPU):
-            raise FormatError(
-                f"{path}: reading it did not finish within {limit:g} s of CPU time in a separate process "
-                f"({name}; a damaged file can make the HDF5/netCDF C library loop forever); not read"
-            )
-        if -code == signal.SIGKILL:
-            raise FormatError(
-                f"{path}: a separate Python process reading it was killed with SIGKILL (it reached its "
-                f"CPU-time limit of {limit:g} s, or the system ran out of memory); not read"
-            )
-        raise FormatError(
-            f"{path}: reading it killed a separate Python process with {name} (a damaged file crashes "
-            f"the HDF5/netCDF C library); not read. {stderr.text()}"
-        )
-    if code != 0 or result != "done":
-        raise FormatError(
-            f"{path}: a separate Python process reading it exited with status {code} without a result: "
-            f"{stderr.text()}"
-        )
-
-
-def _memory_failure(exc: BaseException) -> str | None:
-    """A description of ``exc`` if it, or an exception it came from, is a failure to get memory."""
-    import errno
-
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM):
-            return f"{type(exc).__name__}: {exc}"
-        exc = exc.__cause__ or exc.__context__
-    return None
-
-
-def _address_space() -> int | None:
-    """This process's virtual memory size (bytes), Linux only."""
-    try:
-        with open("/proc/self/statm") as handle:
-            return int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _confine(seconds: float, budget: int) -> None:
-    """The child's limits, set once it is ready to read (see the module documentation)."""
-    import resource
-
-    def lower(which: int, soft: int, hard: int) -> None:
-        _, current = resource.getrlimit(which)
-        if current != resource.RLIM_INFINITY:
-            soft, hard = min(soft, current), min(hard, current)
-        try:
-            resource.setrlimit(which, (min(soft, _RLIM_MAX), min(hard, _RLIM_MAX)))
-        except (ValueError, OSError):  # e.g. RLIMIT_AS on macOS
-            pass
-
-    lower(resource.RLIMIT_CORE, 0, 0)
-    used = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = math.ceil(used.ru_utime + used.ru_stime + min(seconds, 1e12)) + 1  # ITIMER_PROF's backstop
-    lower(resource.RLIMIT_CPU, cpu, cpu + 1)  # SIGXCPU at the soft limit, SIGKILL one second later
-    size = _address_space()
-    if size is not None:
-        cap = size + 2 * budget + MEMORY_SLACK
-        lower(resource.RLIMIT_AS, cap, cap)
-    signal.setitimer(signal.ITIMER_PROF, min(seconds, 1e9))  # SIGPROF's default action ends the process
-
-
-def _warm_up() -> None:
-    """Import every reader and read the shipped SED, so that the read limit measures the file only."""
-    import importlib
-    import warnings
-
-    import fluxds
-    from fluxds.io.registry import formats
-
-    warnings.simplefilter("ignore")
-    for fmt in formats():
-        try:
-            importlib.import_module(f"fluxds.io.{fmt.reader.partition(':')[0]}")
-        except ImportError:  # an optional reader
-            pass
-    for library in ("astropy.io.fits", "astropy.table", "h5py", "netCDF4", "h5netcdf", "zarr"):
-        try:
-            importlib.import_module(library)
-        except ImportError:
-            pass
-    fluxds.read(fluxds.demo_path()).load()
-
-
-def run_child(settings: dict) -> None:
-    """The child's side of :func:`probe` (runs in the separate process): warm up, confine, say
-    ``ready`` on the status pipe, read, say ``done`` (or ``memory ...``) and exit."""
-    import fluxds
-    from fluxds import schema
-
-    status = settings["status"]
-
-    def say(text: str) -> None:
-        os.write(status, text.encode("utf-8", errors="backslashreplace") + b"\n")
-
-    _warm_up()
-    _confine(settings["seconds"], settings["budget"])
-    say("ready")
-    try:
-        dataset = fluxds.read(settings["path"], **settings["options"])
-        # every value the caller's read holds is read here too; a variable with a dimension of its own
-        # (unknown to the data model) stays unread in the caller's Dataset as well, so not here either
-        model = set(schema.DIMS) | set(dataset["norm"].dims if "norm" in dataset.variables else ())
-        for variable in dataset.variables.values():
-            if all(dim in model for dim in variable.dims):
-                variable.load()
-    except BaseException as exc:  # noqa: BLE001 - an ordinary error is the caller's to see; memory is not
-        failure = _memory_failure(exc)
-        if failure is not None:
-            try:
-                say("memory " + failure[:300].replace("\n", " "))
-            except BaseException:  # noqa: BLE001 - no memory left even for the message
-                os.write(status, b"memory\n")
-            os._exit(_MEMORY_STATUS)
-        if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit
-            raise
-    say("done")
-    os._exit(0)

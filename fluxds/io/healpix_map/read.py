@@ -17,17 +17,16 @@ bands tables as ``REF_*`` columns.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 import xarray as xr
-from astropy.io import fits
 
 from fluxds import schema
 from fluxds.construct import ORIGIN_TEMPLATE, from_sed
-from fluxds.errors import FormatError, ModelError
+from fluxds.errors import FormatError, Problems
 from fluxds.healpix import PIXEL, healpix_coords
+from fluxds.io.bands import energy_bounds, per_energy_columns
 from fluxds.io.fits_tables import open_fits
 from fluxds.io.gadf_table import guess_sed_type
 from fluxds.io.gti import read_gti
@@ -41,28 +40,13 @@ from fluxds.io.healpix_map.hdu import (
     values_from_hdu,
 )
 from fluxds.io.healpix_map.write import write
-from fluxds.io.keywords import META_ATTRS
 from fluxds.io.map_keywords import restore_attrs, saved_attrs
-from fluxds.io.model_file import model_file_beside, read_model_yaml
-from fluxds.models import SpectralModel, Template, model_from_json
+from fluxds.io.model_file import resolve_model
+from fluxds.io.vocabulary import canonical_column
+from fluxds.models import SpectralModel, Template
 from fluxds.units import format_unit, parse_unit
 
-__all__ = ["read", "write", "reference_model_file", "reference_model_from_yaml"]
-
-_AXIS_COLUMNS = {"CHANNEL", "ENERGY", "E_MIN", "E_MAX", "E_REF", "E_CTR", "NSIDE"}
-
-
-def reference_model_file(name: str, relative_to: str | os.PathLike, where: str) -> Path:
-    """The file a ``MODEL`` keyword names: beside the FITS file (the folder ``relative_to``) only, by
-    file name (:func:`fluxds.io.model_file.model_file_beside`: no folder of the keyword followed, no
-    current directory, no link)."""
-    return model_file_beside(name, relative_to, where)
-
-
-def reference_model_from_yaml(found: str | os.PathLike) -> SpectralModel:
-    """The spectral model of the first component of a gammapy model YAML file
-    (:func:`fluxds.io.model_file.read_model_yaml`: no link followed, bounded, safe loader)."""
-    return read_model_yaml(found, keyword=Path(found).name, where=str(found))[0]
+__all__ = ["read", "write"]
 
 
 def _bands(hdul, hdu, where: str):
@@ -75,42 +59,22 @@ def _bands(hdul, hdu, where: str):
 
 
 def _energy_axis(bands, where: str) -> dict:
-    """Energies (astropy Quantities) and the energy-only REF_* columns of a bands table."""
-    names = {n.upper(): n for n in bands.columns.names}
+    """Energies (astropy Quantities) and the energy-only REF_* columns of a bands table
+    (:func:`fluxds.io.bands.energy_bounds`, :func:`fluxds.io.bands.per_energy_columns`), every problem at
+    once."""
+    label = f"{where}[{bands.name}]"
     if "AXCOLS2" in bands.header:
         raise FormatError(
-            f"{where}[{bands.name}]: the maps have a second non-spatial axis (AXCOLS2 = "
+            f"{label}: the maps have a second non-spatial axis (AXCOLS2 = "
             f"{bands.header['AXCOLS2']!r}); fluxds reads HEALPix maps with an energy axis only"
         )
-    out = {}
-    for key, columns in (
-        ("e_min", ("E_MIN",)),
-        ("e_max", ("E_MAX",)),
-        ("e_ref", ("ENERGY", "E_REF", "E_CTR")),
-    ):
-        column = next((names[c] for c in columns if c in names), None)
-        if column is None:
-            continue
-        unit = bands.columns[column].unit or ("keV" if bands.name.upper() == "EBOUNDS" else None)
-        if unit is None:
-            raise FormatError(f"{where}[{bands.name}]: column {column!r} has no unit")
-        out[key] = np.asarray(bands.data[column], dtype=np.float64) * parse_unit(
-            unit, where=f"{where}[{bands.name}], column {column!r}"
-        )
-    if "e_ref" not in out and "e_min" not in out:
-        raise FormatError(
-            f"{where}[{bands.name}]: no energies (E_MIN/E_MAX or ENERGY); columns: {list(names)}"
-        )
-    refs = {}
-    for upper, column in names.items():
-        if upper in _AXIS_COLUMNS:
-            continue
-        name = schema.COLUMN_ALIASES.get(upper.lower(), upper.lower())
-        unit = bands.columns[column].unit
-        if np.asarray(bands.data[column]).dtype.kind not in "fiu":
-            raise FormatError(f"{where}[{bands.name}]: column {column!r} holds text, expected numbers")
-        values = np.asarray(bands.data[column], dtype=np.float64)
-        refs[name] = (values, format_unit(parse_unit(unit, where=f"{where}[{bands.name}]")) if unit else "")
+    problems = Problems(label)
+    out, refs = {}, {}
+    with problems.check():
+        out = energy_bounds(bands, label)
+    with problems.check():
+        refs = per_energy_columns(bands, label)
+    problems.raise_if_any()
     return {"energies": out, "refs": refs, "n": len(bands.data) if bands.data is not None else 0}
 
 
@@ -162,7 +126,12 @@ def read(
         saved = saved_attrs(primary, f"{path}[PRIMARY]")
         hdus = [hdu for hdu in hdul if is_healpix_hdu(hdu)]
         _check_budget(hdul, hdus, path, sky_coords=sky_coords, lazy=chunks is not None)
-        maps = [_read_hdu(hdul, hdu, path, lazy=chunks is not None) for hdu in hdus]
+        problems = Problems(path)  # every bad map HDU at once (issue 15 item 2)
+        maps = []
+        for hdu in hdus:
+            with problems.check():
+                maps.append(_read_hdu(hdul, hdu, path, lazy=chunks is not None))
+        problems.raise_if_any()
         banded = [m for m in maps if m["axis"] is not None]
         if not banded:
             raise FormatError(
@@ -171,10 +140,14 @@ def read(
             )
         geometry, pixels, axis = maps[0]["geometry"], maps[0]["pixels"], banded[0]["axis"]
         for m in maps:
-            _check_same(m, maps[0], axis)
+            with problems.check():
+                _check_same(m, maps[0], axis)
+        problems.raise_if_any()
         gti = read_gti(hdul, path)
         model, origin = (
-            (reference_model, None) if reference_model is not None else _model(primary, saved, path)
+            (reference_model, None)
+            if reference_model is not None
+            else resolve_model(primary.get("MODEL"), saved, path, where=f"{path}[PRIMARY]", origin="path")
         )
     where = path
     if model is None and "ref_dnde" in axis["refs"] and "e_ref" in axis["energies"]:
@@ -238,8 +211,12 @@ def _check_budget(hdul, hdus: list, path: str, *, sky_coords: bool, lazy: bool) 
     total, coords, largest = 0, 0, None
     for hdu in hdus:
         where = f"{path}[{hdu.name}]"
-        geometry = geometry_from_header(hdu.header, "PIX" in [n.upper() for n in hdu.columns.names], where)
-        bands = _bands(hdul, hdu, where)
+        has_pix = "PIX" in [n.upper() for n in hdu.columns.names]
+        try:
+            geometry = geometry_from_header(hdu.header, has_pix, where)
+            bands = _bands(hdul, hdu, where)
+        except FormatError:  # reported with the other problems by _read_hdu, which then reads nothing of it
+            continue
         n_bands = max(int(bands.header.get("NAXIS2", 0)), 1) if bands is not None else 1
         held = held_pixels(geometry, hdu, where)
         if geometry.indxschm == "SPARSE" or not lazy:  # SPARSE values are filled in memory even when lazy
@@ -286,7 +263,7 @@ def _read_hdu(hdul, hdu, path: str, lazy: bool = False) -> dict:
         if values.dtype.kind == "f"
         else None
     )
-    name = schema.COLUMN_ALIASES.get(hdu.name.lower(), hdu.name.lower())
+    name = canonical_column(hdu.name)
     return {
         "name": name,
         "where": where,
@@ -310,19 +287,6 @@ def _check_same(m: dict, first: dict, axis: dict) -> None:
         )
     if m["axis"] is not None and not _same_energies(axis, m["axis"]):
         raise FormatError(f"{m['where']}: its energy bins differ from those of the other maps")
-
-
-def _model(primary: fits.Header, saved: dict | None, path: str) -> tuple[SpectralModel | None, str | None]:
-    """The reference model the file embeds (FDSATTRS) or names (MODEL), and where it came from."""
-    if saved and saved.get("reference_model"):
-        try:
-            return model_from_json(saved["reference_model"]), None
-        except ModelError as exc:
-            raise FormatError(f"{path}[PRIMARY]: reference model in {META_ATTRS}: {exc}") from None
-    if primary.get("MODEL"):
-        found = reference_model_file(str(primary["MODEL"]), Path(path).parent, f"{path}[PRIMARY]")
-        return reference_model_from_yaml(found), f"MODEL keyword: {found}"
-    return None, None
 
 
 def _with_unit(m: dict):

@@ -1,5 +1,6 @@
 """Light curves in files: gammapy's "lightcurve" and "binned-time-series" layouts and the GADF v0.3
-light-curve layout, in FITS and ECSV.
+light-curve layout, in FITS and ECSV; and phase curves (:mod:`fluxds.io.lightcurve.phase`), the same
+layout with one row per bin of another binned axis.
 
 The tables themselves are mapped by :mod:`fluxds.io.lightcurve.table` (gammapy's layout, the common core),
 :mod:`fluxds.io.lightcurve.gadf` and :mod:`fluxds.io.lightcurve.bts`; this module finds the tables in a
@@ -34,11 +35,24 @@ from fluxds.io.lightcurve.gadf import (
     gadf_tables_from_dataset,
     is_gadf_table,
 )
+from fluxds.io.lightcurve.phase import (
+    check_row_axis,
+    dataset_from_row_table,
+    is_row_table,
+    row_table_from_dataset,
+)
 from fluxds.io.lightcurve.table import dataset_from_lightcurve_table, lightcurve_table_from_dataset
 from fluxds.io.output.atomic import atomic_path
 from fluxds.timeaxis import shared_time_bins_problem
 
-__all__ = ["read", "write", "read_binned_time_series", "write_binned_time_series"]
+__all__ = [
+    "read",
+    "write",
+    "read_binned_time_series",
+    "write_binned_time_series",
+    "read_phasecurve",
+    "write_phasecurve",
+]
 
 _TIME_COLUMNS = {"time_min", "time_max", "time"}
 _BTS_COLUMN = "time_bin_start"
@@ -64,7 +78,7 @@ def _names(hdu) -> set[str]:
 
 
 def _fits_tables(
-    path: str, hdu: str | None, marker
+    path: str, hdu: str | None, marker, what: str = "light-curve"
 ) -> tuple[list[tuple[str, str, Table]], xr.Dataset | None]:
     """(where, name, table) of every table HDU that ``marker(column names)`` accepts, and the GTI."""
     hdul = open_fits(path, memmap=False)
@@ -79,7 +93,7 @@ def _fits_tables(
                 h for h in hdul if isinstance(h, fits.BinTableHDU) and h.name != "GTI" and marker(_names(h))
             ]
         if not chosen:
-            raise FormatError(f"{path}: no light-curve table found; HDUs: {names}")
+            raise FormatError(f"{path}: no {what} table found; HDUs: {names}")
         tables = []
         for h in chosen:
             where = f"{path}[{h.name}]" if h.ver in (0, 1) else f"{path}[{h.name},{h.ver}]"
@@ -98,7 +112,7 @@ def _layout(names: set[str]) -> str:
 _GTI_VARS = ("gti_start", "gti_stop")
 
 
-def _writable(ds: xr.Dataset, where: str) -> xr.Dataset:
+def _writable(ds: xr.Dataset, where: str, what: str = "a light-curve file") -> xr.Dataset:
     """``ds`` with one set of time bins and one GTI table, as a light-curve file holds them: GTIs that
     gained a ``source`` dimension (light curves stacked with ``xr.concat``) are kept once if equal for all
     sources; anything else is refused, saying what is wrong and what to do."""
@@ -116,7 +130,7 @@ def _writable(ds: xr.Dataset, where: str) -> xr.Dataset:
         if same:
             return ds.assign({v: first[v].drop_vars("source", errors="ignore") for v in present})
     raise FormatError(
-        f"{where}: variable {name!r} has dims {dims}, and a light-curve file holds one GTI table of dims "
+        f"{where}: variable {name!r} has dims {dims}, and {what} holds one GTI table of dims "
         "('gti',) for all its sources; these differ between sources. Stack light curves with "
         "fluxds.concat_sources(datasets) (one GTI: the union of theirs), write netCDF or zarr (which keep "
         "a GTI per source), write each source to its own file (ds.sel(source=name)), or leave the GTI out "
@@ -325,3 +339,69 @@ def write_binned_time_series(
         single_source(ds, "a binned time series", where), sed_type, where=where, fits=container == "fits"
     )
     _write_tables([("FLUXPOINTS", table)], ds, path, container, overwrite)
+
+
+def read_phasecurve(
+    path: str | os.PathLike,
+    *,
+    hdu: str | None = None,
+    sed_type: str | None = None,
+    units: dict[str, str] | str | None = None,
+) -> xr.Dataset:
+    """Read a phase curve (FITS or ECSV): one row per phase bin (``phase_min``, ``phase_max``, optional
+    ``phase``), energies as per-row vectors; see :mod:`fluxds.io.lightcurve.phase`.
+
+    Parameters
+    ----------
+    path : str or path-like
+    hdu : str, optional
+        Read only this HDU (FITS).
+    sed_type : str, optional
+        Overrides ``SED_TYPE``.
+    units : dict or "gadf", optional
+        Units for columns without one.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(phase, energy, ...)``; several HDUs become a ``source`` dimension.
+    """
+    path = str(path)
+    if _container(Path(path)) == "ecsv":
+        tables, gti = [(path, "", _read_ecsv(path))], None
+    else:
+        tables, gti = _fits_tables(path, hdu, is_row_table, what="phase-curve")
+    parts = [
+        (label, dataset_from_row_table(t, where=w, sed_type=sed_type, units=units)) for w, label, t in tables
+    ]
+    ds = parts[0][1] if len(parts) == 1 else join_sources(parts, path)
+    return _with_gti(ds, gti)
+
+
+def write_phasecurve(
+    ds: xr.Dataset, path: str | os.PathLike, *, sed_type: str | None = None, overwrite: bool = False
+) -> None:
+    """Write a phase curve to FITS (one HDU ``FLUXPOINTS``, or one per source, and ``GTI``) or ECSV (from
+    the name). Atomic; refuses to overwrite unless asked.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A Dataset with a ``phase`` dimension and ``phase_min``/``phase_max`` (and/or ``phase``) numbers.
+    path : str or path-like
+    sed_type : str, optional
+        SED type of the columns; default the Dataset's ``sed_type_init``.
+    overwrite : bool
+    """
+    where = str(path)
+    check_row_axis(ds, where)  # before the GTIs: a Dataset without phase bins is told so first
+    ds = _writable(ds, where, "a phase-curve file")
+    container = _container(Path(path))
+    if container == "ecsv":
+        tables = [("", row_table_from_dataset(single_source(ds, "ECSV", where), sed_type, where=where))]
+    else:
+        tables = [
+            (DEFAULT_HDU if name is None else name, row_table_from_dataset(part, sed_type, where=where))
+            for name, part in split_sources(ds)
+        ]
+    _write_tables(tables, ds, path, container, overwrite)

@@ -14,7 +14,8 @@ from astropy.table import Table
 
 from fluxds import schema
 from fluxds.errors import FormatError
-from fluxds.io.keywords import DERIVED_KEYWORDS, META_ATTRS, is_label_keyword, jsonable
+from fluxds.io import vocabulary
+from fluxds.io.keywords import DERIVED_KEYWORDS, is_label_keyword, jsonable
 from fluxds.timeaxis import (
     NUMERIC_TIME_COORDS,
     check_mjd,
@@ -38,7 +39,8 @@ ENERGY_COORDS = tuple(schema.ENERGY_COLUMNS.values())
 # columns that do not change with time when they come from one reference model / one scan grid
 TIME_CONSTANT_CANDIDATES = schema.ENERGY_ONLY_VARIABLES
 _TIME_KEYWORDS = ("MJDREFI", "MJDREFF", "MJDREF", "TIMESYS", "TIMEUNIT", "TIMEREF", "TIMEZERO")
-STRUCTURAL_META = {"SED_TYPE", "UL_CONF", META_ATTRS, "EXTNAME", "EXTVER", "GTI", "SOURCE", *_TIME_KEYWORDS}
+# the keywords of every table (fluxds.io.vocabulary) and the time reference a light curve reads
+STRUCTURAL_META = {*vocabulary.STRUCTURAL_META, *_TIME_KEYWORDS}
 STANDARD_TIME_ATTRS = {"units", "time_scale", "mjdrefi", "mjdreff", "long_name", "timeref"}
 # private FDSATTRS keys of the light-curve layouts
 CONSTANT_KEY, TIME_ONLY_KEY = "_time_constant", "_time_only"

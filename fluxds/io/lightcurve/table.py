@@ -62,7 +62,12 @@ from fluxds.models import Template, model_from_json
 from fluxds.timeaxis import TIME, time_keywords
 from fluxds.units import format_unit, parse_unit
 
-__all__ = ["dataset_from_lightcurve_table", "dataset_from_columns", "lightcurve_table_from_dataset"]
+__all__ = [
+    "dataset_from_lightcurve_table",
+    "dataset_from_columns",
+    "lightcurve_table_from_dataset",
+    "row_table",
+]
 
 
 def dataset_from_columns(
@@ -77,8 +82,10 @@ def dataset_from_columns(
     reference_model=None,
     saved: dict[str, Any] | None = None,
     extra_attrs: dict[str, Any] | None = None,
+    dim: str = TIME,
 ) -> xr.Dataset:
-    """Build a light-curve Dataset from per-row columns (time columns already taken out)."""
+    """Build a light-curve Dataset from per-row columns (time columns already taken out); ``dim`` is the
+    binned axis of the rows (``time``; ``phase`` for a phase curve), ``tcoords`` its coordinates."""
     saved = dict(saved) if saved is not None else None
     sed = resolve_sed_type(sed_type, meta, columns, where)
     if schema.sed_type(sed).name not in columns:
@@ -124,7 +131,7 @@ def dataset_from_columns(
         energy_min=energies["e_min"],
         energy_max=energies["e_max"],
         reference_model=model,
-        dims=(TIME, schema.ENERGY),
+        dims=(dim, schema.ENERGY),
         coords=tcoords,
         attrs=extra_attrs or {},
         ul_conf=meta.get("UL_CONF"),
@@ -132,13 +139,13 @@ def dataset_from_columns(
     )
     if template:
         ds.attrs["reference_model_origin"] = ORIGIN_TEMPLATE
-    ds = ds.assign({n: ds[n].isel({TIME: 0}, drop=True) for n in constant if n in ds.data_vars})
+    ds = ds.assign({n: ds[n].isel({dim: 0}, drop=True) for n in constant if n in ds.data_vars})
     for name, col in alone.items():
         attrs = {"long_name": name}
         if isinstance(col, u.Quantity) and col.unit != u.dimensionless_unscaled:
             attrs["units"] = format_unit(col.unit)
         ds[name] = xr.Variable(
-            (TIME,), np.asarray(u.Quantity(col).value if isinstance(col, u.Quantity) else col), attrs
+            (dim,), np.asarray(u.Quantity(col).value if isinstance(col, u.Quantity) else col), attrs
         )
     if saved is not None:
         for coord, note in saved.pop(ENERGY_NOTES_KEY, {}).items():
@@ -215,22 +222,63 @@ def dataset_from_lightcurve_table(
     return apply_descriptions(ds, column_descriptions(table))  # issue 13 item 17
 
 
-def _column_values(var: xr.DataArray, n_time: int, where: str) -> np.ndarray:
+def _column_values(var: xr.DataArray, n_time: int, where: str, dim: str = TIME) -> np.ndarray:
     name = str(var.name)
-    if var.dims == (TIME,):
+    if var.dims == (dim,):
         return np.asarray(var.values)
-    extra = [d for d in var.dims if d not in (TIME, schema.ENERGY)]
+    extra = [d for d in var.dims if d not in (dim, schema.ENERGY)]
     bad = [d for d in extra if d not in ("scan", "dataset") and not str(d).endswith("_axis")]
     if schema.ENERGY not in var.dims or bad or len(extra) > 1:
+        kind = "light-curve" if dim == TIME else f"{dim}-curve"
         raise FormatError(
-            f"{where}: variable {name!r} has dims {var.dims}; a light-curve table holds variables along "
-            "(time, energy) with at most one scan/dataset axis. Write netCDF instead, or select first"
+            f"{where}: variable {name!r} has dims {var.dims}; a {kind} table holds variables along "
+            f"({dim}, energy) with at most one scan/dataset axis. Write netCDF instead, or select first"
         )
-    order = [d for d in (TIME, schema.ENERGY, *extra) if d in var.dims]
+    order = [d for d in (dim, schema.ENERGY, *extra) if d in var.dims]
     values = np.asarray(var.transpose(*order).values)
-    if TIME not in var.dims:
+    if dim not in var.dims:
         values = np.broadcast_to(values[None], (n_time, *values.shape))
     return values
+
+
+def row_table(
+    ds: xr.Dataset, dim: str, sed: str, leading: list[tuple[str, np.ndarray, str | None]], where: str
+) -> tuple[Table, dict[str, Any], xr.Dataset]:
+    """The columns of a table with one row per entry of ``dim`` (a binned axis: ``time``, ``phase``):
+    the ``leading`` columns ``(name, values, unit)`` first, then ``e_ref``/``e_min``/``e_max`` and every
+    variable as per-row vectors over energy (the SED type ``sed``'s columns beside the likelihood form).
+
+    Returns the table, the ``FDSATTRS`` content so far (the Dataset's attributes and the private keys of
+    the row layout) and the Dataset in the SED type written (for its attributes)."""
+    out = to_sed_type(ds, sed, keep_likelihood=True)
+    n_rows = ds.sizes[dim]
+    table = Table()
+    for column, values, unit in leading:
+        table[column] = values
+        if unit is not None:
+            table[column].unit = unit
+    attrs = {k: jsonable(v) for k, v in ds.attrs.items()}
+    notes = {}
+    for name, column in zip(ENERGY_COLUMNS, ENERGY_COORDS, strict=True):
+        if column in ds.coords:
+            values = np.asarray(ds[column].values, dtype=np.float64)
+            table[name] = np.broadcast_to(values[None], (n_rows, values.size))
+            table[name].unit = format_unit(parse_unit(ds[column].attrs.get("units")))
+            if ds[column].attrs.get("note"):
+                notes[column] = ds[column].attrs["note"]
+    constant, row_only = [], []
+    for name, var in out.data_vars.items():
+        if str(name).startswith("gti_"):
+            continue
+        table[str(name)] = _column_values(var, n_rows, where, dim)
+        if dim not in var.dims:
+            constant.append(str(name))
+        elif var.dims == (dim,):
+            row_only.append(str(name))
+        if var.attrs.get("units"):
+            table[str(name)].unit = format_unit(parse_unit(var.attrs["units"]))
+    attrs[CONSTANT_KEY], attrs[TIME_ONLY_KEY], attrs[ENERGY_NOTES_KEY] = constant, row_only, notes
+    return table, attrs, out
 
 
 def lightcurve_table_from_dataset(
@@ -253,34 +301,12 @@ def lightcurve_table_from_dataset(
     if any(time_keywords(ds, c, where, upper=False) != keywords for c in names[1:]):
         raise FormatError(f"{where}: the time coordinates {names} differ in units, reference or scale")
     sed = sed_type or ds.attrs.get("sed_type_init") or schema.LIKELIHOOD
-    out = to_sed_type(ds, sed, keep_likelihood=True)
-    n_time = ds.sizes[TIME]
-    table = Table()
-    for name in names:
-        column = "time" if name == "time_value" else name
-        table[column] = np.asarray(ds[name].values, dtype=np.float64)
-        table[column].unit = keywords["TIMEUNIT"]
-    attrs = {k: jsonable(v) for k, v in ds.attrs.items()}
-    notes = {}
-    for name, column in zip(ENERGY_COLUMNS, ENERGY_COORDS, strict=True):
-        if column in ds.coords:
-            values = np.asarray(ds[column].values, dtype=np.float64)
-            table[name] = np.broadcast_to(values[None], (n_time, values.size))
-            table[name].unit = format_unit(parse_unit(ds[column].attrs.get("units")))
-            if ds[column].attrs.get("note"):
-                notes[column] = ds[column].attrs["note"]
-    constant, time_only = [], []
-    for name, var in out.data_vars.items():
-        if str(name).startswith("gti_"):
-            continue
-        table[str(name)] = _column_values(var, n_time, where)
-        if TIME not in var.dims:
-            constant.append(str(name))
-        elif var.dims == (TIME,):
-            time_only.append(str(name))
-        if var.attrs.get("units"):
-            table[str(name)].unit = format_unit(parse_unit(var.attrs["units"]))
-    attrs[CONSTANT_KEY], attrs[TIME_ONLY_KEY], attrs[ENERGY_NOTES_KEY] = constant, time_only, notes
+    unit = keywords["TIMEUNIT"]
+    leading = [
+        ("time" if name == "time_value" else name, np.asarray(ds[name].values, dtype=np.float64), unit)
+        for name in names
+    ]
+    table, attrs, out = row_table(ds, TIME, sed, leading, where)
     extra = {
         c: {k: jsonable(v) for k, v in ds[c].attrs.items() if k not in STANDARD_TIME_ATTRS} for c in names
     }

@@ -14,7 +14,6 @@ import xarray as xr
 from astropy.io import fits
 from astropy.table import Table
 
-from fluxds import schema
 from fluxds.errors import FluxdsError, FormatError
 from fluxds.io.fits_tables import (
     ALONG_SOURCE_KEY,
@@ -33,6 +32,7 @@ from fluxds.io.guard.ecsv_safe import read_ecsv_table
 from fluxds.io.guard.hdf5_layout import check_hdf5_layout
 from fluxds.io.keywords import decode_keyword_text, table_hdu
 from fluxds.io.output.atomic import atomic_path
+from fluxds.io.vocabulary import canonical_column
 
 __all__ = ["read_fits", "write_fits", "read_ecsv", "write_ecsv", "read_hdf5", "write_hdf5"]
 
@@ -40,9 +40,9 @@ __all__ = ["read_fits", "write_fits", "read_ecsv", "write_ecsv", "read_hdf5", "w
 def _is_sed_hdu(hdu) -> bool:
     if not isinstance(hdu, fits.BinTableHDU) or hdu.name == "GTI":
         return False
-    names = [n.lower() for n in hdu.columns.names]
+    names = [canonical_column(n) for n in hdu.columns.names]
     has_energy = "e_ref" in names or ("e_min" in names and "e_max" in names)
-    return has_energy and guess_sed_type([schema.COLUMN_ALIASES.get(n, n) for n in names]) is not None
+    return has_energy and guess_sed_type(names) is not None
 
 
 def read_fits(path: str | os.PathLike, *, hdu: str | None = None, **options) -> xr.Dataset:

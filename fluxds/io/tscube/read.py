@@ -38,20 +38,18 @@ from astropy.utils.exceptions import AstropyWarning
 
 from fluxds import schema
 from fluxds.construct import ORIGIN_TEMPLATE, from_sed
-from fluxds.errors import FormatError, ModelError
+from fluxds.errors import FormatError, ModelError, Problems
+from fluxds.io.bands import EBOUNDS_UNIT, energy_bounds, per_energy_columns
 from fluxds.io.fits_tables import open_fits
 from fluxds.io.guard.fits_sizes import check_fits_hdu
 from fluxds.io.map_keywords import metadata_keywords, restore_attrs, saved_attrs
 from fluxds.io.tscube.write import write
-from fluxds.io.vocabulary import TS_IMAGE
+from fluxds.io.vocabulary import TS_IMAGE, canonical_column
 from fluxds.models import Template, model_from_json
-from fluxds.units import format_unit, parse_unit
 from fluxds.wcs import LAT, LON, celestial_header, wcs_coords
 
 __all__ = ["read", "write"]
 
-_ENERGY_COLUMNS = {"E_MIN": "e_min", "E_MAX": "e_max", "E_REF": "e_ref", "E_CTR": "e_ref"}
-_NOT_VARIABLES = {"CHANNEL"}
 BASELINE_ATTR = "baseline"
 
 
@@ -96,20 +94,16 @@ class _LazyTable:
 
 
 def _ebounds(table: Table, where: str) -> tuple[dict, dict]:
-    """Energies (Quantities) and the energy-only REF_* columns ``name -> (values, unit)``."""
+    """Energies (Quantities; the spec's unit keV where a column has none) and the energy-only REF_*
+    columns ``name -> (values, unit)`` (:func:`fluxds.io.bands.energy_bounds`,
+    :func:`fluxds.io.bands.per_energy_columns`), every problem at once."""
+    problems = Problems(where)
     energies, refs = {}, {}
-    for raw in table.colnames:
-        upper = raw.upper()
-        unit = table[raw].unit
-        if upper in _ENERGY_COLUMNS:
-            unit = parse_unit(unit or "keV", where=f"{where}, column {raw!r}")  # the spec's unit: keV
-            energies[_ENERGY_COLUMNS[upper]] = np.asarray(table[raw], dtype=np.float64) * unit
-        elif upper not in _NOT_VARIABLES:
-            name = schema.COLUMN_ALIASES.get(upper.lower(), upper.lower())
-            text = format_unit(parse_unit(unit, where=f"{where}, column {raw!r}")) if unit else ""
-            refs[name] = (np.asarray(table[raw], dtype=np.float64), text)
-    if "e_ref" not in energies and "e_min" not in energies:
-        raise FormatError(f"{where}: no energy columns (E_MIN/E_MAX or E_REF); columns: {table.colnames}")
+    with problems.check():
+        energies = energy_bounds(table, where, default_unit=EBOUNDS_UNIT)
+    with problems.check():
+        refs = per_energy_columns(table, where)
+    problems.raise_if_any()
     return energies, refs
 
 
@@ -121,24 +115,28 @@ def _scandata(table: Table, shape: tuple[int, int], n_energy: int, where: str) -
             f"{where}: {len(table)} rows, but the primary image has {ny} x {nx} = {ny * nx} pixels "
             "(one row per pixel expected)"
         )
-    columns = {}
+    problems = Problems(where)  # every bad column at once (issue 15 item 2)
+    columns, names = {}, {canonical_column(raw) for raw in table.colnames}
     for raw in table.colnames:
         values = _native(table[raw])
         if values.ndim not in (2, 3) or values.shape[1] != n_energy:
-            raise FormatError(
-                f"{where}: column {raw!r} has shape {values.shape[1:]} per row; expected ({n_energy},) or "
-                f"({n_energy}, n_scan) for {n_energy} energy bins in EBOUNDS"
+            problems.add(
+                FormatError(
+                    f"{where}: column {raw!r} has shape {values.shape[1:]} per row; expected "
+                    f"({n_energy},) or ({n_energy}, n_scan) for {n_energy} energy bins in EBOUNDS"
+                )
             )
-        name = schema.COLUMN_ALIASES.get(raw.lower(), raw.lower())
-        columns[name] = values.reshape((ny, nx) + values.shape[1:])
+            continue
+        columns[canonical_column(raw)] = values.reshape((ny, nx) + values.shape[1:])
     for needed in ("norm",):
-        if needed not in columns:
-            raise FormatError(f"{where}: no {needed.upper()} column; columns: {table.colnames}")
+        if needed not in names:
+            problems.add(FormatError(f"{where}: no {needed.upper()} column; columns: {table.colnames}"))
+    if "dloglike_scan" in names and "loglike" not in names:
+        problems.add(
+            FormatError(f"{where}: DLOGLIKE_SCAN is relative to LOGLIKE, and there is no LOGLIKE column")
+        )
+    problems.raise_if_any()
     if "dloglike_scan" in columns:
-        if "loglike" not in columns:
-            raise FormatError(
-                f"{where}: DLOGLIKE_SCAN is relative to LOGLIKE, and there is no LOGLIKE column"
-            )
         loglike = columns["loglike"].astype(np.float64)
         columns["stat_scan"] = -2.0 * (loglike[..., None] + columns.pop("dloglike_scan").astype(np.float64))
     if "loglike" in columns:
@@ -206,12 +204,16 @@ def read(path: str | os.PathLike, *, chunks=None) -> xr.Dataset:
         saved = saved_attrs(primary.header, f"{path}[PRIMARY]")
         producer = metadata_keywords(primary.header, exclude=header)  # TELESCOP, INSTRUME ... (item 17)
         ebounds, where_e = _table(hdul, "EBOUNDS", path)
-        energies, refs = _ebounds(ebounds, where_e)
+        problems, energies, refs, columns = Problems(path), {}, {}, {}  # EBOUNDS and SCANDATA, at once
+        with problems.check():
+            energies, refs = _ebounds(ebounds, where_e)
         if chunks is not None and "SCANDATA" in hdul:
             scandata, where_s = _LazyTable(hdul["SCANDATA"]), f"{path}[SCANDATA]"
         else:
             scandata, where_s = _table(hdul, "SCANDATA", path)
-        columns = _scandata(scandata, shape, len(ebounds), where_s)
+        with problems.check():
+            columns = _scandata(scandata, shape, len(ebounds), where_s)
+        problems.raise_if_any()
         fitdata = _per_pixel(*_table(hdul, "FITDATA", path, required=False), shape)
         baseline = _baseline(_table(hdul, "BASELINE", path, required=False)[0])
         meta = {str(k).upper(): v for k, v in scandata.meta.items()}

@@ -11,9 +11,9 @@ from astropy.io import fits
 from astropy.table import Table
 
 from fluxds import schema
+from fluxds.confidence import ul_conf_of
 from fluxds.construct import EREF_DERIVED
 from fluxds.errors import FormatError
-from fluxds.io.keywords import ul_conf_of
 from fluxds.io.map_keywords import META_ATTRS, keywords_from_attrs, pack_attrs
 from fluxds.io.output.atomic import atomic_path
 from fluxds.wcs import LAT, LON, header_of, is_wcs_map
@@ -65,7 +65,7 @@ def _scandata(ds: xr.Dataset, where: str) -> Table:
     if "stat_scan" in ds.data_vars:
         scan = -0.5 * _rows(ds["stat_scan"], (schema.ENERGY, "scan")).astype(np.float64)
         table["DLOGLIKE_SCAN"] = _compact(scan - loglike[..., None])
-    ul_conf = ul_conf_of(ds)
+    ul_conf = ul_conf_of(ds.attrs)
     if ul_conf is not None:
         table.meta["UL_CONF"] = ul_conf
     return table

@@ -31,21 +31,20 @@ from astropy.io import fits
 
 from fluxds import schema
 from fluxds.construct import ORIGIN_DEFAULT
-from fluxds.errors import FormatError
-from fluxds.io.bands import Axis, read_axes
+from fluxds.errors import FormatError, Problems
+from fluxds.io.bands import Axis, per_energy_columns, read_axes
 from fluxds.io.fits_tables import open_fits
 from fluxds.io.gti import read_gti
 from fluxds.io.guard.fits_sizes import check_fits_hdu
-from fluxds.io.model_file import resolve_model, saved_attrs
+from fluxds.io.map_keywords import saved_attrs
+from fluxds.io.model_file import resolve_model
+from fluxds.io.vocabulary import SED_STEMS, is_quantity_hdu
 from fluxds.io.wcs_map.build import build_map_dataset
 from fluxds.io.wcs_map.write import TABLE_MAP_KEY, write
 from fluxds.models import default_reference_model
 from fluxds.wcs import LAT, LON, celestial_header, header_text, wcs_coords
 
 __all__ = ["read", "write"]
-
-_AXIS_COLUMNS = {"CHANNEL", "ENERGY", "E_REF", "E_MIN", "E_MAX"}
-_SED_STEMS = ("e2dnde", "dnde", "eflux", "flux")
 
 
 def _bands_index(hdul: fits.HDUList, index: int, where: str) -> int:
@@ -61,13 +60,6 @@ def _bands_index(hdul: fits.HDUList, index: int, where: str) -> int:
     return next((i for i in matches if i > index), matches[0])
 
 
-def _is_quantity(name: str) -> bool:
-    """Whether an image HDU's name is a flux-map quantity fluxds knows (``NORM_ERR``, ``DNDE_UL``, ``TS``)."""
-    name = name.lower()
-    stem = next((s for s in _SED_STEMS if name == s or name.startswith(f"{s}_")), None)
-    return name in schema.VARIABLES or (stem is not None and f"norm{name[len(stem) :]}" in schema.VARIABLES)
-
-
 def _quantity_hdus(hdul: fits.HDUList, primary_name: str) -> list[tuple[str, int]]:
     """(variable name, HDU index) of every map: the image in the primary HDU, the image HDUs that name
     their bands table (``BANDSHDU``: gammapy and fluxds write it on every map) or bear a quantity's name,
@@ -76,7 +68,7 @@ def _quantity_hdus(hdul: fits.HDUList, primary_name: str) -> list[tuple[str, int
     out = []
     for index, hdu in enumerate(hdul):
         if hdu.is_image and hdu.header.get("NAXIS", 0) >= 2:
-            if index and "BANDSHDU" not in hdu.header and not _is_quantity(hdu.name):
+            if index and "BANDSHDU" not in hdu.header and not is_quantity_hdu(hdu.name):
                 continue
             out.append((primary_name if index == 0 else hdu.name.lower(), index))
         elif isinstance(hdu, fits.BinTableHDU) and hdu.header.get(TABLE_MAP_KEY):
@@ -118,9 +110,13 @@ def _same_energy(a: dict, b: dict) -> bool:
 
 
 def _guess_sed(names) -> str | None:
+    """The SED type of a map file without ``SED_TYPE``: ``likelihood`` where it holds ``NORM`` maps (its
+    reference fluxes, if any, are columns of BANDS, not maps: unlike
+    :func:`fluxds.io.gadf_table.guess_sed_type`, which asks for them beside the norms of a table), else
+    the first SED stem present."""
     if "norm" in names:
         return schema.LIKELIHOOD
-    return next((stem for stem in _SED_STEMS if stem in names), None)
+    return next((stem for stem in SED_STEMS if stem in names), None)
 
 
 def _extra_coords(axes: list[Axis]) -> dict[str, xr.Variable]:
@@ -139,18 +135,6 @@ def _extra_coords(axes: list[Axis]) -> dict[str, xr.Variable]:
                         (axis.dim,), np.asarray(getattr(q, "value", q)), attrs
                     )
     return coords
-
-
-def _energy_only(hdu: fits.BinTableHDU) -> dict[str, tuple[np.ndarray, str | None]]:
-    """Per-energy columns (``REF_DNDE`` ...) of a single-axis bands table."""
-    out = {}
-    for col in hdu.columns:
-        if col.name.upper() in _AXIS_COLUMNS:
-            continue
-        data = np.asarray(hdu.data[col.name])
-        if data.ndim == 1 and data.dtype.kind == "f":
-            out[col.name.lower()] = (data.astype(np.float64), col.unit or "")
-    return out
 
 
 def read(
@@ -194,38 +178,41 @@ def read(
             raise FormatError(f"{labels[odd]}: WCS or image size differs from that of the first map")
         arrays, energy, wcs_text, axes_seen, energy_only = {}, None, None, [], {}
         mtime = os.stat(where).st_mtime_ns
+        problems = Problems(where)  # every bad map HDU at once (issue 15 item 2)
         for name, index in found:
-            hdu = hdul[index]
-            label = f"{where}[{hdu.name or index}]"
-            header = hdu.header
-            image_shape = _image_shape(hdu, label)
-            sizes = image_shape[2:]
-            bands = _bands_index(hdul, index, label)
-            check_fits_hdu(hdul[bands], where)
-            axes = read_axes(hdul[bands], sizes, where=f"{where}[{hdul[bands].name}]")
-            energy_axes = [a for a in axes if a.dim == "energy"]
-            if len(energy_axes) != 1:
-                raise FormatError(f"{label}: expected one energy axis, found {[a.dim for a in axes]}")
-            if energy is None:
-                energy = energy_axes[0].values
-            elif not _same_energy(energy_axes[0].values, energy):
-                raise FormatError(f"{label}: energy bins differ from those of the first map")
-            text = header_text(celestial_header(header, where=label)) if hdu.is_image else wcs_text
-            if wcs_text is None:
-                wcs_text, shape = text, (image_shape[1], image_shape[0])
-            elif text != wcs_text or (image_shape[1], image_shape[0]) != shape:
-                raise FormatError(f"{label}: WCS or image size differs from that of the first map")
-            if len(axes) == 1 and not energy_only:
-                energy_only = _energy_only(hdul[bands])
-            dims = [a.dim for a in reversed(axes)] + [LAT, LON]
-            data = _data(hdu, dims, chunks, f"{os.path.abspath(where)}:{mtime}:{index}", where)
-            var = xr.Variable(dims, data).transpose(*schema.canonical_dims(dims))
-            arrays[name] = (var, str(header.get("BUNIT", "")).strip())
-            axes_seen += [a for a in axes if a.dim not in {b.dim for b in axes_seen}]
+            with problems.check():
+                hdu = hdul[index]
+                label = f"{where}[{hdu.name or index}]"
+                header = hdu.header
+                image_shape = _image_shape(hdu, label)
+                sizes = image_shape[2:]
+                bands = _bands_index(hdul, index, label)
+                check_fits_hdu(hdul[bands], where)
+                axes = read_axes(hdul[bands], sizes, where=f"{where}[{hdul[bands].name}]")
+                energy_axes = [a for a in axes if a.dim == "energy"]
+                if len(energy_axes) != 1:
+                    raise FormatError(f"{label}: expected one energy axis, found {[a.dim for a in axes]}")
+                if energy is None:
+                    energy = energy_axes[0].values
+                elif not _same_energy(energy_axes[0].values, energy):
+                    raise FormatError(f"{label}: energy bins differ from those of the first map")
+                text = header_text(celestial_header(header, where=label)) if hdu.is_image else wcs_text
+                if wcs_text is None:
+                    wcs_text, shape = text, (image_shape[1], image_shape[0])
+                elif text != wcs_text or (image_shape[1], image_shape[0]) != shape:
+                    raise FormatError(f"{label}: WCS or image size differs from that of the first map")
+                if len(axes) == 1 and not energy_only:
+                    energy_only = per_energy_columns(hdul[bands], f"{where}[{hdul[bands].name}]")
+                dims = [a.dim for a in reversed(axes)] + [LAT, LON]
+                data = _data(hdu, dims, chunks, f"{os.path.abspath(where)}:{mtime}:{index}", where)
+                var = xr.Variable(dims, data).transpose(*schema.canonical_dims(dims))
+                arrays[name] = (var, str(header.get("BUNIT", "")).strip())
+                axes_seen += [a for a in axes if a.dim not in {b.dim for b in axes_seen}]
+        problems.raise_if_any()
         gti = read_gti(hdul, where)
-        keyword, saved_text = primary.get("MODEL"), primary.get("FDSATTRS")
+        keyword = primary.get("MODEL")
         sed = (sed_type or primary.get("SED_TYPE") or _guess_sed(arrays) or "").strip().lower() or None
-    saved = saved_attrs(saved_text, where)
+    saved = saved_attrs(primary, where)
     model, origin = (None, None)
     if sed is not None:
         if sed not in schema.FILE_SED_TYPES:

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from fluxds.errors import WriteError
-from fluxds.io.output import atomic
+from fluxds.io.output import atomic, placing
 
 MAGIC = b"\x89HDF\r\n\x1a\n"  # a file fluxds may replace with another of its kind
 
@@ -40,7 +40,7 @@ def exchange(tmp_path):
     b.write_bytes(b"b")
     fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        if not atomic._renameat2(fd, ".a", b, 2):
+        if not placing.renameat2(fd, ".a", b, 2):
             pytest.skip("no renameat2(RENAME_EXCHANGE) here")
     finally:
         os.close(fd)
@@ -51,7 +51,7 @@ def exchange(tmp_path):
 @pytest.mark.parametrize("exc", [OSError(5, "Input/output error"), KeyboardInterrupt(), RuntimeError("x")])
 def test_a_failing_check_puts_the_old_file_back(tmp_path, monkeypatch, exchange, exc):
     target = _old_file(tmp_path)
-    monkeypatch.setattr(atomic, "_kind_refusal", _check_raises(exc))
+    monkeypatch.setattr(placing, "kind_refusal", _check_raises(exc))
     with pytest.raises(BaseException) as raised:  # noqa: PT011 - the check's own exception, or a WriteError
         _write(target)
     assert raised.value is exc or isinstance(raised.value, WriteError)
@@ -63,8 +63,8 @@ def test_a_failing_check_and_a_failing_swap_back_keep_the_old_file(tmp_path, mon
     """If even the swap back fails, the old file is kept in the private directory and the error says
     where; it is never deleted."""
     target = _old_file(tmp_path)
-    monkeypatch.setattr(atomic, "_kind_refusal", _check_raises(OSError(5, "Input/output error")))
-    real = atomic._renameat2
+    monkeypatch.setattr(placing, "kind_refusal", _check_raises(OSError(5, "Input/output error")))
+    real = placing.renameat2
     calls = []
 
     def renameat2(src_fd, src, dst, flags):
@@ -73,7 +73,7 @@ def test_a_failing_check_and_a_failing_swap_back_keep_the_old_file(tmp_path, mon
             raise OSError(5, "Input/output error", str(dst))
         return real(src_fd, src, dst, flags)
 
-    monkeypatch.setattr(atomic, "_renameat2", renameat2)
+    monkeypatch.setattr(placing, "renameat2", renameat2)
     with pytest.raises(WriteError, match=r"checking it failed .*could not be put back.* kept as kept"):
         _write(target)
     (kept,) = tmp_path.glob(".o.h5.*.tmp/kept")

@@ -17,7 +17,7 @@ from helpers import GADF, KNOWN
 
 import fluxds
 from fluxds.cli import main
-from fluxds.io.guard import isolated
+from fluxds.io.guard import isolated, isolated_child
 
 HANGS = sorted(KNOWN.glob("*.nc"))  # byte-flipped netCDF-4 files: netCDF-C and h5py loop forever on them
 GOOD = GADF / "flux_points.fits"
@@ -47,17 +47,17 @@ def test_a_file_that_hangs_the_c_library_is_refused_in_time():
 
 
 def test_a_reader_killed_by_a_signal_is_reported_by_name(monkeypatch):
-    child = isolated._BOOTSTRAP + (
+    child = isolated_child.BOOTSTRAP + (
         "import signal\nos.write(settings['status'], b'ready\\n')\nos.kill(os.getpid(), signal.SIGABRT)\n"
     )
-    monkeypatch.setattr(isolated, "_CHILD", child)
+    monkeypatch.setattr(isolated, "CHILD", child)
     with pytest.raises(fluxds.FormatError, match="killed a separate Python process with SIGABRT") as info:
         isolated.probe(GOOD, 30)
     assert "flux_points.fits" in str(info.value)
 
 
 def test_a_child_that_fails_before_reading_is_not_blamed_on_a_signal(monkeypatch):
-    monkeypatch.setattr(isolated, "_CHILD", "import sys; sys.exit(7)")
+    monkeypatch.setattr(isolated, "CHILD", "import sys; sys.exit(7)")
     with pytest.raises(fluxds.FormatError, match=r"failed before opening the file \(exit status 7\)"):
         isolated.probe(GOOD, 30)
 
@@ -116,7 +116,7 @@ def test_a_memory_error_in_the_child_is_a_refusal(monkeypatch):
     """The child's address space is capped from the read budget (1 MiB here: cap = start + 2 MiB +
     512 MiB), so a 4 GiB allocation fails there (it would succeed, untouched, without the cap); the
     MemoryError is reported, not swallowed as an ordinary read error."""
-    child = isolated._BOOTSTRAP + (
+    child = isolated_child.BOOTSTRAP + (
         "import numpy, fluxds\n"
         "real = fluxds.read\n"
         "def read(path, **options):\n"
@@ -124,10 +124,10 @@ def test_a_memory_error_in_the_child_is_a_refusal(monkeypatch):
         "        numpy.empty(2**29)\n"
         "    return real(path, **options)\n"
         "fluxds.read = read\n"
-        "from fluxds.io.guard.isolated import run_child\n"
+        "from fluxds.io.guard.isolated_child import run_child\n"
         "run_child(settings)\n"
     )
-    monkeypatch.setattr(isolated, "_CHILD", child)
+    monkeypatch.setattr(isolated, "CHILD", child)
     with pytest.raises(fluxds.FormatError, match="ran out of memory") as info:
         fluxds.read(GOOD, isolate=30, max_bytes="1MiB")
     assert str(GOOD) in str(info.value) and "Unable to allocate" in str(info.value)

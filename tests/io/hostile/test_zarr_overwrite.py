@@ -7,7 +7,7 @@
   deep nesting: ``fluxds.write(ds, "x.zarr", overwrite=True)`` (and ``fluxds convert ... --overwrite``)
   ended in a raw ``RecursionError`` ("unexpected RecursionError ... a fluxds bug") instead of a
   ``FluxdsError``. (Were the target to change between the up-front check and the exchange, the same
-  exception raised in ``atomic._replace`` after ``RENAME_EXCHANGE`` would leave the old entry in the
+  exception raised in ``placing.replace`` after ``RENAME_EXCHANGE`` would leave the old entry in the
   private directory, whose clean-up deletes it.)
 """
 

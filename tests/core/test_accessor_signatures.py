@@ -40,6 +40,8 @@ TARGETS: dict[str, tuple[str, dict[str, str]]] = {
     "combine": ("fluxds.profiles.combine:combine", {}),
     "resample": ("fluxds.profiles.resample:resample", {}),
     "write": ("fluxds.io:write", {"options": "kwargs"}),
+    "member": ("fluxds.collection:member", {}),
+    "select": ("fluxds.collection:select", {}),
 }
 NO_PARAMETERS = {"validate", "times", "ts_profile", "ts_scan"}
 # a trailing **kwargs is allowed only where it goes past fluxds: to matplotlib, or to one format's writer

@@ -1,0 +1,73 @@
+"""The subcommands ``info``, ``convert``, ``plot`` and ``demo``, and the choice of the one to run
+(``batch`` is in :mod:`fluxds.cli.batch`)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+
+from fluxds.cli.batch import run_batch
+from fluxds.cli.info import info_text
+from fluxds.cli.paths import existing_input, writable_output, writing
+from fluxds.cli.printing import escaped, say
+from fluxds.cli.read_options import read_options
+from fluxds.cli.usage_error import UsageError
+
+__all__ = ["run_command"]
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the subcommand the parsed command line ``args`` names; returns its exit status (its errors
+    propagate: :func:`fluxds.cli.dispatch.dispatch` turns them into messages and exit statuses)."""
+    import fluxds
+
+    if args.command == "info":
+        existing_input(args.file)
+        ds = fluxds.read(args.file, **read_options(args, args.file))
+        for line in info_text(ds, args.file).split("\n"):
+            say(line)  # each line fluxds's own, its values escaped completely
+    elif args.command == "convert":
+        existing_input(args.input)
+        writable_output(args.output, inputs=[args.input])
+        likelihood_only = args.format in ("netcdf", "zarr") or (
+            args.format is None and args.output.lower().endswith((".nc", ".zarr"))
+        )
+        if likelihood_only and args.sed_type not in (None, "likelihood"):
+            raise UsageError(
+                f"{escaped(args.output)}: netCDF/zarr hold the likelihood form; --sed-type {args.sed_type} "
+                "needs a FITS or ECSV output"
+            )
+        ds = fluxds.read(args.input, **read_options(args, args.input))
+        with writing(args.output):
+            ds.sed.write(args.output, format=args.format, sed_type=args.sed_type, overwrite=args.overwrite)
+        say(f"wrote {escaped(args.output)}")
+    elif args.command == "batch":
+        return run_batch(args)
+    elif args.command == "plot":  # --- plot ---
+        from fluxds.plotting.command import plot_file
+
+        existing_input(args.file)
+        writable_output(args.output, inputs=[args.file])
+        with writing(args.output):
+            kind = plot_file(
+                args.file,
+                args.output,
+                kind=args.kind,
+                sed_type=args.sed_type,
+                overwrite=args.overwrite,
+                read_options=read_options(args, args.file),
+            )
+        say(f"wrote {escaped(args.output)} ({kind} plot)")
+    elif args.command == "demo":
+        from fluxds.demo import run_demo
+
+        writable_output(args.out, folder=True)
+        printed = io.StringIO()
+        try:
+            with writing(args.out), contextlib.redirect_stdout(printed):
+                run_demo(args.out)
+        finally:
+            for line in printed.getvalue().rstrip("\n").split("\n"):
+                say(line)
+    return 0

@@ -1,0 +1,68 @@
+"""The read options every subcommand shares (``--derive-edges``, ``--units``, ``--columns``,
+``--isolate``): declared on a parser, and turned back into the options of :func:`fluxds.read`."""
+
+from __future__ import annotations
+
+import argparse
+
+from fluxds.cli import value_types
+
+__all__ = ["add_read_options", "read_options"]
+
+
+def add_read_options(parser: argparse.ArgumentParser, *, isolate: bool = True) -> None:
+    """Declare the read options on a subcommand's ``parser`` (``isolate``: with ``--isolate`` too)."""
+    parser.add_argument(
+        "--derive-edges",
+        action="store_true",
+        help="for an SED with e_ref only: derive energy bin edges (geometric midpoints), recorded",
+    )
+    parser.add_argument(
+        "--units",
+        type=value_types.units,
+        metavar="gadf|COLUMN=UNIT,...",
+        help="units for columns the file gives none for: 'gadf' = the spec's recommended (MeV-based), or "
+        "one unit per column, e.g. e_ref=TeV,dnde='cm-2 s-1 TeV-1'",
+    )
+    parser.add_argument(
+        "--columns",
+        type=value_types.mapping,
+        metavar="FILE_NAME=NAME,...",
+        help="plain-text tables: the file's column names -> fluxds (GADF) names, e.g. E=e_ref,F=dnde "
+        "(the file is then read as a plain-text table; other formats define their column names)",
+    )
+    if isolate:
+        parser.add_argument(
+            "--isolate",
+            type=value_types.seconds,
+            metavar="SECONDS",
+            help="read the file first in a separate, confined process (this many CPU seconds from when it "
+            "is ready, finite, > 0; memory capped from the read budget), and refuse it if that process is "
+            "killed or runs out of time or memory (for files from elsewhere)",
+        )
+
+
+def read_options(args: argparse.Namespace, *paths: str) -> dict:
+    """The options of :func:`fluxds.read` from the command line; with ``--columns``, ``format="ascii"``
+    when no input has a format fluxds can tell (a plain-text table)."""
+    options = {}
+    if args.derive_edges:
+        options["derive_edges"] = True
+    if args.units:
+        options["units"] = args.units
+    if args.isolate is not None:
+        options["isolate"] = args.isolate
+    if args.columns:
+        from fluxds.errors import UnknownFormatError
+        from fluxds.io import detect_format
+
+        options["columns"] = args.columns
+        unknown = 0
+        for path in paths:
+            try:
+                detect_format(path)
+            except UnknownFormatError:
+                unknown += 1
+        if unknown == len(paths):
+            options["format"] = "ascii"
+    return options
