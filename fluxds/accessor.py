@@ -669,8 +669,13 @@ class SedAccessor:
         parameters: Sequence[str] | Mapping[str, Any] | None = None,
         weighting: str = "flux",
         rescale_amplitude: bool = True,
+        joint: bool | Sequence[str] = False,
     ) -> xr.Dataset:
         """Fit a spectral model to the likelihood profiles (every SED of the Dataset at once).
+
+        Without profiles, values with errors and upper limits are fitted on profiles approximated
+        from them (:mod:`fluxds.profiles.from_errors`). A collection's points (every member: papers,
+        instruments, sources) are fitted jointly, one parameter set for all.
 
         See :func:`fluxds.profiles.castro_fit.fit_castro`.
 
@@ -688,6 +693,9 @@ class SedAccessor:
         rescale_amplitude : bool
             Start each SED's ``amplitude`` (if free) at the model's value times the median of
             ``norm / norm_pred``, so far-off starts converge.
+        joint : bool or sequence of str
+            Dimensions whose SEDs share one parameter set (``True``: all but ``energy``); default one
+            fit per SED.
 
         Returns
         -------
@@ -703,6 +711,7 @@ class SedAccessor:
             parameters=parameters,
             weighting=weighting,
             rescale_amplitude=rescale_amplitude,
+            joint=joint,
         )
 
     def variability(self, dim: str = "time", *, combine_energy: bool = False) -> xr.Dataset:

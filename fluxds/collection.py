@@ -33,6 +33,8 @@ from fluxds.errors import SchemaError
 __all__ = [
     "BINNED_DIMS",
     "member_label",
+    "labels_as_text",
+    "label_first",
     "is_collection",
     "members",
     "member_codes",
@@ -41,6 +43,7 @@ __all__ = [
     "stack_members",
     "collection_from_grid",
     "select",
+    "refuse_collection",
 ]
 
 # dimensions whose points may come from several members (one member label along each)
@@ -82,12 +85,60 @@ def member_label(ds: xr.Dataset, dim: str | None = None) -> str | None:
     """
     dims = [dim] if dim is not None else [d for d in BINNED_DIMS if d in ds.dims]
     for d in dims:
-        for name, coord in ds.coords.items():
-            if name in _BIN_COORDS or coord.dims != (d,):
+        for name in ds.coords:  # Variables, not DataArrays: cheap on every read and concatenation
+            coord = ds.variables[name]
+            if name in _BIN_COORDS or coord.dims != (d,) or coord.dtype.kind not in "USO":
                 continue
             if _is_text(np.asarray(coord.values)):
                 return str(name)
     return None
+
+
+def labels_as_text(ds: xr.Dataset) -> xr.Dataset:
+    """The member labels (1-D text coordinates along ``energy``, ``time`` or ``phase``) as numpy ``str``
+    arrays: netCDF gives variable-length text back as Python objects; fluxds's labels are ``str``
+    whatever the file. Other variables unchanged; ``ds`` itself when there is nothing to convert.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+
+    Returns
+    -------
+    xarray.Dataset
+    """
+    found = {}
+    for name, coord in ds.coords.items():
+        if (
+            name not in _BIN_COORDS
+            and coord.ndim == 1
+            and coord.dims[0] in BINNED_DIMS
+            and coord.dtype.kind == "O"
+            and _is_text(np.asarray(coord.values))
+        ):
+            found[name] = coord.copy(data=np.asarray(coord.values).astype(str))
+    return ds.assign_coords(found) if found else ds
+
+
+def label_first(ds: xr.Dataset, label: str) -> xr.Dataset:
+    """``ds`` with the coordinate ``label`` first among its coordinates, so that it is the member label
+    (:func:`member_label` takes the first text coordinate along the dimension); other labels (a
+    ``paper`` beside the ``source``) stay as coordinates.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    label : str
+
+    Returns
+    -------
+    xarray.Dataset
+    """
+    names = list(ds.coords)
+    if not names or names[0] == label:
+        return ds
+    coords = {label: ds[label].variable, **{k: ds[k].variable for k in names if k != label}}
+    return xr.Dataset({k: v.variable for k, v in ds.data_vars.items()}, coords=coords, attrs=ds.attrs)
 
 
 def _binned_dim(ds: xr.Dataset, label: str) -> str:
@@ -308,6 +359,7 @@ def stack_members(
     joined = joined.assign_coords({label: (dim, np.asarray(joined[label].values).astype(str))})
     if dim in joined.coords and dim not in joined.indexes:
         joined = joined.set_xindex(dim)
+    joined = label_first(joined, label)
     if len({m for m in models.values()}) > 1:
         joined.attrs["reference_model"] = json.dumps(
             {"by_source": {n: json.loads(m) for n, m in models.items() if m}}
@@ -424,4 +476,42 @@ def select(
         add(*_region_mask(ds, region))
     if time is not None:
         add(*_time_mask(ds, time))
-    return ds.isel({dim: np.flatnonzero(mask) for dim, mask in masks.items()})
+    out = ds.isel({dim: np.flatnonzero(mask) for dim, mask in masks.items()})
+    return _kept_models(out)
+
+
+def _kept_models(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with its by-source reference models trimmed to the sources it still holds (a one-source
+    selection of a 3,000-source catalog does not carry 3,000 models)."""
+    import json
+
+    text = ds.attrs.get("reference_model")
+    if not text or '"by_source"' not in text or "source" not in ds.coords:
+        return ds
+    models = json.loads(text).get("by_source", {})
+    kept = set(np.asarray(ds["source"].values).astype(str).ravel().tolist())
+    ds = ds.copy()
+    ds.attrs = {
+        **ds.attrs,
+        "reference_model": json.dumps({"by_source": {n: m for n, m in models.items() if n in kept}}),
+    }
+    return ds
+
+
+def refuse_collection(ds: xr.Dataset, dim: str, what: str) -> None:
+    """Refuse an operation that needs one ordered set of bins along ``dim`` (merging neighbouring bins) on
+    a collection, whose points along ``dim`` belong to several members with their own bins.
+
+    Raises
+    ------
+    SchemaError
+        Naming the operation, the member label and how to do it member by member.
+    """
+    label = member_label(ds, dim) if dim in BINNED_DIMS else None
+    if label is not None:
+        raise SchemaError(
+            f"{what} along {dim!r}: this Dataset is a collection (its points along {dim!r} belong to "
+            f"{len(members(ds, label))} members labelled {label!r}, each with its own bins), and merging "
+            f"neighbouring bins would mix members; {what} one member at a time: "
+            f"ds.sed.member(name).sed.{what}({dim!r}, ...)"
+        )

@@ -1,5 +1,6 @@
-"""Many input files as one output Dataset along ``source`` (a catalog of SEDs) or ``time`` (a long light
-curve), written incrementally: memory stays bounded by one input file per worker, never the total.
+"""Many input files as one output Dataset along ``source`` (a catalog of SEDs; a collection labelled
+``source`` when their bins differ) or ``time`` (a long light curve), written incrementally: memory stays
+bounded by one input file per worker, never the total.
 
 How it works (:func:`concat_files`):
 
@@ -28,6 +29,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from fluxds.errors import FormatError
@@ -50,8 +52,13 @@ def _part_name(group: list[Path]) -> str:
 
 def _with_dim(ds: xr.Dataset, dim: str, source: str) -> xr.Dataset:
     """``ds`` with ``dim`` as a dimension: a scalar coordinate is expanded; a single-source SED without a
-    source name is named after its file."""
+    source name is named after its file. A collection (:mod:`fluxds.collection`) stays one: labelled by
+    ``source`` along its points (a collection of papers from one file is one source, named as a
+    single-source SED is)."""
     if dim == "source":
+        members_dim = _label_dim(ds)
+        if members_dim is not None:
+            return _source_labelled(ds, members_dim, source)
         if "source" not in ds.dims:
             if "source" not in ds.coords:
                 ds = ds.assign_coords(source=Path(source).name.split(".")[0])
@@ -71,6 +78,163 @@ def _with_dim(ds: xr.Dataset, dim: str, source: str) -> xr.Dataset:
     if dim in ds.dims:
         return ds
     raise FormatError(f"{source}: has no {dim!r} dimension to concatenate along (dims: {dict(ds.sizes)})")
+
+
+def _label_dim(ds: xr.Dataset) -> str | None:
+    """The binned dimension along which ``ds`` is a collection, or None on a grid."""
+    from fluxds.collection import BINNED_DIMS, member_label
+
+    return next((d for d in BINNED_DIMS if d in ds.dims and member_label(ds, d) is not None), None)
+
+
+def _source_labelled(ds: xr.Dataset, dim: str, source: str) -> xr.Dataset:
+    """A collection whose member label is ``source``: as it is, if it is; else (a file of papers' or
+    instruments' points for one source) with a ``source`` label along ``dim`` naming the file's source
+    (its scalar ``source`` coordinate, else the file name), put first so that it is the member label;
+    the other labels stay beside it."""
+    from fluxds.collection import label_first, member_label
+
+    label = member_label(ds, dim)
+    if label == "source":
+        return ds
+    from fluxds import schema
+
+    axis = schema.binned_axis(dim)
+    bins = [np.asarray(ds[c].values) for c in (axis.coords if axis else (dim,)) if c in ds.coords]
+    if any(v.size > 1 and not (np.diff(v) > 0).all() for v in bins):
+        raise FormatError(
+            f"{source}: a collection of {label!r} members whose {dim} points overlap; as one source among "
+            "others its points would have to increase: stack such files with "
+            f"fluxds.stack_members(..., label={label!r}) instead"
+        )
+    name = str(ds["source"].values) if "source" in ds.coords and ds["source"].ndim == 0 else None
+    name = name or Path(source).name.split(".")[0]
+    ds = ds.drop_vars("source", errors="ignore")
+    return label_first(ds.assign_coords(source=(dim, np.full(ds.sizes[dim], name, dtype=str))), "source")
+
+
+def _members_dim(datasets: list[xr.Dataset], where: str) -> str | None:
+    """The binned dimension along which the inputs' bins differ (so that they make a collection), or None
+    when they share their bins (a grid along ``source``, as always)."""
+    from fluxds.collection import BINNED_DIMS
+    from fluxds.io.fits_tables import same_bins
+
+    dims = [d for d in BINNED_DIMS if all(d in ds.dims for ds in datasets)]
+    differ = [d for d in dims if not same_bins(datasets, d)]
+    if len(differ) > 1:
+        raise FormatError(
+            f"{where}: the inputs differ in their {' and '.join(differ)} bins; sources with their own bins "
+            "make a collection along one binned dimension: select one energy band (or time bin) first"
+        )
+    return differ[0] if differ else None
+
+
+def _fill_missing(datasets: list[xr.Dataset], along: str, where: str) -> list[xr.Dataset]:
+    """Variables along ``along`` that some inputs have and others lack, added to those as "not given":
+    text coordinates (another label, e.g. ``paper``) as ``""``, numbers as NaN. Other kinds (an
+    ``is_ul`` flag, counts) cannot say "not given": refused, naming the variable."""
+    found: dict[str, xr.Variable] = {}
+    for ds in datasets:
+        for name, var in ds.variables.items():
+            if along in var.dims and name not in found:
+                found[str(name)] = var
+    out = []
+    for ds in datasets:
+        add_coords, add_vars = {}, {}
+        for name, var in found.items():
+            if name in ds.variables:
+                continue
+            shape = tuple(ds.sizes[d] if d in ds.dims else n for d, n in var.sizes.items())
+            if var.dtype.kind in "USO":
+                data = np.full(shape, "", dtype=str)
+            elif var.dtype.kind in "fc":
+                data = np.full(shape, np.nan, dtype=var.dtype)
+            else:
+                raise FormatError(
+                    f"{where}: some inputs have the variable {name!r} ({var.dtype}) and others do not; "
+                    "it cannot be marked as not given (numbers are NaN, text empty)"
+                )
+            new = xr.Variable(var.dims, data, var.attrs)
+            (add_coords if any(name in d.coords for d in datasets) else add_vars)[name] = new
+        out.append(ds.assign_coords(add_coords).assign(add_vars) if add_coords or add_vars else ds)
+    return out
+
+
+def _pad_unindexed(datasets: list[xr.Dataset], along: str) -> list[xr.Dataset]:
+    """Dimensions without an index (``scan``) padded with NaN to the longest input (NaN marks padding in
+    likelihood profiles), so that inputs with profiles of other lengths go together."""
+    sizes: dict[str, int] = {}
+    for ds in datasets:
+        for d, n in ds.sizes.items():
+            if d != along and d not in ds.indexes:
+                sizes[d] = max(sizes.get(d, 0), n)
+    out = []
+    for ds in datasets:
+        pad = {d: (0, n - ds.sizes[d]) for d, n in sizes.items() if d in ds.dims and ds.sizes[d] < n}
+        out.append(ds.pad(pad) if pad else ds)
+    return out
+
+
+def _combine_members(datasets: list[xr.Dataset], dim: str, where: str) -> xr.Dataset:
+    """Inputs whose bins along ``dim`` differ as one collection labelled ``source``: each grid's sources
+    (:func:`fluxds.collection.collection_from_grid`) and each collection's members, their points one after
+    the other; reference models kept by source where they differ."""
+    from fluxds import schema
+    from fluxds.collection import collection_from_grid, member_label, members
+
+    pieces, owner = [], {}
+    for i, ds in enumerate(datasets):
+        # text (labels; netCDF gives it back as lazy objects) in memory as str: small, and concatenable
+        text = {n: v for n, v in ds.variables.items() if v.dtype.kind in "OSU" and n not in ds.indexes}
+        if text:
+            loaded = {n: v.copy(data=np.asarray(v.values).astype(str)) for n, v in text.items()}
+            ds = ds.assign_coords({n: v for n, v in loaded.items() if n in ds.coords})
+            ds = ds.assign({n: v for n, v in loaded.items() if n not in ds.coords})
+        if member_label(ds, dim) is None:
+            ds = collection_from_grid(ds, "source", dim)
+        for name in members(ds, "source"):
+            if name in owner:
+                raise FormatError(
+                    f"{where}: duplicate source names ['{name}'] (inputs {owner[name]} and {i})"
+                )
+            owner[name] = i
+        pieces.append(ds)
+    axis = schema.binned_axis(dim)
+    for edge in axis.edges if axis else ():
+        has = [edge in ds.coords for ds in pieces]
+        if any(has) and not all(has):
+            without = members(pieces[has.index(False)], "source")
+            raise FormatError(
+                f"{where}: some sources have {dim} bin edges ({edge}) and others (e.g. {without[0]!r}) have "
+                "none; read with derive_edges=True (--derive-edges) to derive them"
+            )
+    pieces = _pad_unindexed(_fill_missing(pieces, dim, where), dim)
+    models: dict[str, object] = {}
+    for ds in pieces:
+        text = ds.attrs.get("reference_model")
+        parsed = json.loads(text) if text else None
+        for name in members(ds, "source"):
+            models[name] = parsed["by_source"].get(name) if parsed and "by_source" in parsed else parsed
+    try:
+        joined = xr.concat(
+            [p.reset_index(dim) if dim in p.indexes else p for p in pieces],
+            dim=dim,
+            data_vars="different",
+            coords="different",
+            compat="equals",
+            join="outer",
+            combine_attrs="drop_conflicts",
+        )
+    except (ValueError, KeyError) as exc:
+        raise FormatError(f"{where}: the inputs cannot be put together along {dim!r}: {exc}") from None
+    if dim in joined.coords and dim not in joined.indexes:
+        joined = joined.set_xindex(dim)
+    joined = joined.assign_coords(source=(dim, np.asarray(joined["source"].values).astype(str)))
+    # an attribute of some inputs only (energy_edges_origin of one file ...) would speak for all: dropped
+    joined.attrs = {k: v for k, v in joined.attrs.items() if all(k in p.attrs for p in pieces)}
+    if len({json.dumps(m, sort_keys=True) for m in models.values()}) > 1:
+        joined.attrs["reference_model"] = json.dumps({"by_source": {n: m for n, m in models.items() if m}})
+    return joined.transpose(*schema.canonical_dims(joined.dims))
 
 
 def _canonical(dims, extra: str) -> list[str]:
@@ -116,9 +280,14 @@ def _combine(datasets: list[xr.Dataset], dim: str, where: str) -> xr.Dataset:
     """Concatenate Datasets (in memory or dask-backed) along ``dim``: variables with ``dim`` are
     concatenated; the others (per-energy references of a light curve) are kept once and must be equal in
     all (only those small variables are read to compare); GTIs are merged; reference models of different
-    sources are kept by source name."""
+    sources are kept by source name. Along ``source``, inputs whose energy (or time) bins differ make a
+    collection labelled ``source`` (:func:`_combine_members`)."""
     gtis = [ds[list(_GTI_VARS)].load() for ds in datasets if all(v in ds for v in _GTI_VARS)]
     stripped = [ds.drop_vars([v for v in _GTI_VARS if v in ds]) for ds in datasets]
+    members_dim = _members_dim(stripped, where) if dim == "source" else None
+    if members_dim is not None:
+        ds = _combine_members(stripped, members_dim, where)
+        return ds.assign(_merged_gti(gtis, where)) if gtis else ds
     try:
         ds = xr.concat(
             stripped,
@@ -151,13 +320,14 @@ def concat_sources(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     Parameters
     ----------
     datasets : sequence of xarray.Dataset
-        Each with a ``source`` coordinate (a scalar name, or a ``source`` dimension); the same energy
-        bins (and time bins) in all.
+        Each with a ``source`` coordinate (a scalar name, or a ``source`` dimension). The same energy
+        bins (and time bins) in all give a grid along ``source``; other bins give a collection labelled
+        ``source`` (as :func:`concat_files`).
 
     Returns
     -------
     xarray.Dataset
-        Dims ``(source, ...)``, validated.
+        Dims ``(source, ...)`` (a collection: ``energy`` with a ``source`` label), validated.
 
     Raises
     ------
@@ -265,7 +435,12 @@ def concat_files(
     inputs : iterable of paths
         Any files :func:`fluxds.read` reads, in the order wanted along ``dim``. For ``dim="source"``,
         single-source files become one source each (named by their ``source`` coordinate, else by the
-        file name); multi-source files contribute all their sources; names must be unique. For
+        file name); multi-source files contribute all their sources; names must be unique. Inputs whose
+        energy bins (light curves: time bins) differ give a **collection** labelled ``source``
+        (:mod:`fluxds.collection`): every source's points one after the other along ``energy`` (or
+        ``time``), each source's bins and reference model kept; variables some inputs lack are NaN
+        (text: empty) for the others, profiles of other lengths NaN-padded. Inputs that share their bins
+        give the ``(source, energy)`` grid, as always. For
         ``dim="time"``, light curves with the same energy bins and reference model, in any order (the
         result is sorted by time; a time bin present twice is an error); their GTIs are merged.
     path : path

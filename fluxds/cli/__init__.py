@@ -12,9 +12,12 @@ that collide, an unreachable scheduler: ``fluxds: error: ...``, no traceback); 1
 reader of the output went away (``fluxds info X | head -1``), quietly.
 
 The modules: :mod:`.parser` (the argparse parser), :mod:`.value_types` (its option types),
-:mod:`.read_options` (the read options every subcommand shares), :mod:`.dispatch` (errors to exit
-statuses), :mod:`.commands` and :mod:`.batch` (the subcommands), :mod:`.info` (the ``info`` text),
-:mod:`.paths` (input and output checks), :mod:`.printing` (:func:`say`), :mod:`.usage_error`.
+:mod:`.read_options` (the read options every subcommand shares), :mod:`.products` (``--product``: the
+formats whose files hold several products), :mod:`.dispatch` (errors to exit statuses), :mod:`.commands`
+and :mod:`.batch` (the subcommands), :mod:`.info` (the ``info`` text), :mod:`.catalog_info` (the ``info``
+text of catalogs, collections and one source), :mod:`.sources` (``--source``: one source by name, close
+names suggested), :mod:`.plot_source` (``plot --source``), :mod:`.paths` (input and output checks),
+:mod:`.printing` (:func:`say`), :mod:`.usage_error`.
 """
 
 from __future__ import annotations

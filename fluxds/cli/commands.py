@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 
 from fluxds.cli.batch import run_batch
@@ -24,8 +25,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     if args.command == "info":
         existing_input(args.file)
-        ds = fluxds.read(args.file, **read_options(args, args.file))
-        for line in info_text(ds, args.file).split("\n"):
+        for line in _info(args).split("\n"):
             say(line)  # each line fluxds's own, its values escaped completely
     elif args.command == "convert":
         existing_input(args.input)
@@ -45,12 +45,14 @@ def run_command(args: argparse.Namespace) -> int:
     elif args.command == "batch":
         return run_batch(args)
     elif args.command == "plot":  # --- plot ---
+        from fluxds.cli.plot_source import plot_source
         from fluxds.plotting.command import plot_file
 
         existing_input(args.file)
         writable_output(args.output, inputs=[args.file])
+        draw = plot_file if args.source is None else functools.partial(plot_source, source=args.source)
         with writing(args.output):
-            kind = plot_file(
+            kind = draw(
                 args.file,
                 args.output,
                 kind=args.kind,
@@ -71,3 +73,28 @@ def run_command(args: argparse.Namespace) -> int:
             for line in printed.getvalue().rstrip("\n").split("\n"):
                 say(line)
     return 0
+
+
+def _info(args: argparse.Namespace) -> str:
+    """The text of ``fluxds info``: one source's table (``--source``), a catalog's summary, or the summary
+    of any other Dataset (:func:`info_text`, with the members of a collection)."""
+    import fluxds
+    from fluxds.cli.catalog_info import catalog_text, is_catalog, source_text
+    from fluxds.cli.products import file_format, products_of
+    from fluxds.cli.sources import one_source
+
+    options = read_options(args, args.file)
+    ds = fluxds.read(args.file, **options)
+    if args.source is not None:
+        return source_text(one_source(ds, args.source, args.file), args.source, args.file)
+    if not is_catalog(ds):
+        return info_text(ds, args.file)
+    fmt = options.get("format") or file_format(args.file)
+    products = products_of(fmt)
+    history = None
+    if products and "lightcurve" in products and "time" not in ds.dims:
+        try:  # the flux histories' bins: the light-curve product, read as the file's format
+            history = fluxds.read(args.file, **{**options, "format": fmt, "product": "lightcurve"})
+        except fluxds.FluxdsError:  # a catalog without histories (3FHL, 2FHL): not offered
+            products = tuple(p for p in products if p != "lightcurve")
+    return catalog_text(ds, args.file, format_name=fmt, products=products, history=history)

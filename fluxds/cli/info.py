@@ -7,13 +7,14 @@ import xarray as xr
 
 from fluxds import schema
 from fluxds.cli.printing import escaped
+from fluxds.collection import member_label
 
 __all__ = ["info_text"]
 
 
 def info_text(ds: xr.Dataset, path: str = "") -> str:
-    """A summary of a fluxds Dataset: dims and sizes, SED types available, energy range, sources,
-    time range, attributes of the contract."""
+    """A summary of a fluxds Dataset: dims and sizes, SED types available, energy range, sources (the
+    members of a collection with their point counts), time range, attributes of the contract."""
     quantities = ds.sed.available_quantities
     sed_type_init = ds.sed.sed_type_init
     types = [t for t in schema.FILE_SED_TYPES if (t if t != "likelihood" else "norm") in quantities]
@@ -27,8 +28,13 @@ def info_text(ds: xr.Dataset, path: str = "") -> str:
         f"energy range:  {float(lo.min()):.6g} - {float(hi.max()):.6g} {escaped(energy.attrs.get('units'))}"
         f" ({ds.sizes[schema.ENERGY]} bins{'' if ds.sed.has_edges else ', reference energies only'})",
     ]
-    if "source" in ds.coords:
+    label = member_label(ds)  # a collection: its members with their point counts instead
+    if "source" in ds.coords and label != "source":
         lines.append(f"sources:       {', '.join(map(escaped, np.atleast_1d(ds['source'].values)))}")
+    if label is not None:
+        from fluxds.cli.catalog_info import members_line
+
+        lines.append(members_line(ds, label))
     if "time_min" in ds.coords or "time_min" in ds.data_vars:
         lines.append(_time_bins_line(ds))
     if "gti_start" in ds:

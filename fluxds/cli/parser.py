@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="summarise a file")
     info.add_argument("file")
+    info.add_argument(
+        "--source",
+        metavar="NAME",
+        help="one source's table instead (its bins, value, errors, upper limits and flags, its model): a "
+        "name along the 'source' dimension or a member of a collection",
+    )
     add_read_options(info)
     conv = sub.add_parser("convert", help="convert a file to another format or SED type")
     conv.add_argument("input")
@@ -106,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--sed-type",
         choices=PLOT_QUANTITIES,
         help="dnde, e2dnde, flux, eflux, likelihood (grids: also sqrt_ts, ts)",
+    )
+    plot.add_argument(
+        "--source",
+        metavar="NAME",
+        help="plot one source by name (a catalog's source, a member of a collection); an unknown name is "
+        "a usage error that suggests close ones",
     )
     plot.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_read_options(plot)

@@ -1,5 +1,6 @@
 """The read options every subcommand shares (``--derive-edges``, ``--units``, ``--columns``,
-``--isolate``): declared on a parser, and turned back into the options of :func:`fluxds.read`."""
+``--product``, ``--isolate``): declared on a parser, and turned back into the options of
+:func:`fluxds.read`."""
 
 from __future__ import annotations
 
@@ -28,8 +29,16 @@ def add_read_options(parser: argparse.ArgumentParser, *, isolate: bool = True) -
         "--columns",
         type=value_types.mapping,
         metavar="FILE_NAME=NAME,...",
-        help="plain-text tables: the file's column names -> fluxds (GADF) names, e.g. E=e_ref,F=dnde "
-        "(the file is then read as a plain-text table; other formats define their column names)",
+        help="any table (FITS, ECSV, HDF5, plain text): the file's column names -> fluxds (GADF) names, "
+        "e.g. E=e_ref,F=dnde; a name the file lacks is an error (a file whose format fluxds cannot tell "
+        "is read as a plain-text table)",
+    )
+    parser.add_argument(
+        "--product",
+        metavar="NAME",
+        help="for files holding several products: which one to read, e.g. 'lightcurve' for a Fermi-LAT "
+        "catalog's flux histories (default: the band SEDs, 'sed'); a file whose format has one product "
+        "only is a usage error",
     )
     if isolate:
         parser.add_argument(
@@ -44,7 +53,8 @@ def add_read_options(parser: argparse.ArgumentParser, *, isolate: bool = True) -
 
 def read_options(args: argparse.Namespace, *paths: str) -> dict:
     """The options of :func:`fluxds.read` from the command line; with ``--columns``, ``format="ascii"``
-    when no input has a format fluxds can tell (a plain-text table)."""
+    when no input has a format fluxds can tell (a plain-text table); with ``--product``, each input's
+    format must read that product (else a :class:`~fluxds.cli.usage_error.UsageError`)."""
     options = {}
     if args.derive_edges:
         options["derive_edges"] = True
@@ -65,4 +75,10 @@ def read_options(args: argparse.Namespace, *paths: str) -> dict:
                 unknown += 1
         if unknown == len(paths):
             options["format"] = "ascii"
+    if getattr(args, "product", None) is not None:
+        from fluxds.cli.products import check_product
+
+        for path in paths:
+            check_product(path, args.product, options.get("format"))
+        options["product"] = args.product
     return options

@@ -32,10 +32,22 @@ __all__ = [
     "StoredReferenceSpectralModel",
 ]
 
-# gammapy class name -> fluxds model class, for the types whose parameters are the same
+# gammapy class name -> fluxds model class, for the types whose parameters are the same (names, meaning,
+# units): a model of these types crosses between the two exactly, parameter by parameter
 _TO_FLUXDS = {
     cls.gammapy_type: cls
-    for cls in (fmodels.PowerLaw, fmodels.ExpCutoffPowerLaw, fmodels.LogParabola, fmodels.BrokenPowerLaw)
+    for cls in (
+        fmodels.PowerLaw,
+        fmodels.ExpCutoffPowerLaw,
+        fmodels.LogParabola,
+        fmodels.BrokenPowerLaw,
+        # the Fermi-LAT catalogs' shapes (fluxds.models.cutoff, fluxds.models.powerlaw2)
+        fmodels.ExpCutoffPowerLaw3FGL,
+        fmodels.SuperExpCutoffPowerLaw3FGL,
+        fmodels.SuperExpCutoffPowerLaw4FGL,
+        fmodels.SuperExpCutoffPowerLaw4FGLDR3,
+        fmodels.PowerLaw2,
+    )
 }
 _DEFAULT_TEMPLATE_INTERP = {"values_scale": "log", "points_scale": ("log",)}
 
@@ -50,7 +62,9 @@ def _native(q: u.Quantity) -> u.Quantity:
 
 def fluxds_model(model: SpectralModel) -> fmodels.SpectralModel | None:
     """The fluxds twin of a gammapy spectral model (same type, the very same parameter values), or
-    None for a type fluxds does not have (compound, super-exponential cutoff, ...)."""
+    None for a type fluxds does not have (compound, smooth broken power law, ...) or parameters it refuses
+    (a ``PowerLaw2SpectralModel`` with ``emin >= emax``): the caller then keeps the stored reference
+    values as a template."""
     if isinstance(model, TemplateSpectralModel):
         interp = {k: v for k, v in getattr(model, "_interp_kwargs", _DEFAULT_TEMPLATE_INTERP).items()}
         if {k: interp.get(k) for k in _DEFAULT_TEMPLATE_INTERP} != _DEFAULT_TEMPLATE_INTERP:

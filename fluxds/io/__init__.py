@@ -17,6 +17,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from fluxds.collection import labels_as_text
 from fluxds.errors import FluxdsError, FormatError, UnknownFormatError
 from fluxds.io.damage import is_damage
 from fluxds.io.detect import container_from_name, detect_format
@@ -114,7 +115,11 @@ def read(
         :class:`~fluxds.errors.PhysicsWarning`, or with ``strict=True`` refused too. See
         :func:`fluxds.validate.physics_problems`.
     **kwargs
-        Passed to the reader (e.g. ``sed_type=``, ``hdu=`` for FITS, ``units="gadf"``).
+        Passed to the reader (e.g. ``sed_type=``, ``hdu=`` for FITS, ``units="gadf"``). ``columns=``
+        (the file's column names -> fluxds names, e.g. ``{"E": "e_ref", "Flux": "dnde"}``) works for
+        every table format (FITS, ECSV, HDF5, plain text: SEDs, light curves, flux profiles) and is seen
+        by the format detection; a name the file lacks is a ``FormatError`` naming the file and the
+        column (:mod:`fluxds.io.column_map`).
 
     Returns
     -------
@@ -141,9 +146,14 @@ def _read(path, format, isolate, max_bytes, **kwargs) -> xr.Dataset:
 
 
 def _read_path(path, format, **kwargs) -> xr.Dataset:
+    # imported here, not at module level: the mapping lives in that module's context variable, and every
+    # reader reaches it at call time (pytest's doctest import may load a module twice)
+    from fluxds.io.column_map import column_scope
+
     check_input(path)  # a FIFO, /dev/zero (a link to it) ... refused before any reader opens it
     try:
-        fmt = format or detect_format(path)
+        with column_scope(kwargs.get("columns"), str(path)):  # detection sees the mapped column names
+            fmt = format or detect_format(path)
     except FluxdsError:
         raise
     except Exception as exc:
@@ -151,17 +161,17 @@ def _read_path(path, format, **kwargs) -> xr.Dataset:
             raise
         raise FormatError(f"{path}: cannot tell the format ({type(exc).__name__}: {exc})") from exc
     reader_spec = _known(fmt, None).reader
-    if kwargs.get("columns") is not None and fmt != "ascii":  # issue 13 item 22: not a raw TypeError
+    if fmt in ("netcdf", "zarr") and kwargs.get("columns") is not None:  # not a table: no column names
         raise FormatError(
-            f"{path}: columns= (a mapping of the file's column names to fluxds names) is for plain-text "
-            f"tables (format='ascii'); this file is read as {fmt!r}, whose reader takes the column names "
-            "the format defines"
+            f"{path}: columns= (a mapping of the file's column names to fluxds names) is for tables "
+            f"(FITS, ECSV, HDF5, plain text); this file is read as {fmt!r}, which holds variables"
         )
     if fmt == "zarr" and Path(path).is_dir():
         check_zarr_codecs(path)  # zarr 2 would unpickle object arrays
     reader = _entry_point(reader_spec, fmt, path)
     try:
-        return reader(path, **kwargs)
+        with column_scope(kwargs.pop("columns", None), str(path)):  # every table reader applies it
+            return labels_as_text(reader(path, **kwargs))
     except FluxdsError as exc:
         if str(path) in str(exc):
             raise

@@ -18,6 +18,8 @@ __all__ = [
     "container_from_name",
     "fits_format",
     "table_format",
+    "ecsv_format",
+    "ecsv_header_meta",
     "SUFFIXES",
 ]
 
@@ -90,9 +92,17 @@ def _default_for(container: str) -> str | None:
     return next((f.name for f in formats() if container in f.default_for), None)
 
 
+def mapped_names(column_names) -> list[str]:
+    """Column names as the ``columns=`` mapping of the read in progress renames them
+    (:func:`fluxds.io.column_map.mapped_names`, imported at call time: see that module)."""
+    from fluxds.io.column_map import mapped_names as mapped
+
+    return mapped(column_names)
+
+
 def table_format(column_names, container: str) -> str | None:
     """The format a table with these columns holds (a family's ``detect_columns`` claims it), or None."""
-    names = {str(n).lower() for n in column_names}
+    names = {str(n).lower() for n in mapped_names(column_names)}  # as columns= of the read renames them
     for fmt in formats():
         if container in fmt.containers and fmt.detect_columns is not None and fmt.detect_columns(names):
             return fmt.name
@@ -139,6 +149,60 @@ def _ecsv_column_names(path: Path) -> list[str]:
     return names
 
 
+def ecsv_header_meta(path: str | os.PathLike) -> dict:
+    """The ``meta`` mapping of an ECSV file's YAML header (``{}`` when there is none or it does not parse).
+
+    Only the header lines are read; their YAML is checked first (size, nesting, alias expansion:
+    :func:`fluxds.io.guard.yaml_safe.check_yaml`), then parsed by astropy's safe ECSV header loader.
+    A header the checks refuse raises their :class:`~fluxds.errors.FluxdsError`.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    dict
+    """
+    import textwrap
+
+    from astropy.table import meta as table_meta
+
+    from fluxds.io.guard.yaml_safe import check_yaml
+
+    lines = []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            stripped = line.strip()
+            if not stripped:
+                continue
+            if not stripped.startswith("#"):
+                break
+            if stripped[1:]:
+                lines.append(stripped[1:])
+    check_yaml(textwrap.dedent("\n".join(lines)), path=str(path), what="ECSV header")
+    try:
+        header = table_meta.get_header_from_yaml(lines)
+    except Exception:  # not valid ECSV YAML: the reader reports it
+        return {}
+    meta = header.get("meta") if isinstance(header, dict) else None
+    return dict(meta) if isinstance(meta, dict) else {}
+
+
+def ecsv_format(path: str | os.PathLike) -> str | None:
+    """The format an ECSV file holds: the first family whose ``detect_meta`` claims its header's meta and
+    column names, then the first whose ``detect_columns`` claims its columns, or None."""
+    names = _ecsv_column_names(Path(path))
+    lowered = {str(n).lower() for n in mapped_names(names)}
+    claimers = [f for f in formats() if "ecsv" in f.containers and f.detect_meta is not None]
+    if claimers:
+        meta = ecsv_header_meta(path)
+        for fmt in claimers:
+            if fmt.detect_meta(meta, lowered):
+                return fmt.name
+    return table_format(names, "ecsv")
+
+
 def detect_format(path: str | os.PathLike) -> str:
     """The format of a file, from its content (magic bytes, HDU and column names) and then its name.
 
@@ -168,7 +232,7 @@ def detect_format(path: str | os.PathLike) -> str:
     if container == "fits":
         return _fits_file_format(path)
     if container == "ecsv":
-        return table_format(_ecsv_column_names(path), "ecsv") or _default_for("ecsv")
+        return ecsv_format(path) or _default_for("ecsv")
     if container in ("netcdf", "hdf5"):
         return _default_for(container)
     raise UnknownFormatError(

@@ -23,6 +23,7 @@ __all__ = [
     "open_fits",
     "read_table_hdu",
     "join_sources",
+    "same_bins",
     "split_sources",
     "single_source",
     "SHARED_KEY",
@@ -38,12 +39,21 @@ DEFAULT_HDU = "FLUXPOINTS"
 def open_fits(path: str, *, memmap: bool = False) -> fits.HDUList:
     """Open a FITS file, any failure as a :class:`FormatError` naming the file; a gzip-compressed file
     is first checked against the decompression limit, and every header against the file size
-    (:func:`fluxds.io.guard.fits_sizes.check_fits_sizes`)."""
+    (:func:`fluxds.io.guard.fits_sizes.check_fits_sizes`). The columns of its tables are renamed by the
+    ``columns=`` mapping of the read in progress (:mod:`fluxds.io.column_map`)."""
+    from fluxds.io.column_map import rename_hdu_columns  # at call time: see fluxds.io.column_map
+
     check_fits_sizes(path)
     try:
-        return fits.open(path, memmap=memmap)
+        hdul = fits.open(path, memmap=memmap)
     except (OSError, ValueError) as exc:
         raise FormatError(f"{path}: not a readable FITS file: {exc}") from None
+    try:
+        rename_hdu_columns(hdul, str(path))  # columns= of fluxds.read, for every family
+    except BaseException:
+        hdul.close()
+        raise
+    return hdul
 
 
 def read_table_hdu(hdu, where: str) -> Table:
@@ -67,27 +77,68 @@ ALONG_SOURCE_KEY = "_coords_along_source"
 NAME_KEY = "_source_name"
 
 
+def same_bins(datasets, dim: str = schema.ENERGY) -> bool:
+    """Whether Datasets share their bins along ``dim`` (the same bin coordinates, equal values): the
+    condition for one grid; otherwise they make a collection (:mod:`fluxds.collection`).
+
+    Parameters
+    ----------
+    datasets : sequence of xarray.Dataset
+    dim : str
+        A binned dimension (``energy``, ``time``, ``phase``).
+
+    Returns
+    -------
+    bool
+    """
+    from fluxds.collection import member_label
+
+    axis = schema.binned_axis(dim)
+    names = [*axis.coords, *([axis.centre_value] if axis.centre_value else [])] if axis else [dim]
+    first = datasets[0]
+    reference = {c: first.variables[c] for c in names if c in first.coords}
+    for ds in datasets:
+        if member_label(ds, dim) is not None:
+            return False
+        if {c for c in names if c in ds.coords} != set(reference):
+            return False
+        for coord, ref in reference.items():
+            var = ds.variables[coord]
+            if var is ref:
+                continue
+            if var.dims != ref.dims or var.shape != ref.shape or not np.array_equal(var.values, ref.values):
+                return False
+    return True
+
+
 def join_sources(parts: list[tuple[str, xr.Dataset]], where: str) -> xr.Dataset:
-    """Join one Dataset per source along a new ``source`` dimension (same energy bins required).
+    """Join one Dataset per source: along a new ``source`` dimension where they share their energy bins
+    (a grid), else as a collection along ``energy`` labelled ``source``
+    (:func:`fluxds.collection.stack_members`: a FITS file with one SED HDU per source, each with its own
+    bins, as catalogs and compilations write them).
 
     Variables that a writer marked as shared by all sources (attribute ``_shared_over_source``, a JSON
     list) are kept without the ``source`` dimension; the others gain it.
     """
-    first = parts[0][1]
-    for name, ds in parts[1:]:
-        for coord in (schema.ENERGY, schema.ENERGY_MIN, schema.ENERGY_MAX):
-            same = (coord in ds.coords) == (coord in first.coords) and (
-                coord not in ds.coords or np.array_equal(ds[coord].values, first[coord].values)
-            )
-            if not same:
-                raise FormatError(
-                    f"{where}: source {name!r} has other energy bins ({coord}) than "
-                    f"source {parts[0][0]!r}; sources in one Dataset share their energy bins"
-                )
     names = [name for name, _ in parts]
     duplicates = sorted(n for n, k in Counter(names).items() if k > 1)
     if duplicates:
         raise FormatError(f"{where}: duplicate source names {duplicates}")
+    first = parts[0][1]
+    if not same_bins([ds for _, ds in parts]):
+        from fluxds.collection import stack_members
+        from fluxds.errors import FluxdsError
+
+        keys = (SHARED_KEY, ALONG_SOURCE_KEY)
+        cleaned = {}
+        for name, ds in parts:
+            ds = ds.drop_vars("source", errors="ignore")
+            ds.attrs = {k: v for k, v in ds.attrs.items() if k not in keys}
+            cleaned[name] = ds
+        try:
+            return stack_members(cleaned, label="source")
+        except FluxdsError as exc:
+            raise FormatError(f"{where}: the sources' tables do not go together: {exc}") from None
     shared = [v for v in json.loads(first.attrs.get(SHARED_KEY, "[]")) if v in first.data_vars]
     along = [c for c in json.loads(first.attrs.get(ALONG_SOURCE_KEY, "[]")) if c in first.coords]
     models = {name: ds.attrs.get("reference_model") for name, ds in parts}

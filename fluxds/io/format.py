@@ -40,6 +40,12 @@ class Format:
     detect_columns : callable, optional
         ``detect_columns(names) -> bool``: whether a table with these (lower-case) column names is of
         this format; asked for every table HDU of a FITS file and the columns of an ECSV header.
+    detect_meta : callable, optional
+        ``detect_meta(meta, names) -> bool``: whether an ECSV file is of this format, from the ``meta``
+        mapping of its YAML header (keys as written, e.g. gamma-cat's ``data_type``, ``reference_id``)
+        and its lower-case column names. Asked in registry order, before any ``detect_columns``, for ECSV
+        files only (the header is parsed after the checks of :mod:`fluxds.io.guard.ecsv_safe`; a header
+        that does not parse gives an empty ``meta``). For FITS, ``detect_fits`` sees the headers already.
     holds : callable, optional
         ``holds(ds) -> bool``: whether a Dataset is written in this format when the file name alone
         says only the container (``.fits``, ``.ecsv``). Asked in registry order.
@@ -67,3 +73,5 @@ class Format:
     lazy: bool = False
     takes_sed_type: bool = True
     fits_only: bool = False
+    # last, so that formats declared with positional arguments keep their meaning
+    detect_meta: Callable[[dict, set[str]], bool] | None = None

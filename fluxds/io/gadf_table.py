@@ -43,6 +43,7 @@ from fluxds.errors import FluxdsError, FormatError, ModelError, Problems, UnitEr
 from fluxds.io.gti import gti_from_json
 from fluxds.io.keywords import (
     META_ATTRS,
+    ROW_COORDS_KEY,
     SCALAR_COORDS_KEY,
     SCALAR_VARS_KEY,
     STRUCTURAL_META,
@@ -52,8 +53,10 @@ from fluxds.io.keywords import (
     dataset_label_meta,
     dataset_labels_from_meta,
     decode_keyword_text,
+    decode_text_column,
     derived_energy_meta,
     describe_columns,
+    encode_text_column,
     header_json,
     is_label_keyword,
     jsonable,
@@ -65,6 +68,7 @@ from fluxds.io.keywords import (
     scalar_vars_to_json,
     standard_meta,
     table_meta,
+    text_values,
 )
 from fluxds.io.vocabulary import ERROR_SUFFIXES, REFERENCE_VARIABLES, SED_STEMS, canonical_column
 from fluxds.models import model_from_json
@@ -79,6 +83,9 @@ __all__ = [
     "units_option",
     "loglike_to_stat",
     "negative_column_problems",
+    "is_known_column",
+    "row_coordinates",
+    "add_row_coordinates",
 ]
 
 
@@ -300,6 +307,88 @@ def negative_column_problems(columns: dict[str, Any], where: str, *, rows: str =
     return found
 
 
+def is_known_column(name: str) -> bool:
+    """Whether a (normalised) column name is one the GADF spec or fluxds defines: energies, SED
+    measurements (``dnde_errp`` ...), variables of the data model, references, log-likelihoods."""
+    return (
+        name in schema.ENERGY_COLUMNS
+        or name in schema.VARIABLES
+        or name in REFERENCE_VARIABLES
+        or name in schema.LOGLIKE_COLUMNS
+        or schema.split_measurement(name) is not None
+    )
+
+
+def _is_text(col) -> bool:
+    kind = np.asarray(col).dtype.kind
+    if kind in "SU":
+        return True
+    if kind == "O":
+        values = np.asarray(col).ravel()[:64]
+        return bool(values.size) and all(isinstance(v, (str, bytes)) for v in values)
+    return False
+
+
+def row_coordinates(
+    table: Table, saved: dict[str, Any] | None, dim: str, where: str
+) -> tuple[Table, dict[str, tuple]]:
+    """The columns of a table that are coordinates along its rows, and the table without them.
+
+    The rule (a GADF table's rows are points along ``dim``): a column fluxds wrote as a coordinate
+    (listed in ``FDSATTRS``, :data:`~fluxds.io.keywords.ROW_COORDS_KEY`: a collection's member label,
+    positions ...) is that coordinate again, name, values and attributes exact; **any other 1-D text
+    column whose name is not a GADF or fluxds column** is a text coordinate named by its lower-case
+    name: a member label (``paper``, ``source``, ``instrument``; see :mod:`fluxds.collection`). Text in
+    a column the spec defines as numbers stays an error of that column.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+    saved : dict or None
+        The attributes fluxds wrote (``FDSATTRS``), from which :data:`ROW_COORDS_KEY` is popped.
+    dim : str
+        The dimension of the rows (``energy``).
+    where : str
+        The file and HDU, for messages.
+
+    Returns
+    -------
+    table : astropy.table.Table
+        The other columns (the same meta).
+    coords : dict
+        ``{name: (dim, values, attrs)}``, in column order.
+    """
+    specs = (saved or {}).pop(ROW_COORDS_KEY, None) or {}
+    if not isinstance(specs, dict):
+        raise FormatError(f"{where}: {ROW_COORDS_KEY} in {META_ATTRS} must be a JSON object")
+    coords: dict[str, tuple] = {}
+    removed: list[str] = []
+    for raw in table.colnames:
+        col = table[raw]
+        if raw in specs:
+            attrs = specs[raw] if isinstance(specs[raw], dict) else {}
+            if _is_text(col):
+                values = decode_text_column(col)
+            else:
+                values = np.asarray(col)
+                if not values.dtype.isnative:
+                    values = values.astype(values.dtype.newbyteorder("="))
+            coords[raw] = (dim, values, dict(attrs))
+            removed.append(raw)
+            continue
+        name = canonical_column(raw)
+        if len(col.shape) == 1 and _is_text(col) and not is_known_column(name):
+            if name in coords:
+                raise FormatError(f"{where}: columns {raw!r} and another both mean {name!r}")
+            coords[name] = (dim, text_values(col), {})
+            removed.append(raw)
+    if not removed:
+        return table, coords
+    rest = Table(table, copy=False)
+    rest.remove_columns(removed)
+    return rest, coords
+
+
 def dataset_from_table(
     table: Table,
     *,
@@ -342,6 +431,9 @@ def dataset_from_table(
                 "time bin or region with energy vectors; this version of fluxds reads GADF SED tables "
                 "(one row per energy bin) only"
             )
+    saved = attrs_from_meta(meta, where)
+    # a collection's member label (any text column not of the spec), positions along the points ...
+    table, row_coords = row_coordinates(table, saved, schema.ENERGY, where)
     problems = Problems(where)  # every problem of the table, reported at once
     columns = normalised_columns(table, where, units_option(units, where), problems)
     unread = {canonical_column(raw) for raw in table.colnames} - set(columns)  # bad columns, reported
@@ -370,7 +462,6 @@ def dataset_from_table(
             problems.extend(column_problems(sed, columns, where=where))
         problems.extend(negative_column_problems(columns, where))
         problems.raise_if_any()
-    saved = attrs_from_meta(meta, where)
     energies = {k: columns.pop(k, None) for k in ("e_ref", "e_min", "e_max")}
     gti = meta.get("GTI")
     extra_attrs = {
@@ -379,7 +470,8 @@ def dataset_from_table(
         if str(k).upper() not in STRUCTURAL_META and not is_label_keyword(str(k).upper())
     }
     model = None
-    if saved and saved.get("reference_model"):
+    if saved and saved.get("reference_model") and '"by_source"' not in str(saved["reference_model"]):
+        # (a collection's models by member are kept as the attribute; its norms are columns)
         try:
             model = model_from_json(saved["reference_model"])
         except ModelError as exc:
@@ -392,6 +484,7 @@ def dataset_from_table(
             energy_min=energies["e_min"],
             energy_max=energies["e_max"],
             reference_model=model,
+            coords=row_coords or None,
             attrs=extra_attrs,
             ul_conf=meta.get("UL_CONF"),
             ul_sidedness=sidedness,
@@ -415,7 +508,7 @@ def dataset_from_table(
     labels = dataset_labels_from_meta(meta, ds.sizes.get("dataset"), where)
     if labels is not None:
         ds = ds.assign_coords(dataset=labels)
-    if "SOURCE" in meta:
+    if "SOURCE" in meta and "source" not in ds.coords:  # a source column (a collection's label) wins
         ds = ds.assign_coords(source=decode_keyword_text(str(meta["SOURCE"])))
     if gti is not None:
         ds = ds.merge(gti_from_json(gti, where))
@@ -450,17 +543,78 @@ def _column(var: xr.DataArray, name: str, where: str) -> tuple[np.ndarray, str |
     return values, (format_unit(parse_unit(unit)) if unit else None)
 
 
-def table_from_dataset(ds: xr.Dataset, sed_type: str | None = None, *, where: str = "") -> Table:
+def add_row_coordinates(
+    table: Table, ds: xr.Dataset, dim: str, attrs: dict[str, Any], *, ascii_text: bool, where: str
+) -> None:
+    """Write the coordinates along a table's rows (``dim``) other than its bins — a collection's member
+    label (``paper``, ``source``), positions along the points ... — as columns of their exact names (text
+    through :func:`fluxds.io.keywords.encode_text_column`), and list them with their attributes in
+    ``attrs`` (the ``FDSATTRS`` of the table, :data:`~fluxds.io.keywords.ROW_COORDS_KEY`), which
+    :func:`row_coordinates` reads back. In place.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+    ds : xarray.Dataset
+    dim : str
+        The dimension of the rows (``energy``; a light curve's ``time``).
+    attrs : dict
+        The attributes written as ``FDSATTRS``.
+    ascii_text : bool
+        FITS: text columns hold ASCII only.
+    where : str
+        The target, for messages.
+
+    Raises
+    ------
+    FormatError
+        A coordinate of values a column cannot hold (dates ...).
+    """
+    axis = schema.binned_axis(dim)
+    bins = {dim} if axis is None else {*axis.coords, axis.centre_value}
+    found = {}
+    for name in ds.coords:
+        coord = ds.variables[name]
+        if coord.dims != (dim,) or name in bins:
+            continue
+        values = np.asarray(coord.values)
+        if values.dtype.kind in "USO":
+            values = encode_text_column(values, ascii_only=ascii_text)
+        elif values.dtype.kind not in "biuf":
+            raise FormatError(
+                f"{where}: coordinate {name!r} along {dim} holds {values.dtype} values; a table column "
+                "holds numbers or text (write netCDF instead)"
+            )
+        table[str(name)] = values
+        if values.dtype.kind in "iuf" and coord.attrs.get("units"):
+            try:  # for every reader of the file; fluxds takes the attributes from FDSATTRS
+                table[str(name)].unit = format_unit(parse_unit(coord.attrs["units"]))
+            except UnitError:
+                pass
+        found[str(name)] = {k: jsonable(v) for k, v in coord.attrs.items()}
+    if found:
+        attrs[ROW_COORDS_KEY] = found
+
+
+def table_from_dataset(
+    ds: xr.Dataset, sed_type: str | None = None, *, where: str = "", ascii_text: bool = True
+) -> Table:
     """One GADF SED table from a Dataset without a ``source`` dimension.
 
     Parameters
     ----------
     ds : xarray.Dataset
-        A fluxds Dataset (a scalar ``source`` coordinate is written as the ``SOURCE`` keyword).
+        A fluxds Dataset (a scalar ``source`` coordinate is written as the ``SOURCE`` keyword). The
+        coordinates along ``energy`` other than the bins (a collection's member label ``paper`` or
+        ``source``, positions ...) are columns of their exact names, one value per row, listed in
+        ``FDSATTRS`` so that they read back as coordinates (see :func:`row_coordinates`).
     sed_type : str, optional
         SED type of the columns; default ``ds.attrs["sed_type_init"]`` (else ``likelihood``).
     where : str
         The target, for messages.
+    ascii_text : bool
+        Text columns hold ASCII only (FITS): other text is written as JSON string literals
+        (:func:`fluxds.io.keywords.encode_text_column`), read back exactly.
 
     Returns
     -------
@@ -479,6 +633,7 @@ def table_from_dataset(ds: xr.Dataset, sed_type: str | None = None, *, where: st
             continue  # derived: the reader derives it again, bit for bit
         table[name] = np.asarray(coord.values)
         table[name].unit = format_unit(parse_unit(coord.attrs.get("units")))
+    add_row_coordinates(table, ds, schema.ENERGY, attrs, ascii_text=ascii_text, where=where)
     scalars = {}
     for name, var in out.data_vars.items():
         if str(name).startswith("gti_"):

@@ -338,3 +338,73 @@ def scalar_keywords(scalars: dict[str, xr.DataArray], taken) -> dict[str, Any]:
             continue
         found[key] = value
     return found
+
+
+# --- coordinates along the points (a collection's member label, positions ...) travel as columns ---------
+#: FDSATTRS key: the columns that are coordinates along the table's rows (name -> the coordinate's attrs)
+ROW_COORDS_KEY = "_row_coords"
+
+
+def encode_text_column(values, *, ascii_only: bool) -> np.ndarray:
+    """Text values as a table column keeps them: each as it is where a reader gets it back unchanged
+    (printable, no leading/trailing blanks, not empty, not enclosed in double quotes; ASCII for FITS),
+    else as a JSON string literal, which :func:`decode_text_column` turns back into the very same text.
+
+    FITS pads text columns with blanks and strips them on reading, and holds ASCII only; ECSV loses
+    leading and trailing blanks and reads an empty string as a missing value.
+
+    Parameters
+    ----------
+    values : array-like of str
+    ascii_only : bool
+        For FITS: non-ASCII text is encoded too.
+
+    Returns
+    -------
+    numpy.ndarray of str
+
+    Examples
+    --------
+    >>> encode_text_column(["HESS", " x", "Müller", ""], ascii_only=True).tolist()
+    ['HESS', '" x"', '"M\\\\u00fcller"', '""']
+    """
+    out = []
+    for text in np.asarray(values).astype(str).ravel().tolist():
+        plain = text != "" and text == text.strip() and text.isprintable()
+        plain = plain and (text.isascii() or not ascii_only)
+        if plain and not (len(text) >= 2 and text.startswith('"') and text.endswith('"')):
+            out.append(text)
+        else:
+            out.append(json.dumps(text, ensure_ascii=ascii_only))
+    return np.asarray(out, dtype=str).reshape(np.shape(values))
+
+
+def decode_text_column(values) -> np.ndarray:
+    """Inverse of :func:`encode_text_column` (bytes read as UTF-8).
+
+    Examples
+    --------
+    >>> decode_text_column(['HESS', '" x"', '"M\\\\u00fcller"', '""']).tolist()
+    ['HESS', ' x', 'Müller', '']
+    """
+    return np.asarray([decode_keyword_text(v) for v in text_values(values).tolist()], dtype=str)
+
+
+def text_values(values) -> np.ndarray:
+    """A text column as a numpy array of ``str``: bytes (FITS, HDF5) decoded as UTF-8, masked cells
+    (ECSV's empty strings) as ``""``."""
+    if np.ma.isMaskedArray(values) or hasattr(values, "mask"):
+        values = np.ma.asarray(values)
+        values = values.filled("" if values.dtype.kind in "UO" else b"")
+    array = np.asarray(values)
+    if array.dtype.kind == "S":
+        return np.char.decode(array, "utf-8", errors="replace").astype(str)
+    if array.dtype.kind == "O":
+        return np.asarray(
+            [
+                v.decode("utf-8", "replace") if isinstance(v, bytes) else ("" if v is None else str(v))
+                for v in array
+            ],
+            dtype=str,
+        )
+    return array.astype(str)

@@ -19,6 +19,8 @@ FAMILIES = (
     "tscube",  # a SCANDATA HDU
     "healpix_map",  # quantity HDUs with PIX columns or NSIDE
     "wcs_map",  # quantity images, or an image with BANDS/EBOUNDS
+    "tev_catalog",  # gamma-cat / HGPS catalogs (per-source SED vectors); HAWC, LHAASO model-only catalogs
+    "published",  # gamma-cat per-paper ECSVs (meta), SED compilations (energy + paper), PULSAR_SED files
     "lightcurve",  # time columns
     "flux_profile",  # x_min/x_max/x_ref columns
     "fermi_catalog",  # an HDU LAT_Point_Source_Catalog, or Source_Name with Fermi band columns

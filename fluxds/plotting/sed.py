@@ -116,7 +116,10 @@ def plot_sed(
     ``norm_errp``/``norm_errn`` are stored), systematic errors (``norm_errsysn``/``norm_errsysp`` or
     ``norm_errsys``) as a wide light bar behind each point, upper limits as downward arrows from the UL
     value, log axes,
-    labels with units; one series per source/region/time slice (every dim but ``energy``) with a legend.
+    labels with units; one series per source/region/time slice (every dim but ``energy``) with a legend;
+    on a collection (:mod:`fluxds.collection`: papers, instruments, sources whose points lie along
+    ``energy``), one series per member, its own points only (markers, nothing joins two members' points),
+    the legend titled by the member label.
 
     Parameters
     ----------
@@ -175,14 +178,23 @@ def plot_sed(
     colours = None
     if len(labels) > MAX_LEGEND and series == ["time"] and "color" not in kwargs:
         colours, out.colorbar = _time_colours(ds, ax)
+    groups = _member_groups(ds)
+    rows = []  # (row of the arrays, points) of each series drawn
     for i, label in enumerate(labels):  # one artist per series (a legend entry each), not per bin
         row = {k: (None if v is None else v[i]) for k, v in arrays.items()}
-        if colours is not None:  # a time colour bar instead of a legend entry per time bin
-            out.series.append(draw_series(ax, x, xerr, row, ul, log, None, arrow, color=colours[i], **kwargs))
-        else:
-            out.series.append(draw_series(ax, x, xerr, row, ul, log, label, arrow, **kwargs))
+        for name, keep in groups:  # a collection: one series per member, its own points only
+            part = {k: (None if v is None else v[keep]) for k, v in row.items()}
+            text = label if name is None else (name if label is None else f"{name}, {label}")
+            px, pxerr = x[keep], (None if xerr is None else xerr[:, keep])
+            if colours is not None:  # a time colour bar instead of a legend entry per time bin
+                drawn = draw_series(ax, px, pxerr, part, ul, log, None, arrow, color=colours[i], **kwargs)
+            else:
+                drawn = draw_series(ax, px, pxerr, part, ul, log, text, arrow, **kwargs)
+            out.series.append(drawn)
+            rows.append((i, keep))
+    labels = [s.label for s in out.series]
     if systematics is not None and ul != "only":
-        out.systematics = _draw_systematics(ax, out.series, systematics, series, x, arrays, factor)
+        out.systematics = _draw_systematics(ax, out.series, rows, systematics, series, x, arrays, factor)
     if model is not None:
         out.model = _draw_model(ax, ds, sed_type, model, eunit, yunit, power)
     ax.set_xscale("log")
@@ -191,8 +203,23 @@ def plot_sed(
     ax.set_ylabel(quantity_label(sed_type, yunit, power))
     out.notes = hidden_ul_note(out.series)
     if (len(labels) > 1 and colours is None) or out.model or out.systematics or out.notes:
-        finish_legend(ax, out.notes)
+        from fluxds.collection import member_label
+
+        finish_legend(ax, out.notes, title=member_label(ds, schema.ENERGY))
     return out
+
+
+def _member_groups(ds: xr.Dataset) -> list[tuple[str | None, np.ndarray]]:
+    """``(member name, points mask)`` of each member of a collection along ``energy`` (papers,
+    instruments, sources: :mod:`fluxds.collection`), in order of first appearance; one group of every
+    point on a grid."""
+    from fluxds.collection import member_label, members
+
+    label = member_label(ds, schema.ENERGY)
+    if label is None:
+        return [(None, np.ones(ds.sizes[schema.ENERGY], bool))]
+    values = np.asarray(ds[label].values).astype(str)
+    return [(name, values == name) for name in members(ds, label)]
 
 
 def _time_colours(ds: xr.Dataset, ax) -> tuple[np.ndarray | None, Any]:
@@ -213,15 +240,18 @@ def _time_colours(ds: xr.Dataset, ax) -> tuple[np.ndarray | None, Any]:
     return mappable.to_rgba(centre), colorbar
 
 
-def _draw_systematics(ax, drawn: list[SeriesArtists], parts, series, x, arrays, factor) -> list:
-    """One systematic bar per series (legend entry on the first), in the colour of its points."""
+def _draw_systematics(ax, drawn: list[SeriesArtists], rows, parts, series, x, arrays, factor) -> list:
+    """One systematic bar per series (legend entry on the first), in the colour of its points; ``rows``
+    gives each series' row of the arrays and its points (a collection's member)."""
     errn, errp = (stacked(parts[k], schema.ENERGY, series) * factor for k in ("_errsysn", "_errsysp"))
     out = []
-    for i, artists in enumerate(drawn):
+    for artists, (i, keep) in zip(drawn, rows, strict=True):
         color = None if artists.points is None else artists.points.lines[0].get_color()
-        is_ul = None if arrays["is_ul"] is None else arrays["is_ul"][i]
+        is_ul = None if arrays["is_ul"] is None else arrays["is_ul"][i][keep]
         label = "systematic error" if not out else None
-        bar = draw_systematics(ax, x, arrays["value"][i], errn[i], errp[i], is_ul, color, label)
+        bar = draw_systematics(
+            ax, x[keep], arrays["value"][i][keep], errn[i][keep], errp[i][keep], is_ul, color, label
+        )
         if bar is not None:
             out.append(bar)
     return out

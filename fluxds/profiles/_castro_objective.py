@@ -21,6 +21,7 @@ from fluxds.profiles.castro import (
     profile_arrays,
     reference_of,
     units_of,
+    valid_profiles,
 )
 from fluxds.profiles.interpolant import Interpolant
 
@@ -59,7 +60,7 @@ class Problem:
             shape3,
         ).reshape(-1, n_e, shape3[-1])
         ref_values = xr.broadcast(ref, template)[0].transpose(*cells, "energy").values.reshape(-1, n_e)
-        self.valid = (np.isfinite(self.norm_scan) & np.isfinite(self.stat_scan)).all(-1)
+        self.valid = valid_profiles(self.norm_scan, self.stat_scan)  # padding (NaN in both) aside
         self.model, self.names, self.start, self.weighting = model, list(names), start, weighting
         self._energies(ds, ref, ref_values)
 

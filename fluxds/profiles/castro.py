@@ -20,7 +20,7 @@ from fluxds.errors import MissingEnergyEdgesError, MissingQuantityError, ModelEr
 from fluxds.models import SpectralModel
 from fluxds.units import parse_unit
 
-__all__ = ["WEIGHTINGS", "predicted_norm", "castro_stat", "gauss_legendre_bins"]
+__all__ = ["WEIGHTINGS", "predicted_norm", "castro_stat", "gauss_legendre_bins", "valid_profiles"]
 
 #: How a model's prediction in a bin becomes a norm: the model's integral over the bin (``flux``:
 #: photon flux, ``eflux``: energy flux) or its ``dnde`` at the bin's reference energy (``dnde``, what
@@ -233,9 +233,36 @@ def stat_at(ds: xr.Dataset, norm: xr.DataArray) -> tuple[xr.DataArray, xr.DataAr
 
 
 def valid_bins(ds: xr.Dataset) -> xr.DataArray:
-    """Bins whose profile is finite at every scan point (the others are left out of every sum)."""
+    """Bins whose profile is finite at every scan point, padding aside (the others are left out of every
+    sum); see :func:`valid_profiles`."""
     norm_scan, stat_scan = profile_arrays(ds)
-    return (np.isfinite(stat_scan) & np.isfinite(norm_scan)).all("scan")
+    return xr.apply_ufunc(
+        valid_profiles,
+        norm_scan,
+        stat_scan,
+        input_core_dims=[["scan"], ["scan"]],
+        dask="parallelized",
+        output_dtypes=[bool],
+    )
+
+
+def valid_profiles(norm_scan: np.ndarray, stat_scan: np.ndarray) -> np.ndarray:
+    """Per profile (last axis: the scan): whether the castro likelihood uses it. Every scan point finite;
+    scan points where *both* arrays are NaN are padding (a shorter profile among longer ones: a
+    collection's members, :func:`fluxds.profiles.from_errors.profiles_from_errors`), allowed where at
+    least two points remain. A point where only one of the two is NaN (a failed evaluation) leaves the
+    bin out, as does a profile of padding only.
+
+    Examples
+    --------
+    >>> nan = float("nan")
+    >>> valid_profiles(np.array([[0, 1, 2.0], [0, 1, nan], [0, 1, 2.0]]),
+    ...                np.array([[1, 0, 1.0], [1, 0, nan], [1, 0, nan]])).tolist()
+    [True, True, False]
+    """
+    fn, fs = np.isfinite(norm_scan), np.isfinite(stat_scan)
+    both = fn & fs
+    return ~(fn ^ fs).any(axis=-1) & (both.all(axis=-1) | (both.sum(axis=-1) >= 2))
 
 
 def castro_stat(ds: xr.Dataset, model: SpectralModel | Callable, *, weighting: str = "flux") -> xr.DataArray:

@@ -28,6 +28,20 @@ published cutoff fits hold it at 1). Free them with ``parameters=[...]``.
 optimizer stopped before converging, or where the Hessian is singular or not positive (a parameter
 the profiles do not constrain: NaN errors). When no SED can be fitted at all, :class:`FitError` is raised.
 
+**Published points without profiles.** A Dataset without ``stat_scan``/``norm_scan`` (values with
+errors, upper limits: papers, catalogs) is fitted on profiles approximated from them
+(:func:`fluxds.profiles.from_errors.profiles_from_errors`: two half-parabolas per value, a parabola from
+zero per upper limit); the result's ``profiles`` attribute says so. On a collection, the members that
+have no profile get the approximation and the others keep theirs. A Dataset whose profiles are stored
+is fitted on them, as always.
+
+**Joint fits.** Every SED along the dimensions other than ``energy`` gets its own parameters, unless
+``joint`` names dimensions whose SEDs share one parameter set (``joint=True``: all of them): their points
+are then put one after the other along ``energy`` (:func:`fluxds.collection.collection_from_grid`) and
+fitted together. A collection (:mod:`fluxds.collection`: papers, instruments or sources whose points
+lie along ``energy``) has only ``energy``: a plain fit of it is already joint, every point of every
+member sharing one parameter set, and ``stat`` is the sum over all of them.
+
 **Integration.** Inside the fit, bin integrals use a 24-node Gauss-Legendre rule in ln E
 (:func:`fluxds.profiles.castro.gauss_legendre_bins`, ~1e-15 for smooth spectra), so that every
 parameter may be an array over SEDs; ``weighting="dnde"`` needs no integral.
@@ -43,7 +57,7 @@ import astropy.units as u
 import numpy as np
 import xarray as xr
 
-from fluxds.errors import FitError, FluxdsError, ModelError
+from fluxds.errors import FitError, FluxdsError, ModelError, SchemaError
 from fluxds.models import SpectralModel
 from fluxds.profiles._castro_objective import Problem, derivatives
 from fluxds.units import format_unit
@@ -87,6 +101,7 @@ def fit_castro(
     parameters: Sequence[str] | Mapping[str, Any] | None = None,
     weighting: str = "flux",
     rescale_amplitude: bool = True,
+    joint: bool | Sequence[str] = False,
 ) -> xr.Dataset:
     """Fit a spectral model to the likelihood profiles of an SED (every SED of the Dataset at once).
 
@@ -94,7 +109,9 @@ def fit_castro(
     ----------
     ds : xarray.Dataset
         Likelihood SED with ``stat_scan``/``norm_scan`` (``..., energy, scan``); any other dimensions
-        (``source``, ``time`` ...) give independent fits. The profiles are read into memory.
+        (``source``, ``time`` ...) give independent fits. The profiles are read into memory. Without
+        profiles, values with errors and upper limits are fitted on profiles approximated from them
+        (:mod:`fluxds.profiles.from_errors`). A collection's points (all members) are fitted jointly.
     model : fluxds.models.SpectralModel or callable
         The model at its starting point, or a vectorised ``dnde(E, **params) -> Quantity``.
     parameters : sequence of str or mapping, optional
@@ -107,15 +124,20 @@ def fit_castro(
     rescale_amplitude : bool
         Start each SED's ``amplitude`` (if free) at the model's value times the median of
         ``norm / norm_pred`` over its bins (when ``norm`` is stored), so far-off starts converge.
+    joint : bool or sequence of str
+        Dimensions (other than ``energy``) whose SEDs share one parameter set, fitted together;
+        ``True``: all of them (one fit of every point); ``False`` (default): one fit per SED.
 
     Returns
     -------
     xarray.Dataset
-        On the SED dimensions: one variable per free parameter (``units`` attribute) and
-        ``<name>_err``, ``covariance`` (dims ``param``, ``param_other``), ``stat`` (``-2 log L`` at
-        the best fit), ``n_bins`` (valid energy bins), ``success``, ``reason`` (text: why ``success``
-        is False, ``""`` where it is True). Attributes: ``model`` (the start
-        model as JSON, or its repr), ``weighting``, ``optimizer`` (scipy's message).
+        On the SED dimensions (those not ``joint``): one variable per free parameter (``units``
+        attribute) and ``<name>_err``, ``covariance`` (dims ``param``, ``param_other``), ``stat``
+        (``-2 log L`` at the best fit), ``n_bins`` (valid energy bins), ``success``, ``reason`` (text:
+        why ``success`` is False, ``""`` where it is True). Attributes: ``model`` (the start model as
+        JSON, or its repr), ``weighting``, ``optimizer`` (scipy's message), ``profiles`` (where the
+        profiles came from: ``"stored"``, or approximated from errors), ``joint`` (the dimensions fitted
+        jointly, JSON).
 
     Raises
     ------
@@ -142,6 +164,8 @@ def fit_castro(
     """
     from scipy.optimize import minimize
 
+    ds, origin = _with_profiles(ds)
+    ds, shared = _joint(ds, joint)
     names, start = _free_names(model, parameters)
     problem = Problem(ds, model, names, start, weighting)
     n, p = int(np.prod(problem.cell_shape, dtype=int)), len(names)
@@ -215,7 +239,63 @@ def fit_castro(
             stopped = rows[np.linalg.norm(grad, axis=1) > gtol]
             ok[stopped] = False
             reason[stopped] = f"the optimizer stopped before converging: {message}"
-    return _result(problem, best, hess, scale, stat, n_bins, ok, message, model, reason)
+    out = _result(problem, best, hess, scale, stat, n_bins, ok, message, model, reason)
+    out.attrs.update(profiles=origin, joint=json.dumps(shared))
+    return out
+
+
+#: the variables a castro fit reads (a joint fit flattens only these)
+_FIT_VARIABLES = ("norm", "norm_scan", "stat_scan", "ref_dnde", "ref_flux", "ref_eflux")
+
+
+def _with_profiles(ds: xr.Dataset) -> tuple[xr.Dataset, str]:
+    """``ds`` with profiles to fit, and where they come from: stored; approximated from values and errors
+    where there are none; on a collection, approximated for the points of members without any."""
+    from fluxds.collection import is_collection
+    from fluxds.profiles.from_errors import profiles_from_errors
+
+    if "stat_scan" not in ds.data_vars or "norm_scan" not in ds.data_vars:
+        try:
+            out = profiles_from_errors(ds)
+        except FluxdsError as exc:
+            raise SchemaError(
+                "the castro fit needs likelihood profiles ('stat_scan' and 'norm_scan' on dims (..., "
+                f"energy, scan)), or values with errors or upper limits to approximate them: {exc}"
+            ) from None
+        return out, out.attrs["profiles_origin"]
+    if is_collection(ds) and any(v in ds.data_vars for v in ("norm_err", "norm_errp", "norm_ul")):
+        have = (np.isfinite(ds["norm_scan"]) & np.isfinite(ds["stat_scan"])).any("scan")
+        if not bool(have.all()):
+            out = profiles_from_errors(ds, only_missing=True)
+            return out, out.attrs["profiles_origin"]
+    return ds, "stored"
+
+
+def _joint(ds: xr.Dataset, joint: bool | Sequence[str]) -> tuple[xr.Dataset, list[str]]:
+    """``ds`` with the SEDs along the ``joint`` dimensions put one after the other along ``energy`` (one
+    parameter set for all of them), and those dimensions."""
+    from fluxds.collection import collection_from_grid
+
+    profile_dims = [d for d in ds["stat_scan"].dims if d not in ("energy", "scan")]
+    if joint is True:
+        dims = profile_dims
+    elif joint is False or joint is None:
+        return ds, []
+    else:
+        dims = [joint] if isinstance(joint, str) else list(joint)
+        unknown = [d for d in dims if d not in ds.dims or d in ("energy", "scan")]
+        if unknown:
+            raise FluxdsError(
+                f"joint={joint!r}: {unknown} are not dimensions of the SEDs to fit jointly; the Dataset "
+                f"has {[d for d in ds.dims if d not in ('energy', 'scan')]}"
+            )
+    dims = [d for d in dims if d in ds.dims]
+    if not dims:
+        return ds, []
+    flat = ds[[v for v in _FIT_VARIABLES if v in ds.data_vars]]
+    for dim in dims:
+        flat = collection_from_grid(flat, dim, "energy")
+    return flat, dims
 
 
 def _model_name(model) -> str:

@@ -204,6 +204,9 @@ def combine(
     >>> round(float(joint.norm[0]), 12), round(float(joint.norm_err[0]), 12)  # inverse-variance mean
     (0.92, 0.1788854382)
     """
+    from fluxds.collection import refuse_collection
+
+    refuse_collection(ds, dim, "combine")
     if dim not in ds.dims:
         raise SchemaError(
             f"combine: the Dataset has no dimension {dim!r} (dims: {', '.join(map(str, ds.dims))})"

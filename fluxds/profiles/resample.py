@@ -35,6 +35,7 @@ import numpy as np
 import xarray as xr
 
 from fluxds import schema
+from fluxds.collection import refuse_collection
 from fluxds.construct import require_scan_reference
 from fluxds.errors import FluxdsError, SchemaError
 from fluxds.profiles._axes import group_centres, merged_coords
@@ -225,6 +226,7 @@ def resample(
         raise SchemaError(
             f"resample: the Dataset has no dimension {dim!r} (dims: {', '.join(map(str, ds.dims))})"
         )
+    refuse_collection(ds, dim, "resample")
     edge_coords = [c for c in _EDGE_COORDS if c in ds.coords and ds[c].chunks is not None]
     if edge_coords:  # the new labels need the 1-D bin edges: one small compute, the data stay lazy
         ds = ds.assign_coords(xr.Dataset({c: ds[c].variable for c in edge_coords}).compute().variables)

@@ -140,3 +140,29 @@ def test_not_increasing_within_members_is_vectorised_hand_case():
     # member 0: 1, 2, 3 (fine); member 1: 5, 2.5 (bad at position 4), 6
     assert collection.not_increasing_within_members(values, codes) == 4
     assert collection.not_increasing_within_members(np.array([1.0, 0.5]), np.array([0, 1])) is None
+
+
+def test_select_keeps_only_the_selected_sources_models(sed):
+    import json
+
+    grid = xr.concat(
+        [sed, sed], dim=xr.DataArray(["A", "B"], dims="source", name="source"), coords="minimal"
+    )
+    model = json.loads(sed.attrs["reference_model"])
+    grid.attrs["reference_model"] = json.dumps({"by_source": {"A": model, "B": model}})
+    one = collection.select(grid, source="B")
+    assert list(json.loads(one.attrs["reference_model"])["by_source"]) == ["B"]
+    assert list(json.loads(grid.attrs["reference_model"])["by_source"]) == ["A", "B"]  # not changed
+
+
+@pytest.mark.parametrize("operation", ["resample", "combine"])
+def test_merging_bins_of_a_collection_is_refused(sed, operation):
+    col = collection.stack_members([_shifted(sed, 1, "A"), _shifted(sed, 1.3, "B")])
+    call = {
+        "resample": lambda ds: ds.sed.resample("energy", group_size=2),
+        "combine": lambda ds: ds.sed.combine("energy"),
+    }[operation]
+    with pytest.raises(SchemaError, match=f"{operation} along 'energy': this Dataset is a collection"):
+        call(col)
+    one = call(col.sed.member("A"))  # member by member, as the message says
+    assert one.sizes.get("energy", 1) <= sed.sizes["energy"]

@@ -33,6 +33,7 @@ NAMES = ["Crab", "PKS 2155-304", "Mrk 421"]
 
 @pytest.fixture(autouse=True)
 def _close_figures():
+    plt.close("all")  # a figure another test left open would be the current axes of the plots below
     yield
     plt.close("all")
 

@@ -199,6 +199,9 @@ def read(
         check_fits_sizes(path)
         try:
             with fits.open(path, memmap=False) as hdul:
+                from fluxds.io.column_map import rename_hdu_columns
+
+                rename_hdu_columns(hdul, path)  # columns= of fluxds.read
                 table_hdu = _profile_hdu(hdul, hdu, path)
                 label = table_hdu.name or "HDU 1"
                 check_fits_hdu(table_hdu, path)  # before astropy reads it: within the read budget

@@ -163,7 +163,8 @@ def check_ecsv(path: str | os.PathLike) -> None:
 
 def read_ecsv_table(path: str | os.PathLike) -> Table:
     """An ECSV file as an astropy Table, checked first (:func:`check_ecsv`); any failure of astropy's
-    reader as a :class:`~fluxds.errors.FormatError` naming the file.
+    reader as a :class:`~fluxds.errors.FormatError` naming the file. Its columns are renamed by the
+    ``columns=`` mapping of the read in progress (:mod:`fluxds.io.column_map`).
 
     Parameters
     ----------
@@ -173,11 +174,14 @@ def read_ecsv_table(path: str | os.PathLike) -> Table:
     -------
     astropy.table.Table
     """
+    from fluxds.io.column_map import rename_table_columns
+
     where = str(path)
     check_ecsv(where)
     try:
-        return Table.read(where, format="ascii.ecsv")
+        table = Table.read(where, format="ascii.ecsv")
     except FluxdsError:
         raise
     except Exception as exc:  # OSError, ValueError, and the YAML parser's own errors
         raise FormatError(f"{where}: not a readable ECSV table: {exc}") from None
+    return rename_table_columns(table, where)  # columns= of fluxds.read (fluxds.io.column_map)

@@ -13,8 +13,14 @@ def _is_healpix_file(hdul) -> bool:
     from astropy.io import fits
 
     found = quantity_hdus(hdul)
-    return any(isinstance(h, fits.BinTableHDU) and "PIX" in h.columns.names for h in found) or any(
-        "NSIDE" in h.header for h in found
+    return (
+        any(isinstance(h, fits.BinTableHDU) and "PIX" in h.columns.names for h in found)
+        or any("NSIDE" in h.header for h in found)
+        # any HEALPix table (a Planck or galprop map, whatever its HDU name): read, or refused by name
+        or any(
+            isinstance(h, fits.BinTableHDU) and str(h.header.get("PIXTYPE", "")).strip().upper() == "HEALPIX"
+            for h in hdul
+        )
     )
 
 

@@ -125,6 +125,12 @@ def read(
         primary = hdul[0].header
         saved = saved_attrs(primary, f"{path}[PRIMARY]")
         hdus = [hdu for hdu in hdul if is_healpix_hdu(hdu)]
+        if hdus and not any(hdu.header.get("BANDSHDU") for hdu in hdus):  # issue 14: say it first
+            raise FormatError(
+                f"{path}: a HEALPix map ({', '.join(h.name or 'table' for h in hdus)}) without an energy "
+                "axis "
+                "(no BANDSHDU keyword naming a bands table): fluxds reads flux maps with energy bins"
+            )
         _check_budget(hdul, hdus, path, sky_coords=sky_coords, lazy=chunks is not None)
         problems = Problems(path)  # every bad map HDU at once (issue 15 item 2)
         maps = []

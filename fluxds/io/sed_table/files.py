@@ -146,7 +146,7 @@ def write_ecsv(
 ) -> None:
     """Write a GADF SED table to ECSV (one source; the GTI goes into the meta as JSON)."""
     where = str(path)
-    table = table_from_dataset(single_source(ds, "ECSV", where), sed_type, where=where)
+    table = table_from_dataset(single_source(ds, "ECSV", where), sed_type, where=where, ascii_text=False)
     with atomic_path(path, overwrite=overwrite) as tmp:
         table.write(tmp, format="ascii.ecsv")
 
@@ -198,6 +198,8 @@ def read_hdf5(path: str | os.PathLike, *, hdf5_path: str | None = None, **option
     ``hdf5_path`` names the table (default: the first table in the file); ``options`` as for
     :func:`read_fits`.
     """
+    from fluxds.io.column_map import rename_table_columns  # at call time: see fluxds.io.column_map
+
     where = str(path)
     try:
         import h5py
@@ -214,6 +216,7 @@ def read_hdf5(path: str | os.PathLike, *, hdf5_path: str | None = None, **option
                 hdf5_path = found[0]
             _check_hdf5_table(f, hdf5_path, where)
         table = Table.read(where, format="hdf5", path=hdf5_path)
+        rename_table_columns(table, f"{where}[{hdf5_path}]")  # columns= of fluxds.read
     except FluxdsError:
         raise
     except Exception as exc:  # h5py raises OSError/KeyError/ValueError, among others
@@ -226,7 +229,7 @@ def write_hdf5(
 ) -> None:
     """Write a GADF SED table to HDF5 (astropy's table layout, meta serialised)."""
     where = str(path)
-    table = table_from_dataset(single_source(ds, "HDF5", where), sed_type, where=where)
+    table = table_from_dataset(single_source(ds, "HDF5", where), sed_type, where=where, ascii_text=False)
     with atomic_path(path, overwrite=overwrite) as tmp:
         table.write(Path(tmp), format="hdf5", path="sed", serialize_meta=True)
 
@@ -247,7 +250,8 @@ def read_ascii(
     ----------
     path : str or path-like
     columns : dict, optional
-        File column name -> GADF name, e.g. ``{"E": "e_ref", "Differential_Flux": "dnde"}``.
+        File column name -> GADF name, e.g. ``{"E": "e_ref", "Differential_Flux": "dnde"}``; default
+        the ``columns=`` of :func:`fluxds.read` (every table reader takes it: :mod:`fluxds.io.column_map`).
     ul_conf : float, optional
         Confidence level of the upper limits.
     **options
@@ -258,15 +262,14 @@ def read_ascii(
     -------
     xarray.Dataset
     """
+    from fluxds.io.column_map import rename_table_columns  # at call time: see fluxds.io.column_map
+
     where = str(path)
     try:
         table = Table.read(where, format="ascii")
     except Exception as exc:  # astropy's ascii readers raise many kinds of errors
         raise FormatError(f"{where}: not a readable text table: {exc}") from None
-    for old, new in (columns or {}).items():
-        if old not in table.colnames:
-            raise FormatError(f"{where}: no column {old!r} to rename; columns: {table.colnames}")
-        table.rename_column(old, new)
+    rename_table_columns(table, where, columns)  # given here, or columns= of fluxds.read
     if ul_conf is not None:
         table.meta["UL_CONF"] = ul_conf
     return dataset_from_table(table, where=where, **options)

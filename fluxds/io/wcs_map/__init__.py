@@ -10,10 +10,24 @@ from fluxds.io.vocabulary import quantity_hdus
 __all__ = ["FORMATS"]
 
 
+def _is_sky_image_only(hdul) -> bool:
+    """A file of images only (no table at all) with a celestial WCS: a sky map, read (or refused for
+    lacking an energy axis, naming the file) as a flux map rather than taken for an SED table."""
+    if any(not h.is_image for h in hdul):
+        return False
+    for h in hdul:
+        types = [str(h.header.get(f"CTYPE{i}", "")).upper() for i in (1, 2)]
+        if h.header.get("NAXIS", 0) >= 2 and any(t[:4] in ("RA--", "GLON", "ELON") for t in types):
+            return True
+    return False
+
+
 def _is_wcs_map_file(hdul) -> bool:
     names = {hdu.name.upper() for hdu in hdul}
-    return any(h.is_image for h in quantity_hdus(hdul)) or (
-        hdul[0].header.get("NAXIS", 0) >= 2 and bool(names & {"BANDS", "EBOUNDS"})
+    return (
+        any(h.is_image for h in quantity_hdus(hdul))
+        or (hdul[0].header.get("NAXIS", 0) >= 2 and bool(names & {"BANDS", "EBOUNDS"}))
+        or _is_sky_image_only(hdul)
     )
 
 
