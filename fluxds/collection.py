@@ -293,6 +293,40 @@ def collection_from_grid(ds: xr.Dataset, member_dim: str = "source", dim: str = 
     return out.isel({dim: np.flatnonzero(keep)})
 
 
+def _with_missing_filled(pieces: list[xr.Dataset], dim: str) -> list[xr.Dataset]:
+    """Every variable and coordinate along ``dim`` that some parts have, added to the parts that lack it:
+    NaN for numbers (with the present part's attributes; an integer coordinate becomes float), ``""`` for
+    text; a boolean or integer data variable cannot be filled and is refused by name."""
+    found: dict[str, xr.Variable] = {}
+    for part in pieces:
+        for name, var in part.variables.items():
+            if dim in var.dims and name not in found:
+                found[str(name)] = var
+    out = []
+    for part in pieces:
+        add_vars, add_coords = {}, {}
+        for name, var in found.items():
+            if name in part.variables:
+                continue
+            shape = tuple(part.sizes[d] if d == dim else var.sizes[d] for d in var.dims)
+            is_coord = any(name in p.coords for p in pieces)
+            if var.dtype.kind in "USO":
+                data = np.full(shape, "", dtype=object)
+            elif var.dtype.kind in "fc":
+                data = np.full(shape, np.nan, dtype=var.dtype)
+            elif var.dtype.kind in "iu" and is_coord:  # an id: the members that lack it get NaN (float)
+                data = np.full(shape, np.nan)
+            else:
+                raise SchemaError(
+                    f"{name!r} ({var.dtype}) is in some members and not in others, and cannot be filled "
+                    "with NaN; drop it or give it to every member"
+                )
+            target = add_coords if is_coord else add_vars
+            target[name] = xr.Variable(var.dims, data, var.attrs)
+        out.append(part.assign_coords(add_coords).assign(add_vars) if add_vars or add_coords else part)
+    return out
+
+
 def stack_members(
     parts: Mapping[str, xr.Dataset] | Sequence[xr.Dataset],
     *,
@@ -346,6 +380,7 @@ def stack_members(
             part = part.drop_vars(label, errors="ignore")
             part = part.assign_coords({label: (dim, np.full(part.sizes[dim], name, dtype=object))})
         pieces.append(part)
+    pieces = _with_missing_filled(pieces, dim)
     models = {n: p.attrs.get("reference_model") for n, p in named if n is not None}
     joined = xr.concat(
         [p.reset_index(dim) if dim in p.indexes else p for p in pieces],

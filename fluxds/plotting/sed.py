@@ -304,7 +304,10 @@ def _draw_model(ax, ds, sed_type: str, model: Any, eunit, yunit, power: float) -
     edges = (
         [ds[n] for n in (schema.ENERGY_MIN, schema.ENERGY_MAX)] if has_edges(ds) else [ds[schema.ENERGY]] * 2
     )
-    span = [float(edges[0].min()), float(edges[1].max())] * unit_attr(ds[schema.ENERGY])
+    # points without edges (NaN, e.g. e_ref-only members of a collection) still count through e_ref
+    lo = np.fmin(np.asarray(edges[0].values, float), np.asarray(ds[schema.ENERGY].values, float))
+    hi = np.fmax(np.asarray(edges[1].values, float), np.asarray(ds[schema.ENERGY].values, float))
+    span = [float(np.nanmin(lo)), float(np.nanmax(hi))] * unit_attr(ds[schema.ENERGY])
     energy = np.geomspace(*span.to_value(eunit), _MODEL_POINTS) * eunit
     for name, m in models.items():
         values = m.dnde(energy) * energy**kind.energy_power * energy**power

@@ -166,3 +166,13 @@ def test_merging_bins_of_a_collection_is_refused(sed, operation):
         call(col)
     one = call(col.sed.member("A"))  # member by member, as the message says
     assert one.sizes.get("energy", 1) <= sed.sizes["energy"]
+
+
+def test_stack_members_fills_what_only_some_members_have(sed):
+    a = _shifted(sed, 1, "A").assign_coords(source_id=("energy", np.arange(sed.sizes["energy"])))
+    b = _shifted(sed, 1.3, "B").drop_vars(["energy_min", "energy_max"])
+    col = collection.stack_members([a, b])
+    n = sed.sizes["energy"]
+    assert np.isnan(col.energy_min.values[n:]).all() and np.isfinite(col.energy_min.values[:n]).all()
+    assert np.isnan(col.source_id.values[n:].astype(float)).all()
+    np.testing.assert_allclose(col.sed.member("B").sed.dnde.values, b.sed.dnde.values)

@@ -106,3 +106,28 @@ def test_collection_from_a_file_written_and_saved(tmp_path):
     fig.savefig(tmp_path / "col.png")
     plt.close(fig)
     assert (tmp_path / "col.png").stat().st_size > 0
+
+
+def test_model_curve_spans_members_without_edges():
+    """A member given by e_ref alone (NaN edges) still widens the model curve's energy range."""
+    import astropy.units as u
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from helpers import WRITTEN
+
+    import fluxds
+    from fluxds import collection
+    from fluxds.models import PowerLaw
+
+    ds = fluxds.read(WRITTEN / "fp_likelihood.fits")
+    far = ds.assign_coords(
+        energy=ds.energy * 100, energy_min=ds.energy_min * np.nan, energy_max=ds.energy_max * np.nan
+    )
+    col = collection.stack_members([ds.assign_coords(source="A"), far.assign_coords(source="B")])
+    fig, ax = plt.subplots()
+    col.sed.plot(
+        ax=ax, model=PowerLaw(index=2, amplitude=1e-12 * u.Unit("cm-2 s-1 TeV-1"), reference=1 * u.TeV)
+    )
+    curve = max(ax.get_lines(), key=lambda line: len(line.get_xdata()))
+    assert np.isclose(curve.get_xdata().max(), float(col.energy.max()))
+    plt.close(fig)
