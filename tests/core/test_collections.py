@@ -145,9 +145,7 @@ def test_not_increasing_within_members_is_vectorised_hand_case():
 def test_select_keeps_only_the_selected_sources_models(sed):
     import json
 
-    grid = xr.concat(
-        [sed, sed], dim=xr.DataArray(["A", "B"], dims="source", name="source"), coords="minimal"
-    )
+    grid = xr.concat([sed, sed], dim=xr.DataArray(["A", "B"], dims="source", name="source"), coords="minimal")
     model = json.loads(sed.attrs["reference_model"])
     grid.attrs["reference_model"] = json.dumps({"by_source": {"A": model, "B": model}})
     one = collection.select(grid, source="B")
