@@ -44,6 +44,7 @@ __all__ = [
     "collection_from_grid",
     "select",
     "refuse_collection",
+    "fill_missing",
 ]
 
 # dimensions whose points may come from several members (one member label along each)
@@ -293,7 +294,7 @@ def collection_from_grid(ds: xr.Dataset, member_dim: str = "source", dim: str = 
     return out.isel({dim: np.flatnonzero(keep)})
 
 
-def _with_missing_filled(pieces: list[xr.Dataset], dim: str) -> list[xr.Dataset]:
+def fill_missing(pieces: list[xr.Dataset], dim: str) -> list[xr.Dataset]:
     """Every variable and coordinate along ``dim`` that some parts have, added to the parts that lack it:
     NaN for numbers (with the present part's attributes; an integer coordinate becomes float), ``""`` for
     text; a boolean or integer data variable cannot be filled and is refused by name."""
@@ -318,8 +319,8 @@ def _with_missing_filled(pieces: list[xr.Dataset], dim: str) -> list[xr.Dataset]
                 data = np.full(shape, np.nan)
             else:
                 raise SchemaError(
-                    f"{name!r} ({var.dtype}) is in some members and not in others, and cannot be filled "
-                    "with NaN; drop it or give it to every member"
+                    f"some inputs have the variable {name!r} ({var.dtype}) and others do not; it cannot be "
+                    "marked as not given (numbers are NaN, text empty): drop it or give it to every input"
                 )
             target = add_coords if is_coord else add_vars
             target[name] = xr.Variable(var.dims, data, var.attrs)
@@ -380,7 +381,7 @@ def stack_members(
             part = part.drop_vars(label, errors="ignore")
             part = part.assign_coords({label: (dim, np.full(part.sizes[dim], name, dtype=object))})
         pieces.append(part)
-    pieces = _with_missing_filled(pieces, dim)
+    pieces = fill_missing(pieces, dim)
     models = {n: p.attrs.get("reference_model") for n, p in named if n is not None}
     joined = xr.concat(
         [p.reset_index(dim) if dim in p.indexes else p for p in pieces],

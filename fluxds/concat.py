@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from fluxds.errors import FormatError
+from fluxds.errors import FormatError, SchemaError
 from fluxds.io.output.locks import NETCDF_LOCK, lock_for
 from fluxds.parallel import TARGETS, BatchResult
 
@@ -130,34 +130,13 @@ def _members_dim(datasets: list[xr.Dataset], where: str) -> str | None:
 
 
 def _fill_missing(datasets: list[xr.Dataset], along: str, where: str) -> list[xr.Dataset]:
-    """Variables along ``along`` that some inputs have and others lack, added to those as "not given":
-    text coordinates (another label, e.g. ``paper``) as ``""``, numbers as NaN. Other kinds (an
-    ``is_ul`` flag, counts) cannot say "not given": refused, naming the variable."""
-    found: dict[str, xr.Variable] = {}
-    for ds in datasets:
-        for name, var in ds.variables.items():
-            if along in var.dims and name not in found:
-                found[str(name)] = var
-    out = []
-    for ds in datasets:
-        add_coords, add_vars = {}, {}
-        for name, var in found.items():
-            if name in ds.variables:
-                continue
-            shape = tuple(ds.sizes[d] if d in ds.dims else n for d, n in var.sizes.items())
-            if var.dtype.kind in "USO":
-                data = np.full(shape, "", dtype=str)
-            elif var.dtype.kind in "fc":
-                data = np.full(shape, np.nan, dtype=var.dtype)
-            else:
-                raise FormatError(
-                    f"{where}: some inputs have the variable {name!r} ({var.dtype}) and others do not; "
-                    "it cannot be marked as not given (numbers are NaN, text empty)"
-                )
-            new = xr.Variable(var.dims, data, var.attrs)
-            (add_coords if any(name in d.coords for d in datasets) else add_vars)[name] = new
-        out.append(ds.assign_coords(add_coords).assign(add_vars) if add_coords or add_vars else ds)
-    return out
+    """:func:`fluxds.collection.fill_missing`, its refusal naming the files."""
+    from fluxds.collection import fill_missing
+
+    try:
+        return fill_missing(datasets, along)
+    except SchemaError as exc:
+        raise FormatError(f"{where}: {exc}") from None
 
 
 def _pad_unindexed(datasets: list[xr.Dataset], along: str) -> list[xr.Dataset]:
