@@ -268,6 +268,7 @@ def time_coords(
     scale: str = "tt",
     where: str = "",
     extra_attrs: Mapping[str, str] | None = None,
+    members: np.ndarray | None = None,
 ) -> dict[str, xr.Variable]:
     """The coordinates of a ``time`` dimension from the numbers a file stores.
 
@@ -287,6 +288,10 @@ def time_coords(
         The file and HDU, for messages.
     extra_attrs : mapping, optional
         Further attributes of the numeric coordinates (e.g. ``timeref``).
+    members : numpy.ndarray, optional
+        A collection's member of each bin (integer codes, :func:`fluxds.collection.member_codes`): the
+        bins increase within each member instead of along the whole axis (light curves of several
+        sources one after the other, see ``docs/data_model.md``, "Collections").
 
     Returns
     -------
@@ -297,7 +302,7 @@ def time_coords(
     ------
     SchemaError
         Non-finite numbers, ``time_min >= time_max`` in a bin, bins (or instants) not in increasing
-        order; the message names the bin and the values.
+        order (within each member when ``members`` is given); the message names the bin and the values.
     """
     prefix = f"{where}: " if where else ""
     if scale not in set(_TIMESYS.values()):
@@ -323,14 +328,14 @@ def time_coords(
         )
     if TIME_MIN in numbers:
         lo, hi = numbers[TIME_MIN], numbers[TIME_MAX]
-        _increasing(TIME_MIN, lo, prefix)
+        _increasing(TIME_MIN, lo, prefix, members)
         bad = np.flatnonzero(lo >= hi)
         if bad.size:
             i = int(bad[0])
             raise SchemaError(f"{prefix}time bin {i} has time_min={lo[i]!r} >= time_max={hi[i]!r} ({unit})")
         centre = lo + 0.5 * (hi - lo)
     if TIME_VALUE in numbers:
-        _increasing(TIME_VALUE, numbers[TIME_VALUE], prefix)
+        _increasing(TIME_VALUE, numbers[TIME_VALUE], prefix, members)
         centre = numbers[TIME_VALUE]
     stamps = _datetime64(centre, unit, int(mjdrefi), float(mjdreff), scale, prefix)
     what = "instant of the measurement" if TIME_MIN not in numbers else "centre of the time bin"
@@ -357,7 +362,19 @@ def _checked(name: str, values, prefix: str) -> np.ndarray:
     return arr
 
 
-def _increasing(name: str, arr: np.ndarray, prefix: str) -> None:
+def _increasing(name: str, arr: np.ndarray, prefix: str, members: np.ndarray | None = None) -> None:
+    if members is not None:
+        from fluxds.collection import not_increasing_within_members
+
+        j = not_increasing_within_members(arr, np.asarray(members))
+        if j is not None:
+            i = int(np.flatnonzero(np.asarray(members)[:j] == members[j])[-1])
+            raise SchemaError(
+                f"{prefix}time bins must be in strictly increasing order of {name!r} within each member "
+                f"of the collection; bin {j} has {name}={arr[j]!r} after {arr[i]!r} in bin {i} of the "
+                "same member"
+            )
+        return
     bad = np.flatnonzero(np.diff(arr) <= 0)
     if bad.size:
         i = int(bad[0]) + 1

@@ -267,6 +267,92 @@ def test_light_curves_of_sources_with_their_own_time_bins(tmp_path):
     )
 
 
+def _light_curve_collection() -> xr.Dataset:
+    lc = fluxds.read(WRITTEN / "lc_likelihood.fits")
+    a = lc.isel(time=[0, 1, 2], gti=[0, 1, 2]).assign_coords(source="A")
+    b = lc.isel(time=[1, 3], gti=[1, 3]).assign_coords(source="B")
+    return fluxds.concat_sources([a, b])
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("lc.fits", {}), ("lc.ecsv", {}), ("gadf.fits", {"layout": "gadf"}), ("lc.nc", {})],
+)
+def test_light_curve_collection_roundtrips_exactly(tmp_path, name, options):
+    lc = _light_curve_collection()
+    assert lc["time_min"].values[3] < lc["time_min"].values[2]  # B's first bin is before A's last
+    fluxds.write(lc, tmp_path / name, **options)
+    back = fluxds.read(tmp_path / name)
+    assert collection.member_label(back, "time") == "source"
+    xr.testing.assert_identical(back, lc)
+
+
+def test_light_curve_collection_table_has_a_label_column(tmp_path):
+    lc = _light_curve_collection()
+    lc.sed.write(tmp_path / "gadf.fits", layout="gadf")
+    with fits.open(tmp_path / "gadf.fits") as hdul:
+        tables = [Table.read(h) for h in hdul if h.name == "LIGHTCURVE"]
+    assert len(tables) == lc.sizes["energy"]
+    for table in tables:  # one GADF table per energy band, the label beside TIME_MIN
+        assert [str(v) for v in table["source"]] == ["A", "A", "A", "B", "B"]
+        np.testing.assert_array_equal(np.asarray(table["TIME_MIN"]), lc["time_min"].values)
+
+
+def test_light_curve_table_from_elsewhere_with_a_source_column(tmp_path):
+    lc = fluxds.read(WRITTEN / "lc_likelihood.fits")
+    with fits.open(WRITTEN / "lc_likelihood.fits") as hdul:
+        table = Table.read(hdul["FLUXPOINTS"])
+    order = [2, 3, 0, 1]  # two sources, each with its own bins in increasing order
+    table = table[order]
+    table["object"] = ["X", "X", "Y", "Y"]
+    table.write(tmp_path / "two.fits")
+    ds = fluxds.read(tmp_path / "two.fits")
+    assert collection.members(ds) == ["X", "Y"]
+    np.testing.assert_array_equal(ds["time_min"].values, lc["time_min"].values[order])
+    np.testing.assert_array_equal(collection.member(ds, "Y")["norm"].values, lc["norm"].values[[0, 1]])
+
+    table["object"] = ["X", "Y", "Y", "Y"]  # Y's bins 3, 0, 1: out of order within Y
+    table.write(tmp_path / "bad.fits")
+    with pytest.raises(fluxds.FluxdsError, match=r"within each member.*bin 2"):
+        fluxds.read(tmp_path / "bad.fits")
+
+
+def test_concat_files_of_light_curves_to_fits(tmp_path):
+    lc = _light_curve_collection()
+    for name in ("A", "B"):
+        collection.member(lc, name).drop_vars(["gti_start", "gti_stop"]).sed.write(tmp_path / f"{name}.fits")
+    result = fluxds.concat_files(
+        [tmp_path / "A.fits", tmp_path / "B.fits"], tmp_path / "ab.fits", progress=False
+    )
+    assert result.ok, result.failed
+    back = fluxds.read(tmp_path / "ab.fits")
+    assert back["source"].values.tolist() == ["A", "A", "A", "B", "B"]
+    np.testing.assert_array_equal(back["norm"].values, lc["norm"].values)
+
+
+def test_phase_curve_collection_roundtrips(tmp_path):
+    from fluxds.axes import binned_coords
+    from fluxds.models import PowerLaw
+
+    lo = np.array([0.0, 0.2, 0.5, 0.7])
+    one = fluxds.from_likelihood(
+        np.array([[1.0, 2.0], [0.5, 1.5], [3.0, 0.2], [1.1, 0.9]]),
+        norm_err=np.full((4, 2), 0.2),
+        energy_min=[0.1, 1.0] * u.TeV,
+        energy_max=[1.0, 10.0] * u.TeV,
+        reference_model=PowerLaw(index=2.0, amplitude=1e-12 * DNDE, reference=1 * u.TeV),
+        dims=("phase", "energy"),
+        coords=binned_coords("phase", lo=lo, hi=lo + 0.1),
+    )
+    a = one.assign_coords(pulsar="J0534")
+    b = one.isel(phase=[0, 1]).assign_coords(pulsar="J0835")
+    pc = collection.stack_members([a, b], label="pulsar", dim="phase")
+    pc.sed.write(tmp_path / "pc.fits")
+    back = fluxds.read(tmp_path / "pc.fits")
+    assert collection.members(back) == ["J0534", "J0835"]
+    xr.testing.assert_identical(back, pc)
+
+
 def test_batch_combine_source_with_different_bins(tmp_path, capsys):
     paths = [_source_file(tmp_path, i, 2 + i, 0.5 * (i + 1), 2.2)[0] for i in range(3)]
     out = tmp_path / "combined.nc"

@@ -25,9 +25,10 @@ from astropy.table import Table
 from fluxds import schema
 from fluxds.errors import FormatError, UnitError
 from fluxds.io.gadf_table import normalised_columns, units_option
-from fluxds.io.keywords import META_ATTRS, attrs_from_meta, header_json
+from fluxds.io.keywords import META_ATTRS, ROW_COORDS_KEY, attrs_from_meta, header_json
 from fluxds.io.lightcurve.keys import extra_meta_attrs, time_coords_from_meta
-from fluxds.io.lightcurve.table import dataset_from_columns, lightcurve_table_from_dataset
+from fluxds.io.lightcurve.table import dataset_from_columns, lightcurve_table_from_dataset, member_rows
+from fluxds.timeaxis import TIME
 from fluxds.units import parse_unit
 
 __all__ = ["dataset_from_gadf_tables", "gadf_tables_from_dataset", "is_gadf_table"]
@@ -97,6 +98,7 @@ def _time_options(columns: dict[str, Any], meta: dict[str, Any], where: str) -> 
 def _dataset_from_gadf_table(table: Table, where: str, sed_type, units, given, model) -> xr.Dataset:
     meta = {str(k).upper(): v for k, v in table.meta.items()}
     saved = attrs_from_meta(meta, where)
+    table, labels, members = member_rows(table, saved, TIME, where)
     columns = normalised_columns(table, where, units_option(units, where))
     times = {
         k: columns.pop(c)
@@ -113,8 +115,10 @@ def _dataset_from_gadf_table(table: Table, where: str, sed_type, units, given, m
         times.pop("time_value", None)
     time_meta, extra = _time_options(times, meta, where)
     tcoords = time_coords_from_meta(
-        times, time_meta, where, default_unit="s", default_scale=None, require_reference=True, saved=saved
-    )
+        times, time_meta, where, default_unit="s", default_scale=None, require_reference=True, saved=saved,
+        members=members,
+    )  # fmt: skip
+    tcoords.update(labels)
     for coord in tcoords.values():
         if extra and coord.dims == ("time",) and "units" in coord.attrs:
             coord.attrs.update(extra)
@@ -215,9 +219,12 @@ def dataset_from_gadf_tables(
         raise FormatError(f"{tables[0][0]}: the light-curve tables do not combine: {exc}") from None
 
 
-def _upper(table: Table) -> Table:
+def _upper(table: Table, keep: set[str]) -> Table:
+    """The GADF columns in capitals; ``keep``: names as they are (a collection's labels, read back by
+    their exact names)."""
     for name in list(table.colnames):
-        table.rename_column(name, name.upper())
+        if name not in keep:
+            table.rename_column(name, name.upper())
     return table
 
 
@@ -263,7 +270,7 @@ def gadf_tables_from_dataset(ds: xr.Dataset, sed_type: str | None = None, *, whe
                 table.meta[key] = value
         table.meta[META_ATTRS] = header_json(saved)
         table.meta["TIMESYS"] = str(table.meta["TIMESYS"]).upper()  # the FITS standard's spelling
-        tables.append(_upper(table))
+        tables.append(_upper(table, set(saved.get(ROW_COORDS_KEY, {}))))
     return tables
 
 

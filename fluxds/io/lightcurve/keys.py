@@ -186,8 +186,11 @@ def extra_meta_attrs(table: Table) -> dict[str, Any]:
     }
 
 
-def time_coords_from_meta(times: dict[str, Any], meta, where: str, **options) -> dict[str, xr.Variable]:
-    """``time_coords`` for the time columns ``times`` (``time_min``/``time_max``/``time_value``)."""
+def time_coords_from_meta(
+    times: dict[str, Any], meta, where: str, *, members: np.ndarray | None = None, **options
+) -> dict[str, xr.Variable]:
+    """``time_coords`` for the time columns ``times`` (``time_min``/``time_max``/``time_value``);
+    ``members``: a collection's member codes, see :func:`fluxds.timeaxis.time_coords`."""
     column_unit = next((c.unit for c in times.values() if isinstance(c, u.Quantity)), None)
     ref = read_time_keywords(meta, where, column_unit=column_unit, **options)
     note = ref.pop("note")
@@ -198,7 +201,7 @@ def time_coords_from_meta(times: dict[str, Any], meta, where: str, **options) ->
             column = "time" if name == "time_value" else name
             check_times(arr, unit=ref["unit"], mjdrefi=ref["mjdrefi"], mjdreff=ref["mjdreff"],
                         what=f"column {column!r}", where=where)  # fmt: skip
-    coords = time_coords(**values, **ref, where=where)
+    coords = time_coords(**values, **ref, where=where, members=members)
     if note:
         for name in NUMERIC_TIME_COORDS:
             if name in coords:

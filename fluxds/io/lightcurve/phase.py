@@ -46,7 +46,7 @@ from fluxds.io.lightcurve.keys import (
     energy_row,
     extra_meta_attrs,
 )
-from fluxds.io.lightcurve.table import dataset_from_columns, row_table
+from fluxds.io.lightcurve.table import dataset_from_columns, member_rows, row_table
 from fluxds.units import format_unit, parse_unit
 
 __all__ = [
@@ -108,12 +108,13 @@ def dataset_from_row_table(
     if axis is None:
         raise FormatError(f"{where}: no phase columns; columns: {', '.join(table.colnames)}")
     meta = {str(k).upper(): v for k, v in table.meta.items()}
+    saved = attrs_from_meta(meta, where)
+    table, labels, _ = member_rows(table, saved, axis.dim, where)  # a collection's labels
     columns = normalised_columns(table, where, units_option(units, where))
     taken = {c: columns.pop(c) for c in axis.file_columns if c in columns}
     unit = _unit_of(taken, where)
     values = dict(zip(("centre", "lo", "hi"), (taken.get(c) for c in axis.file_columns), strict=True))
-    coords = binned_coords(axis.dim, **values, unit=unit, where=where, what="column")
-    saved = attrs_from_meta(meta, where)
+    coords = {**binned_coords(axis.dim, **values, unit=unit, where=where, what="column"), **labels}
     present = [n for n in ENERGY_COLUMNS if n in columns]
     if not present:
         raise FormatError(

@@ -20,10 +20,18 @@ import xarray as xr
 from astropy.table import Table
 
 from fluxds import schema
+from fluxds.collection import member_codes
 from fluxds.construct import ORIGIN_TEMPLATE, from_sed
 from fluxds.convert import to_sed_type
 from fluxds.errors import FormatError, ModelError
-from fluxds.io.gadf_table import mark_derived_edges, normalised_columns, resolve_sed_type, units_option
+from fluxds.io.gadf_table import (
+    add_row_coordinates,
+    mark_derived_edges,
+    normalised_columns,
+    resolve_sed_type,
+    row_coordinates,
+    units_option,
+)
 from fluxds.io.gti import gti_from_json
 from fluxds.io.keywords import (
     META_ATTRS,
@@ -66,8 +74,42 @@ __all__ = [
     "dataset_from_lightcurve_table",
     "dataset_from_columns",
     "lightcurve_table_from_dataset",
+    "member_rows",
     "row_table",
 ]
+
+
+def member_rows(
+    table: Table, saved: dict[str, Any] | None, dim: str, where: str
+) -> tuple[Table, dict[str, xr.Variable], np.ndarray | None]:
+    """The coordinates along a table's rows other than its bins: a collection's member label (light curves
+    of several sources one after the other, each with its own time bins; ``docs/data_model.md``,
+    "Collections"), other labels and positions, as :func:`fluxds.io.gadf_table.row_coordinates` finds them.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+    saved : dict or None
+        The attributes fluxds wrote (``FDSATTRS``); the list of row coordinates is popped from it.
+    dim : str
+        The dimension of the rows (``time``, ``phase``).
+    where : str
+        The file and HDU, for messages.
+
+    Returns
+    -------
+    table : astropy.table.Table
+        The other columns.
+    coords : dict of str to xarray.Variable
+        The coordinates along ``dim``, in column order.
+    members : numpy.ndarray or None
+        The member code of each row (:func:`fluxds.collection.member_codes` of the first text coordinate:
+        the member label), None on a single grid.
+    """
+    rest, found = row_coordinates(table, saved, dim, where)
+    coords = {name: xr.Variable((dim,), values, attrs) for name, (_, values, attrs) in found.items()}
+    label = next((name for name, var in coords.items() if var.dtype.kind in "USO"), None)
+    return rest, coords, None if label is None else member_codes(coords[label].values)
 
 
 def dataset_from_columns(
@@ -197,14 +239,15 @@ def dataset_from_lightcurve_table(
             f"{where}: a light-curve table needs both 'time_min' and 'time_max' columns; found "
             f"{found or 'neither'}; columns: {', '.join(table.colnames)}"
         )
+    saved = attrs_from_meta(meta, where)
+    table, labels, members = member_rows(table, saved, TIME, where)
     columns = normalised_columns(table, where, units_option(units, where))
     times = {"time_min": columns.pop("time_min"), "time_max": columns.pop("time_max")}
     if "time" in columns:
         times["time_value"] = columns.pop("time")
-    saved = attrs_from_meta(meta, where)
     if saved and saved.get("_time_value_derived"):
         times.pop("time_value", None)
-    tcoords = time_coords_from_meta(times, meta, where, saved=saved)
+    tcoords = {**time_coords_from_meta(times, meta, where, saved=saved, members=members), **labels}
     present = [n for n in ENERGY_COLUMNS if n in columns]
     scalar_rows = bool(present) and np.ndim(columns[present[0]]) == 1
     energies = energy_row(columns, where)
@@ -245,7 +288,8 @@ def row_table(
     ds: xr.Dataset, dim: str, sed: str, leading: list[tuple[str, np.ndarray, str | None]], where: str
 ) -> tuple[Table, dict[str, Any], xr.Dataset]:
     """The columns of a table with one row per entry of ``dim`` (a binned axis: ``time``, ``phase``):
-    the ``leading`` columns ``(name, values, unit)`` first, then ``e_ref``/``e_min``/``e_max`` and every
+    the ``leading`` columns ``(name, values, unit)`` first, then the other coordinates along ``dim`` (a
+    collection's member label: :func:`member_rows` reads them back), ``e_ref``/``e_min``/``e_max`` and every
     variable as per-row vectors over energy (the SED type ``sed``'s columns beside the likelihood form).
 
     Returns the table, the ``FDSATTRS`` content so far (the Dataset's attributes and the private keys of
@@ -258,6 +302,7 @@ def row_table(
         if unit is not None:
             table[column].unit = unit
     attrs = {k: jsonable(v) for k, v in ds.attrs.items()}
+    add_row_coordinates(table, ds, dim, attrs, ascii_text=True, where=where)  # a collection's labels
     notes = {}
     for name, column in zip(ENERGY_COLUMNS, ENERGY_COORDS, strict=True):
         if column in ds.coords:
