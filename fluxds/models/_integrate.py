@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["log_ratio", "powerlaw_integral", "gauss_exp_integral", "integrate_log"]
+__all__ = ["log_ratio", "powerlaw_integral", "gauss_exp_integral", "integrate_log", "integrate_log_rows"]
 
 # Gauss-Legendre rule on [-1, 1]; 20 nodes integrate smooth shapes over a decade of energy to
 # ~1e-16.
@@ -142,11 +142,11 @@ def gauss_exp_integral(u1, u2, beta: float, k: float) -> tuple[np.ndarray, np.nd
     return sign * value, ok
 
 
-def _gauss(func: Callable[[np.ndarray], np.ndarray], start, width) -> np.ndarray:
-    """Gauss-Legendre estimate of ``∫ func(E) E dt`` over ``t`` in ``[start, start + width]``."""
+def _gauss(func: Callable[[np.ndarray, np.ndarray], np.ndarray], rows, start, width) -> np.ndarray:
+    """Gauss-Legendre estimate of ``∫ func(E, rows) E dt`` over ``t`` in ``[start, start + width]``."""
     t = start[:, None] + (0.5 * width)[:, None] * (1.0 + _NODES)
     energy = np.exp(t)
-    return 0.5 * width * ((func(energy) * energy) @ _WEIGHTS)
+    return 0.5 * width * ((func(energy, rows) * energy) @ _WEIGHTS)
 
 
 def integrate_log(
@@ -159,11 +159,8 @@ def integrate_log(
 ) -> np.ndarray:
     """``∫_lo^hi func(E) dE`` for all bins at once, by adaptive Gauss-Legendre quadrature in ln E.
 
-    Each bin is first integrated with one 20-node rule and with the rule on its two halves.
-    Intervals whose two estimates agree to ``rtol`` (relative to the interval, or to its share of
-    the whole bin) keep the finer estimate; the others are split in two for the next round. All
-    intervals of all bins are handled together in each round; the number of rounds is bounded by
-    ``max_rounds`` (a ``RuntimeWarning`` is issued if some interval has not converged by then).
+    One integrand for every bin: :func:`integrate_log_rows` (which says how) with ``func`` ignoring the
+    rows.
 
     Parameters
     ----------
@@ -183,8 +180,48 @@ def integrate_log(
         The integrals, shape of the broadcast edges, in ``func`` units times energy units.
     """
     lo, hi = np.broadcast_arrays(np.asarray(lo, dtype=float), np.asarray(hi, dtype=float))
-    shape = lo.shape
-    lo, hi = lo.ravel(), hi.ravel()
+    values = integrate_log_rows(lambda energy, rows: func(energy), lo, hi, rtol=rtol, max_rounds=max_rounds)
+    return values.reshape(lo.shape)
+
+
+def integrate_log_rows(
+    func: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    lo,
+    hi,
+    *,
+    rtol: float = 1e-11,
+    max_rounds: int = 60,
+) -> np.ndarray:
+    """``∫_lo^hi func(E) dE`` for many bins at once, each bin with its own integrand if need be.
+
+    Adaptive Gauss-Legendre quadrature in ``ln E``: each bin is first integrated with one 20-node rule
+    and with the rule on its two halves. Intervals whose two estimates agree to ``rtol`` (relative to the
+    interval, or to its share of the whole bin) keep the finer estimate; the others are split in two for
+    the next round. All intervals of all bins are handled together in each round; the number of rounds
+    is bounded by ``max_rounds`` (a ``RuntimeWarning`` is issued if some interval has not converged by
+    then). ``func(E, rows)`` is told which bin each row of ``E`` belongs to (``rows`` indexes the flat
+    ``lo``/``hi``), so that it can take each bin's parameters.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(energy, rows)``: ``energy`` of shape ``(k, 20)`` (model energy unit), ``rows`` of shape
+        ``(k,)``; returns the integrand, shape ``(k, 20)``.
+    lo, hi : array_like
+        Bin edges (raveled), positive and finite; others give NaN; ``hi < lo`` gives the negative
+        integral.
+    rtol : float
+        Relative tolerance of the accepted estimate.
+    max_rounds : int
+        Largest number of subdivision rounds.
+
+    Returns
+    -------
+    numpy.ndarray
+        The integrals, 1-D (the raveled edges), in ``func`` units times energy units.
+    """
+    lo = np.asarray(lo, dtype=float).ravel()
+    hi = np.asarray(hi, dtype=float).ravel()
     total = np.full(lo.size, np.nan)
     with np.errstate(all="ignore"):
         good = np.isfinite(lo) & np.isfinite(hi) & (lo > 0) & (hi > 0)
@@ -192,19 +229,18 @@ def integrate_log(
     total[owner] = 0.0
     start = np.log(lo[owner])
     width = log_ratio(hi[owner], lo[owner])
-    whole = _gauss(func, start, width)
-    scale = np.abs(whole)  # size of each bin's integral, for intervals where the integrand is tiny
-    share = np.ones(owner.size)
     with np.errstate(all="ignore"):
+        whole = _gauss(func, owner, start, width)
+        scale = np.abs(whole)  # size of each bin's integral, for intervals where the integrand is tiny
+        share = np.ones(owner.size)
         for _ in range(max_rounds):
             if owner.size == 0:
                 break
             half = 0.5 * width
-            left = _gauss(func, start, half)
-            right = _gauss(func, start + half, half)
+            left = _gauss(func, owner, start, half)
+            right = _gauss(func, owner, start + half, half)
             halves = left + right
-            err = np.abs(halves - whole)
-            done = ~(err > rtol * np.maximum(np.abs(halves), scale * share))  # NaN/inf: stop too
+            done = ~(np.abs(halves - whole) > rtol * np.maximum(np.abs(halves), scale * share))  # NaN: stop
             np.add.at(total, owner[done], halves[done])
             todo = ~done
             owner = np.concatenate([owner[todo], owner[todo]])
@@ -218,7 +254,7 @@ def integrate_log(
             f"adaptive quadrature did not reach rtol={rtol} in {max_rounds} rounds for "
             f"{np.unique(owner).size} bin(s); their result is the best estimate",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
         np.add.at(total, owner, whole)
-    return total.reshape(shape)
+    return total

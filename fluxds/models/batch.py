@@ -9,7 +9,8 @@ Parameters are given as a mapping ``{name: array}``, the names of the model clas
 ``amplitude``, ``reference`` ...), all energy-like parameters in the unit of the energies, and broadcast
 with the energies by numpy's rules: parameters of shape ``(n, 1)`` and energies of shape ``(m,)`` give
 ``(n, m)``. Integrals are closed forms where they exist and stable (power laws), otherwise the adaptive
-Gauss-Legendre quadrature in ``ln E`` of :func:`integrate_log_rows` (relative accuracy 1e-11 or better).
+Gauss-Legendre quadrature in ``ln E`` of :func:`fluxds.models._integrate.integrate_log_rows` (relative
+accuracy 1e-11 or better).
 
 Examples
 --------
@@ -24,19 +25,17 @@ array([[0.9    , 0.09   ],
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from fluxds.errors import ModelError
-from fluxds.models._integrate import log_ratio, powerlaw_integral
+from fluxds.models._integrate import integrate_log_rows, powerlaw_integral
 
-__all__ = ["SHAPES", "dnde", "integral", "integrate_log_rows", "exprel2"]
+__all__ = ["SHAPES", "dnde", "integral", "exprel2"]
 
 # Gauss-Legendre rule on [-1, 1], the one fluxds.models._integrate uses
-_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(20)
 # Taylor coefficients of (e^y - 1 - y) / y^2 = sum y^n / (n + 2)!, n = 0 .. 8 (Horner, highest first)
 _EXPREL2 = tuple(1.0 / math.factorial(n + 2) for n in range(8, -1, -1))
 
@@ -229,82 +228,3 @@ def integral(type_name: str, e_min, e_max, params: Mapping[str, object], moment:
         return shape.dnde(energy, **kw) * energy**moment
 
     return integrate_log_rows(func, flat[0], flat[1]).reshape(out_shape)
-
-
-def _gauss(func, rows, start, width) -> np.ndarray:
-    t = start[:, None] + (0.5 * width)[:, None] * (1.0 + _NODES)
-    energy = np.exp(t)
-    return 0.5 * width * ((func(energy, rows) * energy) @ _WEIGHTS)
-
-
-def integrate_log_rows(
-    func: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    lo,
-    hi,
-    *,
-    rtol: float = 1e-11,
-    max_rounds: int = 60,
-) -> np.ndarray:
-    """``∫_lo^hi func(E) dE`` for many bins at once, each with its own integrand parameters.
-
-    The adaptive Gauss-Legendre quadrature in ``ln E`` of :func:`fluxds.models._integrate.integrate_log`
-    (each interval estimated with one 20-node rule and with the rule on its two halves, split until the
-    two agree to ``rtol`` relative to the interval or to its share of the bin), with ``func(E, rows)``
-    told which bin each row of ``E`` belongs to: ``rows`` indexes the flat ``lo``/``hi``, so that the
-    integrand can take each bin's parameters.
-
-    Parameters
-    ----------
-    func : callable
-        ``func(energy, rows)``: ``energy`` of shape ``(k, 20)``, ``rows`` of shape ``(k,)``; returns the
-        integrand, shape ``(k, 20)``.
-    lo, hi : array_like
-        1-D bin edges, positive and finite (others give NaN).
-    rtol : float
-        Relative tolerance.
-    max_rounds : int
-        Largest number of subdivision rounds (a ``RuntimeWarning`` if some interval has not converged).
-
-    Returns
-    -------
-    numpy.ndarray
-        The integrals, shape of ``lo``.
-    """
-    lo = np.asarray(lo, dtype=float).ravel()
-    hi = np.asarray(hi, dtype=float).ravel()
-    total = np.full(lo.size, np.nan)
-    with np.errstate(all="ignore"):
-        good = np.isfinite(lo) & np.isfinite(hi) & (lo > 0) & (hi > 0)
-    owner = np.flatnonzero(good)
-    total[owner] = 0.0
-    start = np.log(lo[owner])
-    width = log_ratio(hi[owner], lo[owner])
-    with np.errstate(all="ignore"):
-        whole = _gauss(func, owner, start, width)
-        scale = np.abs(whole)
-        share = np.ones(owner.size)
-        for _ in range(max_rounds):
-            if owner.size == 0:
-                break
-            half = 0.5 * width
-            left = _gauss(func, owner, start, half)
-            right = _gauss(func, owner, start + half, half)
-            halves = left + right
-            done = ~(np.abs(halves - whole) > rtol * np.maximum(np.abs(halves), scale * share))
-            np.add.at(total, owner[done], halves[done])
-            todo = ~done
-            owner = np.concatenate([owner[todo], owner[todo]])
-            start = np.concatenate([start[todo], start[todo] + half[todo]])
-            width = np.concatenate([half[todo], half[todo]])
-            whole = np.concatenate([left[todo], right[todo]])
-            scale = np.concatenate([scale[todo], scale[todo]])
-            share = np.concatenate([0.5 * share[todo], 0.5 * share[todo]])
-    if owner.size:
-        warnings.warn(
-            f"adaptive quadrature did not reach rtol={rtol} in {max_rounds} rounds for "
-            f"{np.unique(owner).size} bin(s); their result is the best estimate",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        np.add.at(total, owner, whole)
-    return total
