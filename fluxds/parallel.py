@@ -6,18 +6,18 @@ atomically by fluxds's writers. Output names must be unique: inputs whose output
 (``a/crab.fits``, ``b/crab.fits``, ``a/crab.ecsv``; compared without case, for case-insensitive file
 systems) are refused up front with a :class:`BatchError` listing them, before anything is written.
 
-Every output records the input it was made from: its absolute path (attribute ``fluxds_batch_input``) and
-the SHA-256 of its content (``fluxds_batch_input_sha256``; of every file inside, for a zarr store). An
-output that exists already is skipped only if it records this very input with this very content, so an
-interrupted run resumes where it stopped; one made from the same input whose content has changed since is
-converted again; any other file under that name (made from another input, or not by ``batch``) is
-reported as failed and left alone. A record proves something only if nobody else could have written it:
-an existing output (for a zarr store, every entry of its tree) that is a symbolic link, is owned by
-another user or is writable by group or others (another user of a shared output folder may have planted
-it) is reported as failed and left alone, and its record is never read. The temporaries a killed run
-left are removed at the end; a failing input is reported with its error and does not stop the others.
-On a ``dask.distributed`` cluster, the tasks of a worker that dies are run again on the others (dask's
-own retry).
+Every output records the input it was made from: its absolute path (attribute ``fluxds_batch_input``), the
+SHA-256 of its content (``fluxds_batch_input_sha256``; of every file inside, for a zarr store) and the options
+it was converted with (``fluxds_batch_options``: ``read_options`` and ``sed_type`` as JSON text). An output
+that exists already is skipped only if it records this very input with this very content and these very
+options, so an interrupted run resumes where it stopped; one made from the same input whose content or options
+have changed since is converted again; any other file under that name (made from another input, or not by
+``batch``) is reported as failed and left alone. A record proves something only if nobody else could have
+written it: an existing output (for a zarr store, every entry of its tree) that is a symbolic link, is owned
+by another user or is writable by group or others (another user of a shared output folder may have planted it)
+is reported as failed and left alone, and its record is never read. The temporaries a killed run left are
+removed at the end; a failing input is reported with its error and does not stop the others. On a
+``dask.distributed`` cluster, the tasks of a worker that dies are run again on the others (dask's own retry).
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ __all__ = [
     "TARGETS",
     "INPUT_ATTR",
     "DIGEST_ATTR",
+    "OPTIONS_ATTR",
+    "options_record",
     "DEFAULT_CONNECT_TIMEOUT",
     "MAX_WORKERS",
     "content_digest",
@@ -56,6 +58,8 @@ TARGETS = {"netcdf": ("netcdf", ".nc"), "zarr": ("zarr", ".zarr"), "fits": (None
 #: attributes of every output: the absolute path of the input it was made from, and its content's SHA-256
 INPUT_ATTR = "fluxds_batch_input"
 DIGEST_ATTR = "fluxds_batch_input_sha256"
+#: attribute of every output: the conversion options (read options, SED type) as JSON text
+OPTIONS_ATTR = "fluxds_batch_options"
 #: seconds to wait for a ``dask.distributed`` scheduler to answer before giving up
 DEFAULT_CONNECT_TIMEOUT = 10.0
 #: most worker processes a local cluster may start (a typo must not fork thousands of processes)
@@ -65,8 +69,8 @@ _BLOCK = 1 << 20
 
 @dataclass
 class BatchResult:
-    """What a batch run did: outputs written, outputs skipped (they existed and record this very input
-    and content), and failures by input."""
+    """What a batch run did: outputs written, outputs skipped (they existed and record this very input,
+    content and options), and failures by input."""
 
     written: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
@@ -167,9 +171,33 @@ def _not_yours(target: str) -> str | None:
     return None
 
 
-def _recorded_input(target: str) -> tuple[str, str] | None:
-    """The (input path, content digest) an existing output records; None if it records none, is not a
-    file fluxds reads, or was replaced while being read.
+def options_record(read_options: dict | None, sed_type: str | None) -> str:
+    """The conversion options as the text an output records (:data:`OPTIONS_ATTR`): canonical JSON, keys
+    sorted, values that are not JSON (Quantities, models) by their ``repr``, so that equal options give
+    equal text.
+
+    Parameters
+    ----------
+    read_options : dict or None
+        The options of :func:`fluxds.read`.
+    sed_type : str or None
+        The SED type of the outputs.
+
+    Returns
+    -------
+    str
+    """
+    import json
+
+    return json.dumps(
+        {"read_options": read_options or {}, "sed_type": sed_type}, sort_keys=True, default=repr
+    )
+
+
+def _recorded_input(target: str) -> tuple[str, str, str | None] | None:
+    """The (input path, content digest, options) an existing output records (options None for an output of
+    a fluxds that did not record them); None if it records no input, is not a file fluxds reads, or was
+    replaced while being read.
 
     Call it only on an output that :func:`_not_yours` accepts (the record is read with :func:`fluxds.read`,
     fluxds's reader for untrusted files).
@@ -186,19 +214,21 @@ def _recorded_input(target: str) -> tuple[str, str] | None:
         return None
     if (before.st_dev, before.st_ino, before.st_ctime_ns) != (after.st_dev, after.st_ino, after.st_ctime_ns):
         return None  # renamed, replaced or changed meanwhile: what was read may not be this file
-    source, digest = attrs.get(INPUT_ATTR), attrs.get(DIGEST_ATTR)
-    return (source, digest) if isinstance(source, str) and isinstance(digest, str) else None
+    source, digest, options = attrs.get(INPUT_ATTR), attrs.get(DIGEST_ATTR), attrs.get(OPTIONS_ATTR)
+    if not (isinstance(source, str) and isinstance(digest, str)):
+        return None
+    return source, digest, options if isinstance(options, str) else None
 
 
-def _up_to_date(source: str, target: str) -> bool:
+def _up_to_date(source: str, target: str, options: str) -> bool:
     """Whether ``target`` exists (not as a link), is this user's own (:func:`_not_yours`) and records
-    ``source`` with its present content."""
+    ``source`` with its present content and these conversion ``options`` (:func:`options_record`)."""
     if not os.path.lexists(target) or os.path.islink(target):
         return False
     try:
         if _not_yours(target) is not None:
             return False  # reported as failed by _convert_one
-        return _recorded_input(target) == (source, content_digest(source))
+        return _recorded_input(target) == (source, content_digest(source), options)
     except (OSError, FluxdsError):
         return False
 
@@ -211,12 +241,14 @@ def _convert_one(
     isolate: float | None = None,
     existed: bool = False,
     read_options: dict | None = None,
+    options: str | None = None,
 ) -> tuple[str, str]:
     """Read one input and write one output, recording the input's path and digest in it; never raises
     (the error is returned, per file). Returns ("written" | "skipped" | "failed", message)."""
     import fluxds
     from fluxds.io.output.locks import lock_for
 
+    options = options_record(read_options, sed_type) if options is None else options
     try:
         before = _state(source)
         digest = content_digest(source)
@@ -231,7 +263,7 @@ def _convert_one(
                     "another output folder)"
                 )
             recorded = _recorded_input(target)
-            if recorded == (source, digest):
+            if recorded == (source, digest, options):
                 # existed before the run: up to date. Else written by an earlier attempt of this very
                 # task, on a worker that died before reporting it (dask then runs the task again).
                 return ("skipped" if existed else "written"), ""
@@ -241,7 +273,7 @@ def _convert_one(
                     f"{target} exists and {made_from}, not from this input; left alone (remove it or "
                     "choose another output folder)"
                 )
-            overwrite = True  # made from this input, whose content has changed since: convert again
+            overwrite = True  # made from this input, whose content or options changed since: convert again
         with contextlib.ExitStack() as copies:
             read_from = source
             if isolate is not None:  # outside the netCDF lock: the probe runs in its own process
@@ -255,7 +287,7 @@ def _convert_one(
                     ds = ds.load()  # before the copy goes
                 if _state(source) != before:
                     return "failed", f"{source} changed while it was being read; not converted"
-        ds = ds.assign_attrs({INPUT_ATTR: source, DIGEST_ATTR: digest})
+        ds = ds.assign_attrs({INPUT_ATTR: source, DIGEST_ATTR: digest, OPTIONS_ATTR: options})
         with lock_for(target):  # named .nc/.h5: the netCDF-C/HDF5 libraries are not thread-safe
             fluxds.write(ds, target, format=fmt, sed_type=sed_type, overwrite=overwrite)
         return "written", ""
@@ -340,7 +372,7 @@ def batch(
     -------
     BatchResult
         ``written``: outputs made by this run; ``skipped``: outputs that existed and record this very
-        input and content; ``failed``: errors by input (including an output name taken by a file made
+        input, content and options; ``failed``: errors by input (including an output name taken by a file made
         from another input, or by one that another user could have written: owned by another user,
         writable by group or others, or a symbolic link).
 
@@ -377,14 +409,15 @@ def batch(
     _make_folder(Path(out_dir))
     result = BatchResult()
     planned, jobs = jobs, []
+    options = options_record(read_options, sed_type)
     for source, target in planned:  # up to date: skipped here, without starting any worker
-        if _up_to_date(str(source), str(target)):
+        if _up_to_date(str(source), str(target), options):
             result.skipped.append(target)
         else:
             jobs.append((source, target))
     existed = [os.path.lexists(target) for _, target in jobs]
     tasks = [
-        dask.delayed(_convert_one)(str(s), str(t), fmt, sed_type, isolate, e, read_options)
+        dask.delayed(_convert_one)(str(s), str(t), fmt, sed_type, isolate, e, read_options, options)
         for (s, t), e in zip(jobs, existed, strict=True)
     ]
     outcomes = run_tasks(

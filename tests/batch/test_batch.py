@@ -9,7 +9,7 @@ from helpers import sed_files
 
 import fluxds
 from fluxds.cli import main
-from fluxds.parallel import DIGEST_ATTR, INPUT_ATTR, content_digest
+from fluxds.parallel import DIGEST_ATTR, INPUT_ATTR, OPTIONS_ATTR, content_digest
 
 
 def _check_outputs(paths, out, ext=".nc"):
@@ -18,6 +18,7 @@ def _check_outputs(paths, out, ext=".nc"):
         output = fluxds.read(out / (path.stem + ext))
         assert output.attrs.pop(INPUT_ATTR) == str(path.absolute())
         assert output.attrs.pop(DIGEST_ATTR) == content_digest(path)
+        assert output.attrs.pop(OPTIONS_ATTR).startswith('{"read_options": ')
         xr.testing.assert_identical(output, fluxds.read(path))
 
 

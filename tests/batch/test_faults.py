@@ -118,7 +118,7 @@ def test_rerun_after_kill_does_only_what_is_missing(tmp_path):
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == names
     for path in paths[::25]:  # an output is its input plus the record of that input (fluxds.parallel)
         made = fluxds.read(out / (path.stem + ".nc"))
-        made.attrs = {k: v for k, v in made.attrs.items() if not k.startswith("fluxds_batch_input")}
+        made.attrs = {k: v for k, v in made.attrs.items() if not k.startswith("fluxds_batch_")}
         xr.testing.assert_identical(made, fluxds.read(path))
     # the temporaries of the killed run's unfinished writes were cleaned by the re-run
     assert not [p for p in out.iterdir() if p.name.startswith(".")]

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import fluxds
-from fluxds.parallel import DIGEST_ATTR, INPUT_ATTR, batch, content_digest
+from fluxds.parallel import DIGEST_ATTR, INPUT_ATTR, OPTIONS_ATTR, batch, content_digest, options_record
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs to give the planted file to another user")
@@ -53,9 +53,12 @@ def _planted(tmp_path, mode: int, factor: float = 1000):
     source = tmp_path / "in" / "crab.fits"
     shutil.copy(fluxds.demo_path(), source)
     ds = fluxds.read(source)
-    fake = ds.assign(norm=ds.norm * factor).assign_attrs(
-        {INPUT_ATTR: str(source), DIGEST_ATTR: content_digest(source)}
-    )
+    record = {
+        INPUT_ATTR: str(source),
+        DIGEST_ATTR: content_digest(source),
+        OPTIONS_ATTR: options_record(None, None),
+    }
+    fake = ds.assign(norm=ds.norm * factor).assign_attrs(record)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fluxds.write(fake, out / "crab.nc")
@@ -112,3 +115,31 @@ def test_a_symbolic_link_inside_a_zarr_store_is_not_trusted(tmp_path):
     (out / "crab.zarr" / "extra").symlink_to(tmp_path / "in")
     result = batch([source], out, to="zarr", progress=False)
     assert "is a symbolic link" in result.failed[source]
+
+
+def test_an_output_made_with_other_read_options_is_converted_again(tmp_path):
+    """Resuming with other read options (or SED type) must not keep outputs converted with the old ones."""
+    source, out = _planted(tmp_path, 0o644, factor=1)
+    assert batch([source], out, progress=False).skipped == [out / "crab.nc"]
+    again = batch([source], out, progress=False, read_options={"sed_type": "likelihood"})
+    assert again.written == [out / "crab.nc"] and not again.skipped
+    made = fluxds.read(out / "crab.nc")
+    assert made.attrs[OPTIONS_ATTR] == options_record({"sed_type": "likelihood"}, None)
+    assert batch([source], out, progress=False, read_options={"sed_type": "likelihood"}).skipped == [
+        out / "crab.nc"
+    ]
+
+
+def test_an_output_of_a_fluxds_that_recorded_no_options_is_converted_again(tmp_path):
+    source, out = _planted(tmp_path, 0o644, factor=1000)
+    ds = fluxds.read(out / "crab.nc")
+    old = ds.copy()
+    old.attrs = {k: v for k, v in ds.attrs.items() if k != OPTIONS_ATTR}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fluxds.write(old, out / "crab.nc", overwrite=True)
+    result = batch([source], out, progress=False)
+    assert result.written == [out / "crab.nc"]  # its own output (this input): replaced, not skipped
+    np.testing.assert_allclose(
+        fluxds.read(out / "crab.nc").norm.values, fluxds.read(source).norm.values, equal_nan=True
+    )
