@@ -26,12 +26,16 @@ __all__ = [
 N_ENERGY = 10
 EDGES = np.geomspace(0.1, 100.0, N_ENERGY + 1) * u.TeV
 MODEL_ARGS = {"index": 2.3, "amplitude": 1e-12 * u.Unit("cm-2 s-1 TeV-1"), "reference": 1.0 * u.TeV}
-NORM_NAMES = ("norm", "norm_err", "norm_errp", "norm_errn", "norm_ul", "ts")
+NORM_NAMES = ("norm", "norm_err", "norm_errp", "norm_errn", "norm_ul", "ts", "success")
 BINSZ = 0.02  # deg per pixel
 
 
+SUCCESS_FRACTION = 0.98  # fits that converged; the rest have success False (as real maps do)
+
+
 def likelihood_arrays(shape: tuple[int, ...], seed: int = 20240601) -> dict[str, np.ndarray]:
-    """norm, norm_err, norm_errp, norm_errn, norm_ul, ts of ``shape`` (float64, seeded)."""
+    """norm, norm_err, norm_errp, norm_errn, norm_ul, ts (float64) and success (bool, ~2 % False) of
+    ``shape``, seeded."""
     rng = np.random.default_rng(seed)
     norm = rng.lognormal(0.0, 0.4, shape)
     err = norm * rng.uniform(0.05, 0.3, shape)
@@ -42,6 +46,7 @@ def likelihood_arrays(shape: tuple[int, ...], seed: int = 20240601) -> dict[str,
         "norm_errn": err * 0.9,
         "norm_ul": norm + 2.0 * err,
         "ts": rng.uniform(0.0, 100.0, shape),
+        "success": rng.uniform(0.0, 1.0, shape) < SUCCESS_FRACTION,
     }
 
 

@@ -2,13 +2,16 @@
 
 The rule is the GADF one: a measured quantity of SED type ``T`` is the stored norm times the stored
 reference of that type, element by element (``flux_ul = norm_ul * ref_flux``, ``e2dnde = norm * ref_dnde *
-e_ref**2``). Nothing is re-integrated, so the file's own reference fluxes are used as they are. Every
-function is xarray arithmetic only: a dask-backed Dataset gives dask-backed results.
+e_ref**2``). Nothing is re-integrated, so the file's own reference fluxes are used as they are. The
+functions do plain array arithmetic on the Dataset's own variables (already aligned: no xarray alignment,
+one DataArray built per result), numpy in place where that saves a full-size temporary, and xarray or
+dask operations otherwise: a dask-backed Dataset gives dask-backed results, nothing computed.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import astropy.units as u
 import numpy as np
@@ -47,10 +50,63 @@ def _stored(ds: xr.Dataset, name: str, needed_for: str | None = None) -> xr.Data
     return ds[name]
 
 
+def _stored_variable(ds: xr.Dataset, name: str, needed_for: str | None = None) -> xr.Variable:
+    """The stored data variable ``name`` as a bare Variable (no DataArray built: a fixed cost per call);
+    the error of :func:`_stored` if the Dataset does not hold it."""
+    if name not in ds.data_vars:
+        _stored(ds, name, needed_for)  # raises the MissingQuantityError
+    return ds.variables[name]
+
+
+def _aligned(var: xr.Variable, dims: tuple) -> Any:
+    """The data of ``var`` ready to broadcast against an array on ``dims``: its axes ordered as in
+    ``dims``, length-1 axes inserted for the others (xarray's broadcasting by dimension name, without
+    alignment: ``var`` comes from the same Dataset). ``None`` if ``var`` has dims of its own."""
+    if var.dims == dims[len(dims) - var.ndim :]:  # the trailing dims, in order: numpy broadcasts as is
+        return var.data
+    if not set(var.dims) <= set(dims):
+        return None
+    order = tuple(d for d in dims if d in var.dims)
+    data = var.data if order == var.dims else var.transpose(*order).data
+    if len(order) < len(dims):
+        data = data[tuple(slice(None) if d in var.dims else np.newaxis for d in dims)]
+    return data
+
+
+def _nan_where_failed(ds: xr.Dataset, dims: tuple, data: Any, *, copy: bool) -> np.ndarray | None:
+    """The success filter on plain numpy arrays: ``data`` (an array on ``dims``) with NaN where
+    ``success`` is False (its truth value, as :meth:`xarray.DataArray.where` takes it).
+
+    ``data`` is changed in place, unless ``copy`` (a stored array: the result is a new array).
+    ``None`` when the general xarray path is needed: a dask (or other non-numpy) array, a ``success``
+    with dims of its own, or data that cannot hold NaN (integers) or whose NaN xarray writes otherwise
+    (complex).
+    """
+    failed = _failed_fits(ds, dims)
+    if failed is None or not isinstance(data, np.ndarray) or not np.issubdtype(data.dtype, np.floating):
+        return None
+    if copy:  # a fresh array, as xarray's where gives
+        return np.where(failed, np.nan, data)
+    if failed.any():
+        np.copyto(data, np.nan, where=failed)
+    return data
+
+
+def _failed_fits(ds: xr.Dataset, dims: tuple) -> np.ndarray | None:
+    """``not success`` as a numpy array that broadcasts against an array on ``dims``; ``None`` if
+    ``success`` is not a numpy array (dask) or has dims of its own."""
+    success = _aligned(ds.variables["success"], dims)
+    return np.logical_not(success) if isinstance(success, np.ndarray) else None
+
+
 def _success_filter(ds: xr.Dataset, da: xr.DataArray) -> xr.DataArray:
+    """``da`` with NaN where ``success`` is False (gammapy's filter); ``da`` itself without ``success``."""
     if "success" not in ds.data_vars:
         return da
-    return da.where(ds["success"])
+    data = _nan_where_failed(ds, da.dims, da.data, copy=True)
+    if data is None:
+        return da.where(ds["success"])
+    return da._replace(variable=da.variable.copy(deep=False, data=data))
 
 
 @functools.lru_cache(maxsize=256)
@@ -79,49 +135,81 @@ def _reference_variable(
     if kind.reference not in ds.data_vars:
         _stored(ds, kind.reference, name)  # raises the MissingQuantityError
     stored = ds.variables[kind.reference]  # a bare Variable: no DataArray built (a fixed cost per call)
-    ref = stored
+    dims, data, changed = stored.dims, stored.data, False
     ref_unit = unit_attr(stored)
     if kind.energy_power:
         energy = ds.variables[schema.ENERGY]
-        if energy.dims == ref.dims:  # plain array arithmetic on the (energy,) vectors
-            ref = xr.Variable(ref.dims, ref.data * energy.data**kind.energy_power)
+        if energy.dims == dims:  # plain array arithmetic on the (energy,) vectors
+            data = data * energy.data**kind.energy_power
         else:
-            ref = ref * energy**kind.energy_power
+            weighted = stored * energy**kind.energy_power
+            dims, data = weighted.dims, weighted.data
         ref_unit = _energy_weighted(ref_unit, unit_attr(energy), kind.energy_power)
-    target = parse_unit(unit) if unit is not None else kind.physical_unit
+        changed = True
+    target = parse_unit(unit) if unit is not None else _default_unit(kind.name)
     factor = conversion_factor(ref_unit, target, what=name)
     if factor != 1.0:
-        ref = xr.Variable(ref.dims, ref.data * factor)
-    return ref, target, stored
+        data, changed = data * factor, True
+    if not changed:
+        return stored, target, stored
+    return xr.Variable(dims, data, fastpath=isinstance(data, np.ndarray)), target, stored
 
 
-def _product(da: xr.DataArray, factor: xr.Variable | float):
-    """The data of ``da * factor`` for a factor taken from the same Dataset (already aligned): plain
-    array arithmetic (numpy or dask), the factor's axes ordered and broadcast to ``da``'s dims; ``None``
+@functools.lru_cache(maxsize=16)
+def _default_unit(sed: str) -> u.UnitBase:
+    """The default unit of SED type ``sed``, one object per type: a unit built anew on every call would
+    miss the identity shortcut of the unit caches (``conversion_factor``, ``format_unit``) and be
+    compared by astropy's slow ``==``."""
+    return schema.SED_TYPES[sed].physical_unit
+
+
+def _product(var: xr.Variable, factor: xr.Variable | float) -> Any:
+    """The data of ``var * factor`` for a factor taken from the same Dataset (already aligned): plain
+    array arithmetic (numpy or dask), the factor's axes ordered and broadcast to ``var``'s dims; ``None``
     when the factor has dims of its own (the caller lets xarray broadcast)."""
     if isinstance(factor, float):
-        return da.data if factor == 1.0 else da.data * factor
-    if not set(factor.dims) <= set(da.dims):
-        return None
-    order = [d for d in da.dims if d in factor.dims]
-    data = factor.data if tuple(order) == factor.dims else factor.transpose(*order).data
-    if len(order) < da.ndim:
-        data = data[tuple(slice(None) if d in factor.dims else np.newaxis for d in da.dims)]
-    return da.data * data
+        return var.data if factor == 1.0 else var.data * factor
+    data = _aligned(factor, var.dims)
+    return None if data is None else var.data * data
+
+
+def _attrs(units: str | None, long_name: str) -> dict[str, str]:
+    """Fresh attributes of a derived quantity (``units`` as written, e.g. ``"cm-2 s-1"``)."""
+    return {"long_name": long_name} if units is None else {"long_name": long_name, "units": units}
+
+
+@functools.lru_cache(maxsize=16)
+def _default_units(sed: str) -> str:
+    """The ``units`` attribute of SED type ``sed`` in its default unit, cached by name: ``format_unit``
+    caches by unit, and a unit equal to (not the same object as) the cached one is compared by
+    astropy's slow ``==``."""
+    return format_unit(_default_unit(sed))
 
 
 def _result(
-    da: xr.DataArray, factor: xr.Variable | float, name: str, unit: u.UnitBase | None, long_name: str
+    ds: xr.Dataset, stored: str, factor: xr.Variable | float, name: str, attrs: dict, filtered: bool
 ) -> xr.DataArray:
-    """``da * factor`` named ``name`` with fresh attributes: one new Variable on ``da``'s coordinates
-    and indexes (nothing copied; dask stays lazy)."""
-    data = _product(da, factor)
+    """``ds[stored] * factor`` named ``name`` with the attributes ``attrs``, success-filtered if
+    ``filtered``.
+
+    On numpy arrays: one product, NaN written into it where a fit failed, one new Variable on
+    ``ds[stored]``'s coordinates and indexes (no alignment, no full-size temporary). A dask-backed
+    Dataset (or a ``success`` with dims of its own) is filtered by xarray first, and stays lazy.
+    """
+    da = ds[stored]
+    data = _product(da.variable, factor)
+    if data is not None and filtered:
+        unchanged = isinstance(factor, float) and factor == 1.0  # data is the stored array itself
+        data = _nan_where_failed(ds, da.dims, data, copy=unchanged)
+        if data is None:  # xarray's filter (lazy on dask), then the same product
+            da = da.where(ds["success"])
+            data = _product(da.variable, factor)
     if data is None:  # the factor has dims of its own: let xarray broadcast
-        return _labelled(da * xr.DataArray(factor), name, unit, long_name)
-    attrs = {"long_name": long_name}
-    if unit is not None:
-        attrs["units"] = format_unit(unit)
-    return da._replace(variable=xr.Variable(da.dims, data, attrs), name=name)
+        out = _labelled(da * xr.DataArray(factor), name, None, attrs["long_name"])
+        out.attrs = attrs
+        return out
+    fast = isinstance(data, np.ndarray)  # xarray's checks of the data are then no-ops
+    return da._replace(variable=xr.Variable(da.dims, data, attrs, fastpath=fast), name=name)
 
 
 def reference(ds: xr.Dataset, sed: str, unit: str | u.UnitBase | None = None) -> xr.DataArray:
@@ -158,17 +246,23 @@ def _measurement(
     ds: xr.Dataset, stem: str, suffix: str, unit: u.UnitBase | None, filter_success: bool
 ) -> xr.DataArray:
     name = f"{stem}{suffix}"
-    norm = _stored(ds, f"norm{suffix}", name)
-    if filter_success and suffix in _SUCCESS_FILTERED:
-        norm = _success_filter(ds, norm)
-    kind = schema.SED_TYPES[stem]
-    long_name = f"{kind.long_name} {schema.MEASUREMENT_SUFFIXES[suffix]}".replace(" best-fit value", "")
+    stored = f"norm{suffix}"
+    _stored_variable(ds, stored, name)  # raises if missing, before the reference is looked at
+    filtered = filter_success and suffix in _SUCCESS_FILTERED and "success" in ds.data_vars
     if stem == "norm":
         target = unit if unit is not None else u.dimensionless_unscaled
         factor = conversion_factor(u.dimensionless_unscaled, target, what=name)
-        return _result(norm, factor, name, target, long_name)
-    ref, target, _ = _reference_variable(ds, stem, unit)
-    return _result(norm, ref, name, target, long_name)
+    else:
+        factor, target, _ = _reference_variable(ds, stem, unit)
+    units = _default_units(stem) if unit is None else format_unit(target)
+    return _result(ds, stored, factor, name, _attrs(units, _long_name(stem, suffix)), filtered)
+
+
+@functools.lru_cache(maxsize=64)
+def _long_name(stem: str, suffix: str) -> str:
+    """The ``long_name`` of the measurement ``<stem><suffix>`` (e.g. "differential flux upper limit")."""
+    kind = schema.SED_TYPES[stem]
+    return f"{kind.long_name} {schema.MEASUREMENT_SUFFIXES[suffix]}".replace(" best-fit value", "")
 
 
 def _sqrt_ts(ds: xr.Dataset, filter_success: bool = True) -> xr.DataArray:
@@ -176,19 +270,49 @@ def _sqrt_ts(ds: xr.Dataset, filter_success: bool = True) -> xr.DataArray:
     NaN where that sign is unknown (``norm`` NaN: a failed fit, or a NaN stored norm)."""
     if "sqrt_ts" in ds.data_vars:
         return ds["sqrt_ts"]
-    ts = _stored(ds, "ts", "sqrt_ts")
-    norm = _stored(ds, "norm", "sqrt_ts")
-    if filter_success:
-        norm = _success_filter(ds, norm)
+    ts_var = _stored_variable(ds, "ts", "sqrt_ts")
+    norm_var = _stored_variable(ds, "norm", "sqrt_ts")
+    filtered = filter_success and "success" in ds.data_vars
     long_name = schema.VARIABLES["sqrt_ts"].long_name
-    if ts.dims == norm.dims:  # the usual case: plain array arithmetic (numpy or dask), no alignment
+    attrs = _attrs(_default_units("norm"), long_name)
+    if ts_var.dims == norm_var.dims:  # the usual case: plain array arithmetic, no alignment
+        data = _signed_root(ds, norm_var, ts_var, filtered)
+        if data is not None:
+            return ds["norm"]._replace(variable=xr.Variable(norm_var.dims, data, attrs), name="sqrt_ts")
+    ts, norm = ds["ts"], ds["norm"]
+    if filtered:
+        norm = norm.where(ds["success"])
+    if ts.dims == norm.dims:  # dask: the same arithmetic, lazy
         root = np.sqrt(np.clip(ts.data, 0, None))
         data = np.where(norm.data > 0, root, np.where(norm.data <= 0, -root, np.nan))
-        attrs = {"long_name": long_name, "units": format_unit(u.dimensionless_unscaled)}
         return norm._replace(variable=xr.Variable(norm.dims, data, attrs), name="sqrt_ts")
     root = np.sqrt(ts.clip(min=0))
     out = xr.where(norm > 0, root, xr.where(norm <= 0, -root, np.nan))
     return _labelled(out, "sqrt_ts", u.dimensionless_unscaled, long_name)
+
+
+def _signed_root(ds: xr.Dataset, norm: xr.Variable, ts: xr.Variable, filtered: bool) -> np.ndarray | None:
+    """``sqrt(max(ts, 0))`` with the sign of ``norm`` (``-`` for ``norm <= 0``), NaN where that sign is
+    unknown (a NaN norm; with ``filtered``, a failed fit), for numpy ``ts`` and ``norm`` on the same dims;
+    ``None`` for anything else (dask, 0-d: the caller's xarray path)."""
+    norm_data, ts_data = norm.data, ts.data
+    if not (isinstance(norm_data, np.ndarray) and isinstance(ts_data, np.ndarray)) or norm_data.ndim == 0:
+        return None  # (numpy gives scalars, not arrays, for 0-d operands)
+    failed = _failed_fits(ds, norm.dims) if filtered else None
+    if filtered and failed is None:
+        return None
+    root = np.maximum(ts_data, 0)  # np.clip(ts, 0, None) without its Python wrapper
+    if not np.issubdtype(root.dtype, np.floating):
+        return None
+    np.sqrt(root, out=root)
+    data = np.negative(root)
+    np.copyto(data, root, where=norm_data > 0)
+    unknown = np.isnan(norm_data)
+    if failed is not None:
+        unknown |= failed
+    if unknown.any():
+        np.copyto(data, np.nan, where=unknown)
+    return data
 
 
 def _is_ul(ds: xr.Dataset, filter_success: bool = True) -> xr.DataArray:
@@ -229,6 +353,9 @@ def _npred_excess(ds: xr.Dataset, name: str, filter_success: bool) -> xr.DataArr
     return _labelled(out, name, u.dimensionless_unscaled, long_name)
 
 
+_split_measurement = functools.lru_cache(maxsize=256)(schema.split_measurement)
+
+
 def get_quantity(
     ds: xr.Dataset,
     name: str,
@@ -265,7 +392,7 @@ def get_quantity(
         If ``unit`` has the wrong physical dimension.
     """
     target = parse_unit(unit) if unit is not None else None
-    split = schema.split_measurement(name)
+    split = _split_measurement(name)
     if split is not None:
         return _measurement(ds, split[0], split[1], target, filter_success)
     if name.endswith("_ref") and name[:-4] in schema.SED_TYPES:

@@ -4,18 +4,35 @@
 ``(energy, pixel)``, a ``pixel`` coordinate of HEALPix indices and a scalar ``healpix`` coordinate with
 ``nside``, ``order`` and ``frame`` attributes). Positions in any frame are transformed to the map's
 frame; the pixel geometry is astropy's (``astropy.wcs`` world->pixel, ``astropy_healpix``), and all
-positions are taken in one vectorised indexing step (xarray vectorised indexing with ``DataArray``
-indexers: no Python loop over positions, lazy on dask-backed maps).
+positions are taken in one vectorised indexing step per variable (numpy fancy indexing of in-memory
+arrays, xarray vectorised indexing of the others: no Python loop over positions, lazy on dask-backed
+maps).
+
+Speed (issue 16): the fixed cost of a call is kept small. Positions already in the map's frame are not
+transformed (only where astropy's transform would be the identity: Galactic, ICRS, not FK4/FK5, whose
+self-transform precesses even between equal equinoxes), the world->pixel->world round trip runs on plain
+arrays, and in-memory variables are indexed with numpy directly, which leaves the Dataset construction
+as the main fixed cost.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 
+import astropy.units as u
 import numpy as np
 import xarray as xr
-from astropy.coordinates import SkyCoord, angular_separation, frame_transform_graph
+from astropy.coordinates import (
+    BaseCoordinateFrame,
+    SkyCoord,
+    SphericalRepresentation,
+    UnitSphericalRepresentation,
+    angular_separation,
+    frame_transform_graph,
+)
+from astropy.wcs import WCS
 
 from fluxds import schema
 from fluxds.errors import SchemaError
@@ -34,20 +51,49 @@ class OffMapWarning(UserWarning):
     """Some positions lie off the map; their flux points are NaN."""
 
 
-def _positions(positions) -> tuple[SkyCoord, bool]:
+def _check_positions(positions) -> bool:
+    """Whether ``positions`` (a SkyCoord, else a SchemaError) is a scalar."""
     if not isinstance(positions, SkyCoord):
         raise SchemaError(f"positions must be an astropy SkyCoord, got {type(positions).__name__}")
-    if positions.isscalar:
-        return positions.reshape((1,)), True
-    return positions.ravel(), False
+    return bool(positions.isscalar)
 
 
-def _wcs_lookup(ds: xr.Dataset, coords: SkyCoord, method: str):
-    """Pixel indices (and weights) of WCS positions: ``(iy, ix, weights, on_map, lon, lat)``."""
+@functools.lru_cache(maxsize=64)
+def _identity_self_transform(frame_class: type) -> bool:
+    """Whether astropy's transform of a frame class to itself changes nothing (no transform steps:
+    Galactic, ICRS ...; FK4 and FK5 precess, even between equal equinoxes)."""
+    transform = frame_transform_graph.get_transform(frame_class, frame_class)
+    return transform is not None and not transform.transforms
+
+
+def _lonlat(positions: SkyCoord, frame: BaseCoordinateFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude and latitude (deg, 1-D arrays) of the positions in ``frame``, the numbers of
+    ``positions.transform_to(frame).spherical``; the transform is skipped where it would change nothing
+    (an equivalent frame whose self-transform is the identity), the representation change where the
+    data are spherical in degrees already."""
+    if positions.is_equivalent_frame(frame) and _identity_self_transform(type(frame)):
+        sky = positions
+    else:
+        sky = positions.transform_to(frame)
+    data = sky.data
+    spherical = (UnitSphericalRepresentation, SphericalRepresentation)
+    if not (isinstance(data, spherical) and data.lon.unit == u.deg and data.lat.unit == u.deg):
+        data = sky.spherical
+    # copies: the result's source_lon/source_lat must not share memory with the caller's SkyCoord
+    return np.array(np.ravel(data.lon.deg)), np.array(np.ravel(data.lat.deg))
+
+
+@functools.lru_cache(maxsize=32)
+def _wcs_frame(wcs: WCS) -> BaseCoordinateFrame:
+    """The astropy frame of a (shared, unmodified: :func:`fluxds.wcs.cached_wcs`) WCS, cached."""
+    return celestial_frame(wcs)
+
+
+def _wcs_lookup(ds: xr.Dataset, positions: SkyCoord, method: str):
+    """Pixel indices (and weights) of WCS positions: ``(near, linear, on_map, lon, lat)``."""
     wcs = cached_wcs(ds)
     ny, nx = ds.sizes[LAT], ds.sizes[LON]
-    sph = coords.transform_to(celestial_frame(wcs)).spherical
-    lon, lat = sph.lon.deg, sph.lat.deg
+    lon, lat = _lonlat(positions, _wcs_frame(wcs))
     with np.errstate(invalid="ignore"):
         x, y = wcs.world_to_pixel_values(lon, lat)
         lon2, lat2 = wcs.pixel_to_world_values(x, y)
@@ -85,7 +131,7 @@ def _frame(name: str):
     return cls()
 
 
-def _healpix_lookup(ds: xr.Dataset, coords: SkyCoord, method: str):
+def _healpix_lookup(ds: xr.Dataset, positions: SkyCoord, method: str):
     from astropy_healpix import HEALPix
 
     from fluxds.healpix import lonlat_to_pixel
@@ -98,7 +144,7 @@ def _healpix_lookup(ds: xr.Dataset, coords: SkyCoord, method: str):
             f"the 'healpix' coordinate needs attributes nside, order and frame; missing {exc}"
         ) from None
     hp = HEALPix(nside=nside, order=order, frame=_frame(frame))
-    sky = coords.transform_to(hp.frame)
+    lon, lat = _lonlat(positions, hp.frame)
     pixels = np.asarray(ds["pixel"].values, dtype=np.int64)
     sorter = np.argsort(pixels, kind="stable")
     ordered = pixels[sorter]
@@ -108,20 +154,50 @@ def _healpix_lookup(ds: xr.Dataset, coords: SkyCoord, method: str):
         found = ordered[pos] == ipix if ordered.size else np.zeros(ipix.shape, bool)
         return np.where(found, sorter[pos], 0), found
 
-    sph = sky.spherical
-    lon, lat = sph.lon.deg, sph.lat.deg
     # healpy's ang2pix (gammapy's choice), which also decides positions on pixel edges and corners
     near, on_map = index_of(lonlat_to_pixel(lon, lat, nside=nside, order=order))
     if method == "nearest":
         return (near,), None, on_map, lon, lat
-    ipix, weights = hp.bilinear_interpolation_weights(sph.lon, sph.lat)
+    ipix, weights = hp.bilinear_interpolation_weights(lon * u.deg, lat * u.deg)
     corners, found = index_of(np.asarray(ipix, dtype=np.int64).T)
     on_map = on_map & found.all(axis=1)
     return (near,), ((corners,), np.asarray(weights, dtype=float).T), on_map, lon, lat
 
 
-def _take(var: xr.Variable, spatial: Sequence[str], index, dims) -> xr.Variable:
-    return var.isel({d: xr.Variable(dims, i) for d, i in zip(spatial, index, strict=True)})
+def _numpy_data(var: xr.Variable) -> np.ndarray | None:
+    """The numpy array of a variable held in memory; None for dask arrays and for arrays a file backend
+    reads lazily (asking for their ``.data`` would read all of them). xarray's ``_in_memory`` says which
+    (there is no public test, and ``Variable.chunks`` costs more than the indexing); should xarray drop
+    it, xarray's own indexing runs: slower, the same result."""
+    if not getattr(var, "_in_memory", False):
+        return None
+    data = var.data
+    return data if isinstance(data, np.ndarray) else None
+
+
+def _take(var: xr.Variable, spatial: Sequence[str], index, dims, *, canonical: bool = False) -> xr.Variable:
+    """``var`` at the pixels ``index`` (one integer array per spatial dim, on ``dims``), the spatial dims
+    replaced in place by ``dims`` (xarray's vectorised indexing; numpy fancy indexing directly when the
+    array is in memory and the spatial dims are adjacent: the same array, without xarray's overhead).
+    ``canonical``: a numpy result comes transposed to the canonical dim order already."""
+    first = var.dims.index(spatial[0])
+    after = first + len(spatial)
+    data = _numpy_data(var) if var.dims[first:after] == tuple(spatial) else None
+    if data is None:
+        return var.isel({d: xr.Variable(dims, i) for d, i in zip(spatial, index, strict=True)})
+    values = data[(slice(None),) * first + tuple(index)]
+    new_dims = (*var.dims[:first], *dims, *var.dims[after:])
+    if canonical:
+        values, new_dims = _transposed(values, new_dims)
+    return xr.Variable(new_dims, values, var.attrs, var.encoding)
+
+
+def _transposed(values: np.ndarray, dims: tuple) -> tuple[np.ndarray, tuple]:
+    """``(values, dims)`` in the canonical dim order: a transposed view, as ``Variable.transpose``."""
+    order = tuple(schema.canonical_dims(dims))
+    if order == dims:
+        return values, dims
+    return np.transpose(values, [dims.index(d) for d in order]), order
 
 
 def _extract(var: xr.Variable, spatial, near, linear, on_map, pos_dims: tuple) -> xr.Variable:
@@ -133,10 +209,14 @@ def _extract(var: xr.Variable, spatial, near, linear, on_map, pos_dims: tuple) -
         out = (taken * xr.Variable((*pos_dims, _CORNER), weights)).sum(_CORNER, skipna=False)
         out.attrs = dict(var.attrs)
     else:
-        out = _take(var, spatial, near, pos_dims)
+        out = _take(var, spatial, near, pos_dims, canonical=on_map is None)
     if on_map is not None:  # some positions off the map
         out = out & on_map if out.dtype == bool else out.where(on_map)
-    return out.transpose(*schema.canonical_dims(out.dims))
+    data = _numpy_data(out)
+    if data is None:
+        return out.transpose(*schema.canonical_dims(out.dims))
+    values, dims = _transposed(data, out.dims)
+    return out if dims == out.dims else xr.Variable(dims, values, out.attrs, out.encoding)
 
 
 def get_flux_points(
@@ -188,24 +268,27 @@ def get_flux_points(
         raise SchemaError(f"method must be 'nearest' or 'linear', got {method!r}")
     if off_map not in ("nan", "raise"):
         raise SchemaError(f"off_map must be 'nan' or 'raise', got {off_map!r}")
-    coords, scalar = _positions(positions)
-    n = len(coords)
+    scalar = _check_positions(positions)
     if is_wcs_map(ds):
         spatial, drop = (LAT, LON), [WCS_COORD]
-        near, linear, on_map, lon, lat = _wcs_lookup(ds, coords, method)
+        near, linear, on_map, lon, lat = _wcs_lookup(ds, positions, method)
         frame = ds[WCS_COORD].attrs.get("frame", "")
     elif "pixel" in ds.dims and "healpix" in ds.coords:
         spatial, drop = ("pixel",), ["healpix"]
-        near, linear, on_map, lon, lat = _healpix_lookup(ds, coords, method)
+        near, linear, on_map, lon, lat = _healpix_lookup(ds, positions, method)
         frame = str(ds["healpix"].attrs.get("frame", ""))
     else:
         raise SchemaError(
             "get_flux_points needs a flux map: dims lat/lon with a 'wcs' coordinate (fluxds.wcs), or dim "
             "'pixel' with a 'healpix' coordinate"
         )
-    names = [f"pos{i}" for i in range(n)] if names is None else [str(s) for s in names]
-    if len(names) != n or len(set(names)) != n:
-        raise SchemaError(f"names must hold {n} distinct names, one per position; got {len(names)}")
+    n = lon.size
+    if names is None:
+        names = [f"pos{i}" for i in range(n)]  # distinct by construction
+    else:
+        names = [str(s) for s in names]
+        if len(names) != n or len(set(names)) != n:
+            raise SchemaError(f"names must hold {n} distinct names, one per position; got {len(names)}")
     if not on_map.all():
         bad = np.flatnonzero(~on_map)
         listed = ", ".join(f"{names[i]} ({lon[i]:.4f}, {lat[i]:.4f})" for i in bad[:5])

@@ -209,19 +209,31 @@ def assign_wcs(ds: xr.Dataset, wcs_or_header: Any) -> xr.Dataset:
     return ds.assign_coords(wcs_coords(wcs_or_header, (ds.sizes[LAT], ds.sizes[LON])))
 
 
+def _coord_variable(ds: Any, name: str) -> xr.Variable | None:
+    """The coordinate ``name`` of a Dataset or DataArray as a Variable, or None (without building the
+    mapping of all coordinates that ``ds.coords.variables`` makes on each call)."""
+    coords = getattr(ds, "coords", None)
+    if coords is None or name not in coords:
+        return None
+    if isinstance(ds, xr.Dataset):
+        return ds.variables[name]
+    return coords[name].variable
+
+
 def is_wcs_map(ds: xr.Dataset) -> bool:
     """Whether ``ds`` is a WCS map (a ``wcs`` coordinate holding a header, and ``lat``/``lon`` dims)."""
-    coord = ds.coords.variables.get(WCS_COORD) if hasattr(ds, "coords") else None
+    coord = _coord_variable(ds, WCS_COORD)
     return coord is not None and "header" in coord.attrs and LAT in ds.dims and LON in ds.dims
 
 
 def _offsets(ds: xr.Dataset) -> tuple[int, int]:
     out = []
     for name in (IX, IY):
-        if name not in ds.coords:
+        coord = _coord_variable(ds, name)
+        if coord is None:
             out.append(0)
             continue
-        index = np.asarray(ds.coords.variables[name].values)
+        index = np.asarray(coord.values)
         if index.size > 1 and not np.all(np.diff(index) == 1):
             raise SchemaError(
                 f"coordinate {name!r} is not contiguous (a strided or reordered selection); the WCS "
@@ -271,7 +283,7 @@ def cached_wcs(ds: xr.Dataset) -> WCS:
     if not is_wcs_map(ds):
         header_of(ds)  # raises the error
     x0, y0 = _offsets(ds)
-    text = ds.coords.variables[WCS_COORD].attrs["header"]
+    text = _coord_variable(ds, WCS_COORD).attrs["header"]
     return _cached(text, x0, y0, ds.sizes[LAT], ds.sizes[LON])
 
 
