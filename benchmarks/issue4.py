@@ -1,5 +1,5 @@
-"""The cases A-H of issue 4 (see ``benchmarks/README.md``): what each run mode measures, and the loop
-that runs the selected cases into table rows."""
+"""The cases A-H of issue 4 and case I of issue 16 (see ``benchmarks/README.md``): what each run mode
+measures, and the loop that runs the selected cases into table rows."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from benchmarks.harness import Config, Row
 
 __all__ = ["Plan4", "QUICK4", "FULL4", "CASES", "run_cases"]
 
-CASES = ("A", "B", "C", "D", "E", "F", "G", "H")
+CASES = ("A", "B", "C", "D", "E", "F", "G", "H", "I")
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class Plan4:
     io_map : N of cases E and F
     ooc_cap_mb : case G's memory cap (MiB); the data is 4x this; ooc_engines : G's open_dataset engines
     import_repeat : case H's best-of count
+    ul_sources, ul_scans, ul_sigmas : case I's sources (x 10 energy bins), scan points and limits (sigma);
+    ul_gp_profiles : gammapy's per-profile loop timed over this many profiles (scaled to all)
     timing : repeats, budget and sample length of every timing
     """
 
@@ -44,6 +46,10 @@ class Plan4:
     ooc_cap_mb: int = 512
     ooc_engines: tuple[str, ...] = ("netcdf4", "h5netcdf")
     import_repeat: int = 7
+    ul_sources: int = 1000
+    ul_scans: tuple[int, ...] = (11, 21)
+    ul_sigmas: tuple[float, ...] = (3.0, 2.0)
+    ul_gp_profiles: int = 300
     timing: Config = field(default_factory=lambda: Config(repeat=7, budget=4.0, min_time=0.05))
     use_gammapy: bool = True
 
@@ -58,6 +64,9 @@ QUICK4 = Plan4(
     ooc_cap_mb=256,
     ooc_engines=("h5netcdf",),
     import_repeat=3,
+    ul_scans=(11,),
+    ul_sigmas=(3.0,),
+    ul_gp_profiles=50,
     timing=Config(repeat=3, budget=0.5, min_time=0.005),
 )
 FULL4 = Plan4()
@@ -65,7 +74,14 @@ FULL4 = Plan4()
 
 def run_cases(plan: Plan4, cases: tuple[str, ...] = CASES, log: Callable[[str], None] = print) -> list[Row]:
     """Run the selected cases of ``plan``; the rows in case order."""
-    from benchmarks import case_import, case_outofcore, cases_io, cases_points, cases_quantities
+    from benchmarks import (
+        case_import,
+        case_outofcore,
+        cases_io,
+        cases_points,
+        cases_quantities,
+        profiles_bench,
+    )
     from benchmarks.cases import FULL, Runner
 
     r = Runner(FULL, log)
@@ -104,6 +120,11 @@ def run_cases(plan: Plan4, cases: tuple[str, ...] = CASES, log: Callable[[str], 
             if "H" in cases:
                 log("H ...")
                 case_import.bench_import(r, plan.import_repeat)
+            if "I" in cases:
+                log("I ...")
+                profiles_bench.bench_profile_limits(
+                    r, plan.ul_sources, plan.ul_scans, plan.ul_sigmas, plan.ul_gp_profiles
+                )
     finally:
         quiet.setLevel(level)
         shutil.rmtree(tmp, ignore_errors=True)

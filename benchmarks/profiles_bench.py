@@ -1,15 +1,17 @@
-"""Upper-limit recomputation from likelihood profiles: fluxds vs bare numpy vs gammapy 2.1.
+"""Upper-limit recomputation from likelihood profiles: fluxds vs bare numpy vs gammapy 2.1 (case I).
 
-1000 sources x 10 energy bins x S scan points (S = 11 and 21), seeded, per-bin scan grids. Prints the
-time of each implementation and the ratios. Not run by pytest::
+1000 sources x 10 energy bins x S scan points (S = 11 and 21), seeded, per-bin scan grids, limits at
+3 sigma (issue 16's case) and 2 sigma. Prints the time of each implementation and the ratios. Not run by
+pytest::
 
     python benchmarks/profiles_bench.py            # full sizes
     python benchmarks/profiles_bench.py --quick    # 100 sources
+    python benchmarks/run.py --cases I             # the same as rows of the benchmark table
 
-- fluxds: ``ds.sed.recompute_ul(n_sigma_ul=2)`` on the whole Dataset, ``.values`` taken (C1 piecewise
+- fluxds: ``ds.sed.recompute_ul(n_sigma_ul=n)`` on the whole Dataset, ``.values`` taken (C1 piecewise
   cubics, exact minimum and crossings, status flags).
 - bare numpy: the least a vectorised UL can do: argmin of the scan points, first point above
-  ``stat_min + 4`` on the right, linear interpolation between it and its left neighbour (no smooth
+  ``stat_min + n**2`` on the right, linear interpolation between it and its left neighbour (no smooth
   interpolant, no extrapolation).
 - bare numpy, same method: :func:`bare_numpy_same_ul`, fluxds's interpolant and closed-form crossing
   written as the shortest straight numpy (no xarray, no checks, no status, no extrapolation), so that
@@ -17,6 +19,9 @@ time of each implementation and the ratios. Not run by pytest::
 - gammapy: the loop body of ``FluxPoints.recompute_ul`` (``stat_profile_ul_scipy`` on one profile; the
   method itself needs one grid for all bins), timed on ``--gammapy-profiles`` profiles and scaled to
   1000 x 10 (marked ``~``).
+
+Before timing, every case checks its numbers: fluxds against the analytic limit, the same method against
+fluxds (identical to rounding except where the profile wiggles between scan points, which it skips).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ import astropy.units as u
 import numpy as np
 
 
-def make(n_source: int, n_scan: int, seed: int = 0):
+def make(n_source: int, n_scan: int, seed: int = 0, n_sigma: float = 2.0):
+    """Seeded profiles ``((x - mu) / sigma)**2 + 0.3 |x - mu|**3`` and their exact ``n_sigma`` limits."""
     from fluxds.construct import from_likelihood
     from fluxds.models import PowerLaw
 
@@ -44,10 +50,11 @@ def make(n_source: int, n_scan: int, seed: int = 0):
         mu, energy_min=e[:-1] * u.TeV, energy_max=e[1:] * u.TeV, reference_model=pl,
         dims=("source", "energy"), norm_scan=scan, stat_scan=stat,
     )  # fmt: skip
-    # the true 2-sigma limit: mu + d with (d / sigma)**2 + 0.3 d**3 = 4 (Newton, converges from d = 2 sigma)
-    d = 2.0 * sigma
+    # the true limit: mu + d with (d / sigma)**2 + 0.3 d**3 = n**2 (Newton, converges from d = n sigma)
+    rise = float(n_sigma) ** 2
+    d = float(n_sigma) * sigma
     for _ in range(50):
-        d = d - ((d / sigma) ** 2 + 0.3 * d**3 - 4.0) / (2 * d / sigma**2 + 0.9 * d**2)
+        d = d - ((d / sigma) ** 2 + 0.3 * d**3 - rise) / (2 * d / sigma**2 + 0.9 * d**2)
     return ds, mu + d
 
 
@@ -128,27 +135,111 @@ def best(func, repeat: int) -> float:
     return min(times)
 
 
-def gammapy_time(ds, n_profiles: int) -> float | None:
-    """Seconds for 1000 x 10 profiles with gammapy's per-profile UL (timed on ``n_profiles``, scaled).
-
-    ``FluxPoints.recompute_ul`` loops over the bins calling ``stat_profile_ul_scipy`` on each; it needs
-    one norm grid for all bins, so its loop body is timed here directly on the per-bin grids.
-    """
+def gammapy_loop(ds, n_profiles: int, n_sigma: float = 2.0):
+    """gammapy's per-profile UL (the loop body of ``FluxPoints.recompute_ul``) over the first
+    ``n_profiles`` profiles, as a callable; None without gammapy."""
     try:
         from gammapy.modeling.scipy import stat_profile_ul_scipy
     except ImportError:
         return None
     ns = ds.norm_scan.values.reshape(-1, ds.sizes["scan"])[:n_profiles]
     ss = ds.stat_scan.values.reshape(-1, ds.sizes["scan"])[:n_profiles]
+    rise = float(n_sigma) ** 2
 
     def run():
         for x, y in zip(ns, ss, strict=True):
             try:
-                stat_profile_ul_scipy(x, y, delta_ts=4.0)
+                stat_profile_ul_scipy(x, y, delta_ts=rise)
             except (ValueError, RuntimeError):
                 pass
 
-    return best(run, 1) * 10_000 / n_profiles
+    return run
+
+
+def gammapy_time(ds, n_profiles: int, n_sigma: float = 2.0) -> float | None:
+    """Seconds for all profiles of ``ds`` with gammapy's per-profile UL (timed on ``n_profiles``, scaled).
+
+    ``FluxPoints.recompute_ul`` loops over the bins calling ``stat_profile_ul_scipy`` on each; it needs
+    one norm grid for all bins, so its loop body is timed here directly on the per-bin grids.
+    """
+    run = gammapy_loop(ds, n_profiles, n_sigma)
+    if run is None:
+        return None
+    n_total = ds.norm_scan.size // ds.sizes["scan"]
+    return best(run, 1) * n_total / min(n_profiles, n_total)
+
+
+def check(ds, truth: np.ndarray, n_sigma: float) -> str:
+    """Check the numbers before timing; a line on their accuracy.
+
+    fluxds against the analytic limit (inside the scan: the C1 interpolant is within 2e-3 of it on 11
+    points), bare numpy against it too, and the same method against fluxds: identical to rounding except
+    the few bins where the profile wiggles between scan points (it takes the first crossing node)."""
+    ns, ss = ds.norm_scan.values, ds.stat_scan.values
+    out = ds.sed.recompute_ul(n_sigma_ul=n_sigma)
+    inside = out.norm_ul_status.values == 0
+    err_fx = np.max(np.abs(out.norm_ul.values / truth - 1)[inside])
+    err_np = np.nanmax(np.abs(bare_numpy_ul(ns, ss, n_sigma) / truth - 1)[inside])
+    assert inside.mean() > 0.5 and err_fx < 5e-3, (inside.mean(), err_fx)
+    with np.errstate(invalid="ignore"):
+        agree = np.abs(bare_numpy_same_ul(ns, ss, n_sigma) / out.norm_ul.values - 1)[inside]
+    differ = np.sum(~(agree < 1e-9))
+    assert np.nanmedian(agree) < 1e-12 and differ <= 0.01 * agree.size, (np.nanmedian(agree), differ)
+    return (
+        f"max |UL/true - 1| fluxds {err_fx:.1e}, bare numpy {err_np:.1e}; same method vs fluxds: median "
+        f"|ratio - 1| {np.nanmedian(agree):.0e}, {differ} of {agree.size} differ by > 1e-9 (wiggles "
+        "between nodes, which it skips)"
+    )
+
+
+def bench_profile_limits(
+    r, n_source: int, scans: tuple[int, ...], sigmas: tuple[float, ...], gp_profiles: int
+):
+    """Case I of the benchmark table (``benchmarks/run.py --cases I``): one row per limit and scan size,
+    fluxds against bare numpy (goal: issue 16's <= 10x), then one row against the same method."""
+    from benchmarks.harness import Row
+
+    for n_sigma in sigmas:
+        for n_scan in scans:
+            ds, truth = make(n_source, n_scan, n_sigma=n_sigma)
+            ns, ss = ds.norm_scan.values, ds.stat_scan.values
+            note = check(ds, truth, n_sigma)
+            loop = gammapy_loop(ds, gp_profiles, n_sigma) if r.gammapy else None
+            n_total = ns.size // n_scan
+            scale = n_total / min(gp_profiles, n_total)
+            name = f"{n_sigma:g} sigma, {n_source} x 10 bins x {n_scan} points"
+            fluxds = r.time(lambda ds=ds, n=n_sigma: ds.sed.recompute_ul(n_sigma_ul=n).norm_ul.values)
+            how = {
+                "fluxds": f"ds.sed.recompute_ul(n_sigma_ul={n_sigma:g}).norm_ul.values",
+                "gammapy": f"stat_profile_ul_scipy per profile (FluxPoints.recompute_ul's loop body); timed "
+                f"over {min(gp_profiles, n_total)} profiles, scaled x{scale:g}",
+            }
+            r.add(
+                Row(
+                    "I. upper limits from likelihood profiles",
+                    name,
+                    fluxds,
+                    r.time(lambda ns=ns, ss=ss, n=n_sigma: bare_numpy_ul(ns, ss, n)),
+                    r.gp(loop, scale=scale) if loop is not None else r.missing,
+                    None,
+                    how=how | {"baseline": "bare_numpy_ul: argmin, first scan point above the level, linear "
+                               "interpolation (no interpolant, no extrapolation, no status)"},
+                    goal=10.0,
+                    note=note,
+                )
+            )  # fmt: skip
+            r.add(
+                Row(
+                    "I. upper limits from likelihood profiles",
+                    name + ", vs the same method",
+                    fluxds,
+                    r.time(lambda ns=ns, ss=ss, n=n_sigma: bare_numpy_same_ul(ns, ss, n)),
+                    None,
+                    None,
+                    how=how | {"baseline": "bare_numpy_same_ul: fluxds's interpolant and crossing in the "
+                               "least numpy (no checks, no status, no extrapolation, no xarray)"},
+                )
+            )  # fmt: skip
 
 
 def main(argv=None) -> None:
@@ -164,36 +255,26 @@ def main(argv=None) -> None:
     _clock = CLOCK[args.clock]
     n_source = 100 if args.quick else 1000
     repeat = 2 if args.quick else 5
-    print(f"recompute_ul, {n_source} sources x 10 energy bins, 2 sigma; best of {repeat}")
-    head = ("scan", "fluxds s", "numpy s", "same s", "gammapy s", "fluxds/numpy", "fluxds/same")
+    print(f"recompute_ul, {n_source} sources x 10 energy bins; best of {repeat}")
+    head = ("sigma", "scan", "fluxds s", "numpy s", "same s", "gammapy s", "fluxds/numpy", "fluxds/same")
     head += ("gammapy/fluxds",)
-    print("{:>5} {:>10} {:>10} {:>10} {:>11} {:>13} {:>12} {:>15}".format(*head))
+    print("{:>5} {:>5} {:>10} {:>10} {:>10} {:>11} {:>13} {:>12} {:>15}".format(*head))
     accuracy = []
-    for n_scan in (11, 21):
-        ds, truth = make(n_source, n_scan)
-        ns, ss = ds.norm_scan.values, ds.stat_scan.values
-        out = ds.sed.recompute_ul(n_sigma_ul=2)
-        inside = out.norm_ul_status.values == 0
-        err_fx = np.max(np.abs(out.norm_ul.values / truth - 1)[inside])
-        err_np = np.nanmax(np.abs(bare_numpy_ul(ns, ss) / truth - 1)[inside])
-        same = bare_numpy_same_ul(ns, ss)
-        agree = np.abs(same / out.norm_ul.values - 1)[inside]
-        accuracy.append(
-            f"scan {n_scan}: max |UL/true - 1| fluxds {err_fx:.1e}, bare numpy {err_np:.1e}; same method vs "
-            f"fluxds: median |ratio - 1| {np.nanmedian(agree):.0e}, {np.sum(~(agree < 1e-9))} of "
-            f"{agree.size} differ by > 1e-9 (wiggles between nodes, which it skips)"
-        )
-        t_fx = best(lambda ds=ds: ds.sed.recompute_ul(n_sigma_ul=2).norm_ul.values, repeat)
-        t_np = best(lambda ns=ns, ss=ss: bare_numpy_ul(ns, ss), repeat)
-        t_same = best(lambda ns=ns, ss=ss: bare_numpy_same_ul(ns, ss), repeat)
-        t_gp = None if args.no_gammapy else gammapy_time(ds, args.gammapy_profiles)
-        t_gp = t_gp * n_source / 1000 if t_gp is not None else None
-        gp_text = "n/a" if t_gp is None else f"~{t_gp:.2f}"
-        ratio = "n/a" if t_gp is None else f"{t_gp / t_fx:.0f}"
-        print(
-            f"{n_scan:>5} {t_fx:>10.4f} {t_np:>10.4f} {t_same:>10.4f} {gp_text:>11} {t_fx / t_np:>13.1f} "
-            f"{t_fx / t_same:>12.2f} {ratio:>15}"
-        )
+    for n_sigma in (3.0, 2.0):
+        for n_scan in (11, 21):
+            ds, truth = make(n_source, n_scan, n_sigma=n_sigma)
+            ns, ss = ds.norm_scan.values, ds.stat_scan.values
+            accuracy.append(f"{n_sigma:g} sigma, scan {n_scan}: " + check(ds, truth, n_sigma))
+            t_fx = best(lambda ds=ds, n=n_sigma: ds.sed.recompute_ul(n_sigma_ul=n).norm_ul.values, repeat)
+            t_np = best(lambda ns=ns, ss=ss, n=n_sigma: bare_numpy_ul(ns, ss, n), repeat)
+            t_same = best(lambda ns=ns, ss=ss, n=n_sigma: bare_numpy_same_ul(ns, ss, n), repeat)
+            t_gp = None if args.no_gammapy else gammapy_time(ds, args.gammapy_profiles, n_sigma)
+            gp_text = "n/a" if t_gp is None else f"~{t_gp:.2f}"
+            ratio = "n/a" if t_gp is None else f"{t_gp / t_fx:.0f}"
+            print(
+                f"{n_sigma:>5g} {n_scan:>5} {t_fx:>10.4f} {t_np:>10.4f} {t_same:>10.4f} {gp_text:>11} "
+                f"{t_fx / t_np:>13.1f} {t_fx / t_same:>12.2f} {ratio:>15}"
+            )
     print("\n".join(accuracy))
 
 

@@ -1,8 +1,9 @@
-"""Benchmarks of fluxds against gammapy and bare numpy: the cases A-H of issue 4 and the SED sections.
+"""Benchmarks of fluxds against gammapy and bare numpy: the cases A-H of issue 4, case I of issue 16 and
+the SED sections.
 
 Usage::
 
-    python benchmarks/run.py            # full run: cases A-H and the SED sections, ~20 min (shared 2 cores)
+    python benchmarks/run.py            # full run: cases A-I and the SED sections, ~20 min (shared 2 cores)
     python benchmarks/run.py --quick    # smaller sizes, fewer repeats, all but G, under 2 minutes
     python benchmarks/run.py --cases A,B,H         # some cases only ("sed" for the SED sections)
     python benchmarks/run.py --json benchmarks/results.json --markdown
@@ -37,9 +38,9 @@ __all__ = ["main", "run", "plan_for"]
 
 LEGEND = """\
 Times are the best of N (reps: fluxds/numpy/gammapy loop/gammapy alt), per call of the whole task.
-Cases A-H (issue 4): numpy/raw is the bare-numpy or raw-I/O limit named in each case (README); the gammapy
-column is gammapy's way of doing the task (FluxMaps for A, a per-source/bin/position loop for B, C, D;
-FluxMaps/FluxPoints I/O for C, E); goal = issue 4's bound on fluxds/numpy, met or MISSED.
+Cases A-I (issues 4, 16): numpy/raw is the bare-numpy or raw-I/O limit named in each case (README); the
+gammapy column is gammapy's way of doing the task (FluxMaps for A, a per-source/bin/position/profile loop
+for B, C, D, I; FluxMaps/FluxPoints I/O for C, E); goal = the issue's bound on fluxds/numpy, met or MISSED.
 numpy/raw: bare numpy doing the same arithmetic on the same arrays (sections 1, 4); bare astropy.io.fits
 moving the same columns as numpy arrays, no SED logic (sections 2, 3).
 gammapy loop: one FluxPoints per source in a Python loop. gammapy vec/alt: one FluxMaps on a RegionGeom
@@ -57,7 +58,7 @@ ALL = (*CASES, "sed")
 
 
 def run(quick: bool = False, no_gammapy: bool = False, log=print, cases: tuple[str, ...] = ALL) -> list[Row]:
-    """Run the benchmarks (issue-4 cases A-H, then the SED sections ``sed``); returns the table rows."""
+    """Run the benchmarks (cases A-I, then the SED sections ``sed``); returns the table rows."""
     rows = []
     selected = tuple(c for c in cases if c in CASES)
     if selected:

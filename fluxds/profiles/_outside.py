@@ -31,7 +31,9 @@ from fluxds.profiles.interp import profile_crossing, profile_minimum
 __all__ = ["outside_side", "correct_summary", "correct_upper_limit"]
 
 
-def outside_side(norm_scan: np.ndarray, stat_scan: np.ndarray, norm, stat, stencil: int) -> np.ndarray:
+def outside_side(
+    norm_scan: np.ndarray, stat_scan: np.ndarray, norm, stat, stencil: int, clean: bool = False
+) -> np.ndarray:
     """Per bin: ``BELOW``/``ABOVE`` where the stored minimum lies below/above the scan, else ``INSIDE``.
 
     Parameters
@@ -42,6 +44,9 @@ def outside_side(norm_scan: np.ndarray, stat_scan: np.ndarray, norm, stat, stenc
         The stored best fit (NaN: not stored).
     stencil : int
         Interpolation stencil.
+    clean : bool
+        Whether every point is finite and the norms increase along the scan (then the scan range is
+        its first and last point; the result is the same).
 
     Returns
     -------
@@ -50,14 +55,20 @@ def outside_side(norm_scan: np.ndarray, stat_scan: np.ndarray, norm, stat, stenc
     lead = stat_scan.shape[:-1]
     norm = np.broadcast_to(np.asarray(norm, dtype=float), lead)
     stat = np.broadcast_to(np.asarray(stat, dtype=float), lead)
-    valid = np.isfinite(norm_scan) & np.isfinite(stat_scan)
-    with np.errstate(invalid="ignore"):
-        lo = np.min(np.where(valid, norm_scan, np.inf), axis=-1)
-        hi = np.max(np.where(valid, norm_scan, -np.inf), axis=-1)
-        low = np.min(np.where(valid, stat_scan, np.inf), axis=-1)
-        # cheap pre-selection (the interpolant's minimum is at most the smallest scan value)
-        candidate = np.isfinite(norm) & np.isfinite(stat) & ((norm < lo) | (norm > hi)) & (stat < low)
     side = np.zeros(lead, dtype=np.int8)
+    stored = np.isfinite(norm) & np.isfinite(stat)
+    if not stored.any():  # no best fit stored (e.g. a file without ``stat``): nothing to measure from
+        return side
+    with np.errstate(invalid="ignore"):
+        if clean:
+            lo, hi, low = norm_scan[..., 0], norm_scan[..., -1], np.min(stat_scan, axis=-1)
+        else:
+            valid = np.isfinite(norm_scan) & np.isfinite(stat_scan)
+            lo = np.min(np.where(valid, norm_scan, np.inf), axis=-1)
+            hi = np.max(np.where(valid, norm_scan, -np.inf), axis=-1)
+            low = np.min(np.where(valid, stat_scan, np.inf), axis=-1)
+        # cheap pre-selection (the interpolant's minimum is at most the smallest scan value)
+        candidate = stored & ((norm < lo) | (norm > hi)) & (stat < low)
     if not candidate.any():
         return side
     _, stat_min = profile_minimum(norm_scan[candidate], stat_scan[candidate], stencil=stencil)
@@ -115,16 +126,20 @@ def _upper_limit_rows(ns, ss, side, m0, sm, n_sigma_ul, reference, stencil):
     return _back(x, status, sign)
 
 
-def correct_upper_limit(norm_scan, stat_scan, norm, stat, ul, status, n_sigma_ul, reference, stencil):
+def correct_upper_limit(
+    norm_scan, stat_scan, norm, stat, ul, status, n_sigma_ul, reference, stencil, clean: bool = False
+):
     """``(norm_ul, status)`` with the bins whose stored minimum lies outside the scan measured from it.
 
     ``ul``, ``status`` are the limits measured from the interpolated minimum (returned as they are
     elsewhere). With ``reference="zero"`` a bin whose scan reaches down to zero norm keeps its limit
-    (it is measured from the profile at zero, inside the scan).
+    (it is measured from the profile at zero, inside the scan). ``clean``: see :func:`outside_side`.
     """
     norm_scan, stat_scan = np.broadcast_arrays(np.asarray(norm_scan, float), np.asarray(stat_scan, float))
-    side = outside_side(norm_scan, stat_scan, norm, stat, stencil)
+    side = outside_side(norm_scan, stat_scan, norm, stat, stencil, clean)
     lead = side.shape
+    if not side.any():
+        return ul, status
     if reference == "zero":
         with np.errstate(invalid="ignore"):
             lo = np.min(np.where(np.isfinite(norm_scan), norm_scan, np.inf), axis=-1)

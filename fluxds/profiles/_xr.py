@@ -11,7 +11,7 @@ from fluxds.construct import require_scan_reference
 from fluxds.errors import MissingQuantityError
 from fluxds.profiles.interp import STATUS_MEANINGS
 
-__all__ = ["SCAN", "scans", "apply_kernel", "status_attrs", "is_lazy"]
+__all__ = ["SCAN", "scans", "scan_variables", "apply_kernel", "status_attrs", "is_lazy"]
 
 SCAN = "scan"
 
@@ -23,8 +23,7 @@ def is_lazy(obj) -> bool:
     return any(v.chunks is not None for v in obj.variables.values())
 
 
-def scans(ds: xr.Dataset, what: str) -> tuple[xr.DataArray, xr.DataArray]:
-    """``norm_scan`` and ``stat_scan`` of ``ds``, with the ``scan`` dim in one dask chunk if lazy."""
+def _require_scans(ds: xr.Dataset, what: str) -> None:
     missing = [name for name in ("norm_scan", "stat_scan") if name not in ds]
     if missing:
         raise MissingQuantityError(
@@ -32,6 +31,11 @@ def scans(ds: xr.Dataset, what: str) -> tuple[xr.DataArray, xr.DataArray]:
             f"(variables found: {', '.join(sorted(map(str, ds.data_vars))) or 'none'})"
         )
     require_scan_reference(ds, what)
+
+
+def scans(ds: xr.Dataset, what: str) -> tuple[xr.DataArray, xr.DataArray]:
+    """``norm_scan`` and ``stat_scan`` of ``ds``, with the ``scan`` dim in one dask chunk if lazy."""
+    _require_scans(ds, what)
     out = []
     for name in ("norm_scan", "stat_scan"):
         # without the non-index coordinates: chunking would make them dask arrays, and xarray would then
@@ -40,6 +44,20 @@ def scans(ds: xr.Dataset, what: str) -> tuple[xr.DataArray, xr.DataArray]:
         if da.chunks is not None:
             da = da.chunk({SCAN: -1})
         out.append(da)
+    return out[0], out[1]
+
+
+def scan_variables(ds: xr.Dataset, what: str) -> tuple[xr.Variable, xr.Variable]:
+    """:func:`scans` as bare Variables (no coordinates): for results assigned back to ``ds`` itself.
+
+    ``apply_ufunc`` on Variables and ``Dataset.assign`` of Variables skip index alignment (the
+    variables of one Dataset are aligned already), a fixed ~1 ms per call on DataArrays.
+    """
+    _require_scans(ds, what)
+    out = []
+    for name in ("norm_scan", "stat_scan"):
+        var = ds.variables[name]
+        out.append(var.chunk({SCAN: -1}) if var.chunks is not None else var)
     return out[0], out[1]
 
 

@@ -37,12 +37,17 @@ from fluxds.profiles._pieces import (
     pieces_minimum,
     upper_crossing,
 )
-from fluxds.profiles._xr import SCAN, apply_kernel, scans, status_attrs
+from fluxds.profiles._xr import SCAN, apply_kernel, scan_variables, status_attrs
 from fluxds.profiles.interp import STENCIL
 
 __all__ = ["REFERENCES", "profile_summary", "upper_limit", "recompute_ul", "recompute_errors"]
 
 REFERENCES = ("minimum", "zero")
+
+
+def _check_reference(reference: str) -> None:
+    if reference not in REFERENCES:
+        raise FluxdsError(f"reference={reference!r}; expected one of {', '.join(map(repr, REFERENCES))}")
 
 
 def _swap(status: np.ndarray) -> np.ndarray:
@@ -85,8 +90,7 @@ def profile_summary(
     >>> [round(float(out[k]), 12) for k in ("norm", "norm_errp", "norm_errn", "norm_ul")]
     [1.0, 0.5, 0.5, 2.0]
     """
-    if reference not in REFERENCES:
-        raise FluxdsError(f"reference={reference!r}; expected one of {', '.join(map(repr, REFERENCES))}")
+    _check_reference(reference)
     norm_scan, stat_scan = np.asarray(norm_scan, dtype=float), np.asarray(stat_scan, dtype=float)
     if is_clean(norm_scan, stat_scan, stencil):  # the same numbers, faster (see fluxds.profiles._fast)
         keys = ("norm", "stat", "norm_errp", "norm_errn", "norm_ul")
@@ -119,10 +123,15 @@ def upper_limit(
     norm_scan, stat_scan, n_sigma_ul: float = 2.0, reference: str = "minimum", stencil: int = STENCIL
 ):
     """``(norm_ul, status)`` of every profile: the upper-limit part of :func:`profile_summary` alone."""
-    if reference not in REFERENCES:
-        raise FluxdsError(f"reference={reference!r}; expected one of {', '.join(map(repr, REFERENCES))}")
+    _check_reference(reference)
     norm_scan, stat_scan = np.asarray(norm_scan, dtype=float), np.asarray(stat_scan, dtype=float)
-    if is_clean(norm_scan, stat_scan, stencil):  # the same numbers, faster (see fluxds.profiles._fast)
+    clean = is_clean(norm_scan, stat_scan, stencil)
+    return _upper_limit(norm_scan, stat_scan, n_sigma_ul, reference, stencil, clean)
+
+
+def _upper_limit(norm_scan, stat_scan, n_sigma_ul, reference, stencil, clean: bool):
+    """:func:`upper_limit` on float arrays whose :func:`is_clean` is known."""
+    if clean:  # the same numbers, faster (see fluxds.profiles._fast)
         return upper_limit_clean(norm_scan, stat_scan, n_sigma_ul, reference, stencil)
     p = build(norm_scan, stat_scan, stencil)
     mono = monotone_pieces(p)
@@ -136,9 +145,13 @@ def _ul_kernel(norm_scan, stat_scan, norm, stat, n_sigma_ul, reference, stencil)
     if norm_scan.size == 0 or stat_scan.size == 0:  # dask probes with empty arrays
         shape = np.broadcast_shapes(norm_scan.shape, stat_scan.shape)[:-1]
         return np.empty(shape), np.empty(shape, np.int8)
-    ul, status = upper_limit(norm_scan, stat_scan, n_sigma_ul, reference, stencil)
+    _check_reference(reference)
+    norm_scan, stat_scan = np.asarray(norm_scan, dtype=float), np.asarray(stat_scan, dtype=float)
+    clean = is_clean(norm_scan, stat_scan, stencil)
+    ul, status = _upper_limit(norm_scan, stat_scan, n_sigma_ul, reference, stencil, clean)
     # bins whose stored best fit lies outside the scan: measured from it (fluxds.profiles._outside)
-    return correct_upper_limit(norm_scan, stat_scan, norm, stat, ul, status, n_sigma_ul, reference, stencil)
+    args = (n_sigma_ul, reference, stencil, clean)
+    return correct_upper_limit(norm_scan, stat_scan, norm, stat, ul, status, *args)
 
 
 def _err_kernel(norm_scan, stat_scan, norm, stat, n_sigma, stencil):
@@ -150,12 +163,12 @@ def _err_kernel(norm_scan, stat_scan, norm, stat, n_sigma, stencil):
     return out["norm_errp"], out["norm_errn"], out["norm_errp_status"], out["norm_errn_status"]
 
 
-def _best_fit(ds: xr.Dataset, like: xr.DataArray) -> list[xr.DataArray]:
+def _best_fit(ds: xr.Dataset, like: xr.Variable) -> list[xr.Variable]:
     """The stored best fit ``norm``, ``stat`` (NaN where not stored), chunked like the profiles."""
     out = []
     for name in ("norm", "stat"):
-        da = ds[name].reset_coords(drop=True) if name in ds else xr.DataArray(np.nan)
-        out.append(da.chunk() if like.chunks is not None and da.chunks is None and da.ndim else da)
+        var = ds.variables[name] if name in ds else xr.Variable((), np.nan)
+        out.append(var.chunk() if like.chunks is not None and var.chunks is None and var.ndim else var)
     return out
 
 
@@ -233,7 +246,7 @@ def recompute_ul(
     """
     side = check_sidedness(ul_sidedness if ul_sidedness is not None else ds.attrs.get("ul_sidedness"))
     n_ul, conf = resolve_n_sigma_ul(ds, n_sigma_ul, ul_conf, side)
-    norm_scan, stat_scan = scans(ds, "recompute_ul")
+    norm_scan, stat_scan = scan_variables(ds, "recompute_ul")
     ul, status = apply_kernel(
         _ul_kernel,
         [norm_scan, stat_scan, *_best_fit(ds, stat_scan)],
@@ -287,7 +300,7 @@ def recompute_errors(ds: xr.Dataset, n_sigma: float | None = None, stencil: int 
     n_sigma = float(ds.attrs.get("n_sigma", schema.DEFAULT_N_SIGMA) if n_sigma is None else n_sigma)
     if not n_sigma > 0:
         raise FluxdsError(f"n_sigma must be > 0; found {n_sigma}")
-    norm_scan, stat_scan = scans(ds, "recompute_errors")
+    norm_scan, stat_scan = scan_variables(ds, "recompute_errors")
     errp, errn, st_p, st_n = apply_kernel(
         _err_kernel,
         [norm_scan, stat_scan, *_best_fit(ds, stat_scan)],

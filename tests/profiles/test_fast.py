@@ -103,3 +103,45 @@ def test_blocked_evaluation_is_exact_and_independent_of_the_block_size(monkeypat
     monkeypatch.setattr(_pieces, "BLOCK_QUERIES", 10**9)  # one block
     np.testing.assert_array_equal(f(q)[0], blocked)
     np.testing.assert_array_equal(f(q)[1], status)
+
+
+@pytest.mark.parametrize("stencil", [3, 5])
+@pytest.mark.parametrize("reference", ["minimum", "zero"])
+def test_screened_upper_limit_equals_general_path_on_odd_profiles(stencil, reference, monkeypatch):
+    """The clean upper-limit kernel builds cubics only beside the lowest point and at the crossing, ruling
+    the other intervals out by bounds: on profiles where the bounds cannot (noise wiggling between the
+    points, tied minima, rounded values, flat and monotone profiles, huge offsets) it must still give the
+    general path's numbers and flags, also across many small blocks."""
+    from fluxds.profiles import _fast
+
+    rng = np.random.default_rng(7)
+    shape, n_scan = (60, 10), 11
+    mu, sigma = rng.uniform(-0.5, 2.0, shape), rng.uniform(0.05, 0.5, shape)
+    x = np.geomspace(0.2, 5.0, n_scan) * rng.uniform(0.8, 1.25, shape + (1,)) - 0.3
+    q = (x - mu[..., None]) / sigma[..., None]
+    stat = np.stack(
+        [
+            q**2 + rng.normal(0.0, 2.0, x.shape),  # wiggles between the points
+            np.round(q**2, 0),  # tied and rounded values
+            np.abs(np.round(np.sin(3 * x), 2)) * 5,  # several equal minima
+            np.full(x.shape, 3.0),  # flat
+            -2.0 * x + 1.0,  # falling: the limit beyond the scan or none
+            1e6 + q**2,  # an offset far above the curvature
+        ]
+    )
+    x = np.broadcast_to(x, stat.shape)
+    assert is_clean(x, stat, stencil)
+    padded = np.concatenate([x, np.full(stat.shape[:-1] + (1,), np.nan)], axis=-1)
+    stat_padded = np.concatenate([stat, stat[..., :1]], axis=-1)
+    general = upper_limit(padded, stat_padded, 2.5, reference, stencil)
+    for block, bins in ((_fast.BLOCK_POINTS, _fast.SCREEN_BINS), (100, 70)):
+        monkeypatch.setattr(_fast, "BLOCK_POINTS", block)
+        monkeypatch.setattr(_fast, "SCREEN_BINS", bins)
+        fast = upper_limit(x, stat, 2.5, reference, stencil)
+        np.testing.assert_array_equal(fast[1], general[1])
+        np.testing.assert_array_equal(np.isnan(fast[0]), np.isnan(general[0]))
+        # rounding of the statistic (1e-16 of its size; the 1e6 offset leaves ~1e-10 of its curvature)
+        # moves a crossing by up to that over the slope: both paths' Newton iterations land there
+        tol = 1e-12 * (1.0 + np.abs(stat).max(axis=-1))
+        assert np.nanmax(np.abs(fast[0] - general[0]) - tol) <= 0
+    assert {0, 2, 3} <= set(np.unique(fast[1]))  # inside, beyond the scan and no result all exercised
