@@ -991,6 +991,7 @@ class SedAccessor:
         format: str | None = None,
         sed_type: str | None = None,
         overwrite: bool = False,
+        fsync: bool = True,
         **options: Any,
     ) -> None:
         """Write the Dataset; the format is taken from the file name unless given.
@@ -1012,6 +1013,11 @@ class SedAccessor:
             hold the likelihood form only).
         overwrite : bool
             Replace an existing file. Writes are atomic either way.
+        fsync : bool
+            Flush the file to disk before it takes its name (default), so that it survives a power loss
+            or a system crash. ``False`` for scratch files: the write stays atomic for readers (the old
+            file or the new one, never a mixture) but is not durable; for a flux map of hundreds of MB
+            the ``fsync`` is often most of the write's time (``docs/performance.md``).
         **options
             Options of one format's writer (passing one to a format that does not take it is a
             :class:`TypeError`):
@@ -1026,7 +1032,7 @@ class SedAccessor:
         """
         from fluxds.io import write
 
-        write(self._ds, path, format=format, sed_type=sed_type, overwrite=overwrite, **options)
+        write(self._ds, path, format=format, sed_type=sed_type, overwrite=overwrite, fsync=fsync, **options)
 
 
 def _quantity_property(name: str) -> property:

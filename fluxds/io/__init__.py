@@ -20,11 +20,12 @@ import xarray as xr
 from fluxds.collection import labels_as_text
 from fluxds.errors import FluxdsError, FormatError, UnknownFormatError
 from fluxds.io.damage import is_damage
-from fluxds.io.detect import container_from_name, detect_format
+from fluxds.io.detect import container_from_name, detect_format, fits_session
 from fluxds.io.format import Format
 from fluxds.io.guard.budget import budget_scope
 from fluxds.io.guard.input_file import check_input
 from fluxds.io.guard.untrusted import check_zarr_codecs
+from fluxds.io.output.atomic import durability
 from fluxds.io.registry import format_names, formats, get_format
 
 __all__ = ["read", "write", "open_dataset", "detect_format", "format_names", "lazy_format_names"]
@@ -146,6 +147,11 @@ def _read(path, format, isolate, max_bytes, **kwargs) -> xr.Dataset:
 
 
 def _read_path(path, format, **kwargs) -> xr.Dataset:
+    with fits_session():  # a FITS file detection opens stays open for the reader (opened once)
+        return _read_detected(path, format, **kwargs)
+
+
+def _read_detected(path, format, **kwargs) -> xr.Dataset:
     # imported here, not at module level: the mapping lives in that module's context variable, and every
     # reader reaches it at call time (pytest's doctest import may load a module twice)
     from fluxds.io.column_map import column_scope
@@ -234,9 +240,15 @@ def write(
     format: str | None = None,
     sed_type: str | None = None,
     overwrite: bool = False,
+    fsync: bool = True,
     **kwargs,
 ) -> None:
     """Write a fluxds Dataset; see :meth:`fluxds.SedAccessor.write`."""
+    with durability(fsync):
+        _write(ds, path, format, sed_type, overwrite, kwargs)
+
+
+def _write(ds: xr.Dataset, path, format: str | None, sed_type: str | None, overwrite: bool, kwargs) -> None:
     fmt = _format_for_writing(ds, Path(path), format)
     _refuse_container(Path(path), fmt)
     if fmt.writer is None:

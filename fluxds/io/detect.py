@@ -3,11 +3,14 @@ each family of :mod:`fluxds.io.registry` in order."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
 from fluxds.errors import FormatError, UnknownFormatError
-from fluxds.io.guard.fits_sizes import check_fits_sizes
+from fluxds.io.fits_file import OpenedFits, open_fits_file
 from fluxds.io.guard.input_file import check_input
 from fluxds.io.guard.untrusted import check_gzip_size, check_not_pickle
 from fluxds.io.registry import format_names, formats
@@ -21,6 +24,8 @@ __all__ = [
     "ecsv_format",
     "ecsv_header_meta",
     "SUFFIXES",
+    "fits_session",
+    "take_fits",
 ]
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz")
@@ -126,15 +131,56 @@ def fits_format(hdul) -> str:
     return _default_for("fits")
 
 
-def _fits_file_format(path: Path) -> str:
-    from astropy.io import fits
+#: the FITS files that detection opened during the read in progress (:func:`fits_session`), by path
+_KEPT: ContextVar[dict[str, OpenedFits] | None] = ContextVar("fluxds_kept_fits", default=None)
 
-    check_fits_sizes(path)  # no allocation because a header declares huge dimensions
+
+@contextlib.contextmanager
+def fits_session() -> Iterator[None]:
+    """Within this block, a FITS file that :func:`detect_format` opens stays open for the reader that
+    follows (:func:`take_fits`): one read opens the file and parses its headers once. Whatever no reader
+    took is closed when the block ends. :func:`fluxds.read` runs detection and reader in one."""
+    kept: dict[str, OpenedFits] = {}
+    token = _KEPT.set(kept)
     try:
-        with fits.open(path, memmap=True, lazy_load_hdus=True) as hdul:
-            return fits_format(hdul)
+        yield
+    finally:
+        _KEPT.reset(token)
+        for opened in kept.values():
+            opened.close()
+
+
+def take_fits(path: str | os.PathLike) -> OpenedFits | None:
+    """The FITS file that detection opened for the read in progress, handed over to the caller (who
+    closes it): None outside :func:`fits_session`, when detection did not open ``path``, or when ``path``
+    no longer names the same file (device, inode, size, modification time): open it anew then."""
+    kept = _KEPT.get()
+    opened = kept.pop(str(path), None) if kept is not None else None
+    if opened is not None and not opened.is_file(path):
+        opened.close()
+        return None
+    return opened
+
+
+def _fits_file_format(path: Path) -> str:
+    opened = open_fits_file(path)  # headers checked against the file size first
+    kept = _KEPT.get()
+    try:
+        fmt = fits_format(opened.hdul)
     except (OSError, ValueError, IndexError, KeyError, TypeError) as exc:
+        opened.close()
         raise FormatError(f"{path}: not a readable FITS file: {exc}") from None
+    except BaseException:
+        opened.close()
+        raise
+    if kept is None:
+        opened.close()
+    else:
+        previous = kept.pop(str(path), None)
+        if previous is not None:
+            previous.close()
+        kept[str(path)] = opened
+    return fmt
 
 
 def _ecsv_column_names(path: Path) -> list[str]:

@@ -39,6 +39,7 @@ The parts: :mod:`.dirfd` (operations relative to a directory descriptor: ``renam
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import os
 import stat
@@ -59,7 +60,30 @@ from fluxds.io.output.write_errors import (
     write_error,
 )
 
-__all__ = ["atomic_path", "stale_temporaries", "remove_stale_temporaries"]
+__all__ = ["atomic_path", "durability", "stale_temporaries", "remove_stale_temporaries"]
+
+# whether atomic writes flush to disk (fsync); fluxds.write(..., fsync=False) turns it off for one write
+_DURABLE = contextvars.ContextVar("fluxds_durable_writes", default=True)
+
+
+@contextlib.contextmanager
+def durability(fsync: bool) -> Iterator[None]:
+    """Within the block, atomic writes flush their output to disk (``fsync=True``, the default outside
+    any block) or not (``False``: still atomic for readers, not durable across a power loss); see
+    :func:`atomic_path`. Scoped to the calling thread or task (a context variable).
+
+    Parameters
+    ----------
+    fsync : bool
+    """
+    if not isinstance(fsync, bool):
+        raise TypeError(f"fsync must be True or False, got {fsync!r}")
+    token = _DURABLE.set(fsync)
+    try:
+        yield
+    finally:
+        _DURABLE.reset(token)
+
 
 KEPT = "kept"  # an entry a failed swap-back left in the private directory: never removed by the write
 
@@ -100,6 +124,7 @@ def atomic_path(
     overwrite: bool = False,
     directory: bool | None = None,
     on_replaced: Callable[[str, int], None] | None = None,
+    fsync: bool | None = None,
 ) -> Iterator[Path]:
     """Give a temporary path beside ``path``; on success, flush it to disk and rename it into place.
 
@@ -123,6 +148,12 @@ def atomic_path(
     on_replaced : callable, optional
         Called as ``on_replaced(name, dir_fd)`` with the replaced old entry (``name`` relative to the
         directory descriptor ``dir_fd``) just after the new one took its place, before it is removed.
+    fsync : bool, optional
+        Flush the new output and the directory entry to disk (default: as :func:`durability` says, True
+        outside any block). ``False`` skips both ``fsync`` calls: the replacement stays atomic for
+        readers (one ``rename``), but after a power loss or a system crash the file may be empty or hold
+        old blocks; for scratch files, where the write's time matters more (for a map of hundreds of MB,
+        the ``fsync`` is often most of the write).
 
     Yields
     ------
@@ -149,6 +180,7 @@ def atomic_path(
     >>> target.read_text(), sorted(p.name for p in target.parent.iterdir())
     ('hello', ['a.txt'])
     """
+    fsync = _DURABLE.get() if fsync is None else fsync
     target = Path(path)
     if target.name in ("", ".", ".."):
         raise WriteError(f"{target}: not a file name to write to")
@@ -175,9 +207,9 @@ def atomic_path(
         is_dir = stat.S_ISDIR(st.st_mode)
         if not (is_dir or stat.S_ISREG(st.st_mode)):
             raise WriteError(f"{target}: the writer made neither a file nor a directory")
-        if is_dir:
+        if fsync and is_dir:
             fsync_tree(inner, dir_fd)
-        else:
+        elif fsync:
             fsync_entry(inner, dir_fd)
         if overwrite:
             replace(dir_fd, inner, target, is_dir, on_replaced, kept=KEPT)
@@ -198,7 +230,8 @@ def atomic_path(
                 if os.stat(made, follow_symlinks=False).st_ino == os.fstat(dir_fd).st_ino:
                     os.rmdir(made)
             os.close(dir_fd)
-    fsync_dir(target.parent)
+    if fsync:
+        fsync_dir(target.parent)
 
 
 def stale_temporaries(path: str | os.PathLike) -> list[Path]:

@@ -33,6 +33,9 @@ from fluxds import schema
 from fluxds.construct import ORIGIN_DEFAULT
 from fluxds.errors import FormatError, Problems
 from fluxds.io.bands import Axis, per_energy_columns, read_axes
+from fluxds.io.column_map import rename_hdu_columns
+from fluxds.io.detect import take_fits
+from fluxds.io.fits_file import OpenedFits, native_image, open_fits_file
 from fluxds.io.fits_tables import open_fits
 from fluxds.io.gti import read_gti
 from fluxds.io.guard.fits_sizes import check_fits_hdu
@@ -76,6 +79,17 @@ def _quantity_hdus(hdul: fits.HDUList, primary_name: str) -> list[tuple[str, int
     return out
 
 
+def _axes_of(hdul: fits.HDUList, bands: int, sizes: list[int], where: str, memo: dict) -> list[Axis]:
+    """The axes of the bands table ``bands`` for images with non-spatial axes of ``sizes``: checked
+    against the read budget for each image (charged once), parsed once per table and sizes (gammapy's
+    files share one ``BANDS`` table among all their maps)."""
+    check_fits_hdu(hdul[bands], where)
+    key = (bands, tuple(sizes))
+    if key not in memo:
+        memo[key] = read_axes(hdul[bands], sizes, where=f"{where}[{hdul[bands].name}]")
+    return memo[key]
+
+
 def _image_shape(hdu, label: str) -> list[int]:
     """The image axes (FITS order: x, y, axis 3, ...) of an image HDU or a one-row table map."""
     if hdu.is_image:
@@ -92,12 +106,32 @@ def _file_chunks(chunks, dims: list[str]):
     return chunks
 
 
-def _data(hdu, dims: list[str], chunks, token: str, where: str):
+def _open(where: str, lazy: bool) -> tuple[fits.HDUList, OpenedFits | None]:
+    """The open file: memory-mapped by astropy for a lazy read; else the file the format detection of
+    this read opened (:func:`fluxds.io.detect.take_fits`) or opened anew, whose images
+    :func:`fluxds.io.fits_file.native_image` reads. The table columns renamed by ``columns=``."""
+    if lazy:
+        return open_fits(where, memmap=True), None
+    opened = take_fits(where) or open_fits_file(where)
+    try:
+        rename_hdu_columns(opened.hdul, where)  # columns= of fluxds.read, as open_fits applies it
+    except BaseException:
+        opened.close()
+        raise
+    return opened.hdul, opened
+
+
+def _data(hdu, dims: list[str], chunks, token: str, where: str, opened: OpenedFits | None):
     check_fits_hdu(hdu, where, lazy=chunks is not None)  # before astropy reads (or decompresses) it
-    raw = hdu.data if hdu.is_image else hdu.data.field(0)[0]  # memory-mapped when chunks: no read
     if chunks is None:
-        data = np.asarray(raw)
-        return data.astype(data.dtype.newbyteorder("="), copy=False)
+        # one pass, no big-endian copy held; None: a scaled, compressed or table map, read by astropy
+        data = native_image(hdu, opened.handle, where=f"{where}[{hdu.name}]") if opened else None
+        if data is None:
+            raw = np.asarray(hdu.data if hdu.is_image else hdu.data.field(0)[0])
+            data = raw.astype(raw.dtype.newbyteorder("="), copy=False)
+            del hdu.data  # the HDU no longer holds the big-endian array
+        return data
+    raw = hdu.data if hdu.is_image else hdu.data.field(0)[0]  # memory-mapped: no read
     import dask.array as da
     from dask.base import tokenize
 
@@ -165,8 +199,8 @@ def read(
         Naming the file, the HDU or keyword and what was expected.
     """
     where = str(path)
-    hdul = open_fits(where, memmap=chunks is not None)
-    with hdul:
+    hdul, opened = _open(where, lazy=chunks is not None)
+    with opened if opened is not None else hdul:
         primary = hdul[0].header
         found = _quantity_hdus(hdul, primary_name)
         if not found:
@@ -176,7 +210,7 @@ def read(
         odd = next((i for i in spatial if spatial[i] != spatial[found[0][1]]), None)
         if odd is not None:
             raise FormatError(f"{labels[odd]}: WCS or image size differs from that of the first map")
-        arrays, energy, wcs_text, axes_seen, energy_only = {}, None, None, [], {}
+        arrays, energy, wcs_text, axes_seen, energy_only, axes_read = {}, None, None, [], {}, {}
         mtime = os.stat(where).st_mtime_ns
         problems = Problems(where)  # every bad map HDU at once (issue 15 item 2)
         for name, index in found:
@@ -187,8 +221,7 @@ def read(
                 image_shape = _image_shape(hdu, label)
                 sizes = image_shape[2:]
                 bands = _bands_index(hdul, index, label)
-                check_fits_hdu(hdul[bands], where)
-                axes = read_axes(hdul[bands], sizes, where=f"{where}[{hdul[bands].name}]")
+                axes = _axes_of(hdul, bands, sizes, where, axes_read)
                 energy_axes = [a for a in axes if a.dim == "energy"]
                 if len(energy_axes) != 1:
                     raise FormatError(f"{label}: expected one energy axis, found {[a.dim for a in axes]}")
@@ -204,7 +237,8 @@ def read(
                 if len(axes) == 1 and not energy_only:
                     energy_only = per_energy_columns(hdul[bands], f"{where}[{hdul[bands].name}]")
                 dims = [a.dim for a in reversed(axes)] + [LAT, LON]
-                data = _data(hdu, dims, chunks, f"{os.path.abspath(where)}:{mtime}:{index}", where)
+                token = f"{os.path.abspath(where)}:{mtime}:{index}"
+                data = _data(hdu, dims, chunks, token, where, opened)
                 var = xr.Variable(dims, data).transpose(*schema.canonical_dims(dims))
                 arrays[name] = (var, str(header.get("BUNIT", "")).strip())
                 axes_seen += [a for a in axes if a.dim not in {b.dim for b in axes_seen}]

@@ -20,6 +20,7 @@ from fluxds.io.gti import gti_hdu
 from fluxds.io.keywords import header_json
 from fluxds.io.model_file import remove_replaced_model, write_model_yaml
 from fluxds.io.output.atomic import atomic_path
+from fluxds.io.output.fits_stream import write_fits
 from fluxds.io.output.replaceable import check_replaceable
 from fluxds.wcs import LAT, LON, header_of, is_wcs_map
 
@@ -55,7 +56,9 @@ def _image_hdu(name: str, var: xr.DataArray, wcs_header: fits.Header, bands: fit
     extra = [d for d in var.dims if d not in (schema.ENERGY, LAT, LON)]
     data = np.asarray(var.transpose(schema.ENERGY, *extra, LAT, LON).values)
     if data.dtype == bool:
-        data = data.astype(np.int64)  # FITS images hold no booleans (gammapy's choice)
+        # FITS images hold no booleans: bytes (BITPIX = 8), one eighth of gammapy's int64; gammapy reads
+        # any integer map named *success*, *is_ul* or *mask* back as booleans (``astype(bool)``)
+        data = data.view(np.uint8)
     if name in TABLE_MAPS:
         dim = "(" + ",".join(str(n) for n in data.shape[::-1]) + ")"
         column = fits.Column(name.upper(), f"{data.size}D", dim=dim, array=data[np.newaxis])
@@ -180,7 +183,7 @@ def _write_pair(hdus: fits.HDUList, target: Path, attrs: dict, model_file, overw
         with atomic_path(
             target, overwrite=overwrite, directory=False, on_replaced=_keep_model_of(replaced)
         ) as tmp:
-            hdus.writeto(tmp)
+            write_fits(hdus, tmp)  # hdus.writeto(tmp)'s bytes, images streamed (no in-place byteswap)
     except BaseException:
         if written:  # nothing names it: the old FITS file names the old YAML (if any)
             with contextlib.suppress(FileNotFoundError):

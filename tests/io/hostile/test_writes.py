@@ -342,12 +342,12 @@ def test_failed_overwrite_leaves_the_old_pair(tmp_path, monkeypatch):
     before = sorted(p.name for p in tmp_path.iterdir())
     old_bytes = target.read_bytes()
 
-    def disk_full(self, fileobj, *args, **kwargs):  # the YAML is written by then
+    def disk_full(hdus, path, *args, **kwargs):  # the YAML is written by then
         assert any(p.name.startswith("m_model-") for p in tmp_path.iterdir())
-        Path(fileobj).write_bytes(b"SIMPLE  = half")
+        Path(path).write_bytes(b"SIMPLE  = half")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(fits.HDUList, "writeto", disk_full)
+    monkeypatch.setattr("fluxds.io.wcs_map.write.write_fits", disk_full)  # the flux map's FITS writer
     with pytest.raises(WriteError, match=r"m\.fits: cannot write: the file system is full") as info:
         fluxds.write(_map(5e-11), target, overwrite=True)
     assert info.value.errno == errno.ENOSPC
