@@ -15,6 +15,7 @@ from astropy.utils.exceptions import AstropyWarning
 
 from fluxds import schema
 from fluxds.errors import FormatError
+from fluxds.io.fits_rows import read_rows
 from fluxds.io.guard.fits_sizes import check_fits_hdu, check_fits_sizes
 from fluxds.io.keywords import descriptions_from_tcomm
 
@@ -40,14 +41,23 @@ def open_fits(path: str, *, memmap: bool = False) -> fits.HDUList:
     """Open a FITS file, any failure as a :class:`FormatError` naming the file; a gzip-compressed file
     is first checked against the decompression limit, and every header against the file size
     (:func:`fluxds.io.guard.fits_sizes.check_fits_sizes`). The columns of its tables are renamed by the
-    ``columns=`` mapping of the read in progress (:mod:`fluxds.io.column_map`)."""
-    from fluxds.io.column_map import rename_hdu_columns  # at call time: see fluxds.io.column_map
+    ``columns=`` mapping of the read in progress (:mod:`fluxds.io.column_map`).
 
-    check_fits_sizes(path)
-    try:
-        hdul = fits.open(path, memmap=memmap)
-    except (OSError, ValueError) as exc:
-        raise FormatError(f"{path}: not a readable FITS file: {exc}") from None
+    Within :func:`fluxds.read` the file that format detection opened, its headers parsed and checked
+    already, is taken over (:func:`fluxds.io.detect.take_fits`; not for ``memmap=True``): one read opens
+    a file once. Closing the returned list closes the file."""
+    from fluxds.io.column_map import rename_hdu_columns  # at call time: see fluxds.io.column_map
+    from fluxds.io.detect import take_fits
+
+    opened = None if memmap else take_fits(path)
+    if opened is not None:
+        hdul = opened.hdul  # closing it closes the file astropy reads from
+    else:
+        check_fits_sizes(path)
+        try:
+            hdul = fits.open(path, memmap=memmap)
+        except (OSError, ValueError) as exc:
+            raise FormatError(f"{path}: not a readable FITS file: {exc}") from None
     try:
         rename_hdu_columns(hdul, str(path))  # columns= of fluxds.read, for every family
     except BaseException:
@@ -58,12 +68,17 @@ def open_fits(path: str, *, memmap: bool = False) -> fits.HDUList:
 
 def read_table_hdu(hdu, where: str) -> Table:
     """A FITS table HDU as an astropy Table (astropy's unit warnings silenced; errors as FormatError);
-    its size is checked against the read budget first (:func:`fluxds.io.guard.fits_sizes.check_fits_hdu`)."""
+    its size is checked against the read budget first (:func:`fluxds.io.guard.fits_sizes.check_fits_hdu`).
+
+    A plain binary table (numbers, logicals, text; no scaling, nulls or heap) is read in one pass by
+    :func:`fluxds.io.fits_rows.read_rows` (big-endian views of the rows, as astropy's; its NaN values not
+    masked); any other table by ``Table.read``."""
     check_fits_hdu(hdu, where)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)
         try:
-            return descriptions_from_tcomm(Table.read(hdu))
+            table = read_rows(hdu, where)
+            return descriptions_from_tcomm(Table.read(hdu) if table is None else table)
         except (ValueError, TypeError, KeyError) as exc:
             raise FormatError(f"{where}: cannot read the table: {exc}") from None
 

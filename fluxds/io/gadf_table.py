@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import astropy.units as u
 import numpy as np
 import xarray as xr
 from astropy.table import Table
@@ -180,8 +181,9 @@ def _normalised_column(col, raw: str, where: str, units: dict[str, str], columns
     given = col.unit if col.unit else units.get(name)
     unit = parse_unit(given, where=f"{where}, column {raw!r}") if given else None
     data = np.asarray(col)
-    if not data.dtype.isnative:
-        data = data.astype(data.dtype.newbyteorder("="))  # FITS is big-endian
+    converted = not data.dtype.isnative
+    if converted:
+        data = data.astype(data.dtype.newbyteorder("="))  # FITS is big-endian: a new array
     if data.dtype.kind in "SU" and name != "source":
         raise FormatError(f"{where}: column {raw!r} holds text, expected numbers")
     if unit is None and needs_unit(name):
@@ -190,7 +192,10 @@ def _normalised_column(col, raw: str, where: str, units: dict[str, str], columns
             f"units={{{name!r}: ...}} to say which, or units='gadf' for the units the GADF spec "
             "recommends (MeV, MeV-1 cm-2 s-1, cm-2 s-1, MeV cm-2 s-1)"
         )
-    return name, data * unit if unit is not None else data
+    if unit is None:
+        return name, data
+    # a converted column is ours already: no second copy (a native one stays apart from the table's)
+    return name, u.Quantity(data, unit, copy=not converted)
 
 
 def needs_unit(name: str) -> bool:

@@ -198,10 +198,11 @@ def describe_columns(table: Table, ds: xr.Dataset) -> None:
         target = schema.ENERGY_COLUMNS.get(name, name)
         text = None
         if target in ds.variables:
-            text = ds[target].attrs.get("description") or ds[target].attrs.get("note")
+            attrs = ds.variables[target].attrs
+            text = attrs.get("description") or attrs.get("note")
         split = schema.split_measurement(name)
         if text is None and split is not None and f"norm{split[1]}" in ds.data_vars:
-            text = ds[f"norm{split[1]}"].attrs.get(f"description_{name}")
+            text = ds.variables[f"norm{split[1]}"].attrs.get(f"description_{name}")
         if text:
             table[name].info.description = str(text)
 

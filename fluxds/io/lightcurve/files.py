@@ -17,6 +17,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from fluxds.errors import FormatError
+from fluxds.io.fits_rows import EncodedTable, column_names, encode_table, write_table_file
 from fluxds.io.fits_tables import (
     DEFAULT_HDU,
     join_sources,
@@ -74,7 +75,7 @@ def _read_ecsv(path: str) -> Table:
 
 
 def _names(hdu) -> set[str]:
-    return {n.lower() for n in hdu.columns.names}
+    return {n.lower() for n in column_names(hdu)}
 
 
 def _fits_tables(
@@ -231,19 +232,29 @@ def _write_tables(
         with atomic_path(path, overwrite=overwrite) as tmp:
             tables[0][1].write(tmp, format="ascii.ecsv")
         return
-    hdus = [fits.PrimaryHDU()]
+    parts = []
     gti = False
     for i, (name, table) in enumerate(tables):
         gti = table.meta.pop("GTI", None) is not None or gti
-        hdu = table_hdu(table)  # column descriptions as TCOMMn (issue 13 item 17)
-        hdu.name = name
-        if name == HDU_NAME:
-            hdu.ver = i + 1
-        hdus.append(hdu)
+        parts.append(_table_part(table, name, i + 1 if name == HDU_NAME else None))
     if gti:
-        hdus.append(gti_hdu(ds))
+        parts.append(gti_hdu(ds))
     with atomic_path(path, overwrite=overwrite) as tmp:
-        fits.HDUList(hdus).writeto(tmp)
+        write_table_file(tmp, parts)
+
+
+def _table_part(table: Table, name: str, ver: int | None) -> EncodedTable | fits.BinTableHDU:
+    """One table HDU to write: its header and rows written in one pass (:mod:`fluxds.io.fits_rows`,
+    the bytes astropy writes), or an astropy HDU for a table of other columns. Column descriptions become
+    ``TCOMMn`` keywords (issue 13 item 17)."""
+    encoded = encode_table(table, name=name, ver=ver)
+    if encoded is not None:
+        return encoded
+    hdu = table_hdu(table)
+    hdu.name = name
+    if ver is not None:
+        hdu.ver = ver
+    return hdu
 
 
 def write(

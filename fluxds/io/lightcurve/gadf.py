@@ -263,6 +263,7 @@ def gadf_tables_from_dataset(ds: xr.Dataset, sed_type: str | None = None, *, whe
             if f"{stem}{suffix}" in table.colnames:
                 table.rename_column(f"{stem}{suffix}", f"flux{suffix}")
         if "is_ul" in table.colnames and "flux" in table.colnames:
+            table.replace_column("flux", table["flux"].copy())  # a view of the Dataset's array: copied
             table["flux"][np.asarray(table["is_ul"], dtype=bool)] = np.nan
         for key in ("OBJECT", "TELESCOP"):
             value = ds.attrs.get(key, ds.attrs.get(key.lower()))

@@ -12,6 +12,7 @@ row become time-free again (fluxds files list them in ``FDSATTRS``, so the round
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import astropy.units as u
@@ -265,8 +266,7 @@ def dataset_from_lightcurve_table(
     return apply_descriptions(ds, column_descriptions(table))  # issue 13 item 17
 
 
-def _column_values(var: xr.DataArray, n_time: int, where: str, dim: str = TIME) -> np.ndarray:
-    name = str(var.name)
+def _column_values(name: str, var: xr.Variable, n_time: int, where: str, dim: str = TIME) -> np.ndarray:
     if var.dims == (dim,):
         return np.asarray(var.values)
     extra = [d for d in var.dims if d not in (dim, schema.ENERGY)]
@@ -284,6 +284,20 @@ def _column_values(var: xr.DataArray, n_time: int, where: str, dim: str = TIME) 
     return values
 
 
+@functools.lru_cache(maxsize=256)
+def _unit(text: str) -> u.UnitBase:
+    """A column unit as astropy's ``Column.unit`` setter parses it (units are immutable: parsed once)."""
+    return u.Unit(text, parse_strict="silent")
+
+
+def _add_column(table: Table, name: str, values: np.ndarray, unit: str | None) -> None:
+    """Add a column without copying ``values`` (a view of the Dataset's array, or a broadcast view of a
+    time-free one: read-only); the writers only read the table's columns."""
+    table.add_column(values, name=name, copy=False)
+    if unit is not None:
+        table[name].unit = _unit(unit)
+
+
 def row_table(
     ds: xr.Dataset, dim: str, sed: str, leading: list[tuple[str, np.ndarray, str | None]], where: str
 ) -> tuple[Table, dict[str, Any], xr.Dataset]:
@@ -293,35 +307,35 @@ def row_table(
     variable as per-row vectors over energy (the SED type ``sed``'s columns beside the likelihood form).
 
     Returns the table, the ``FDSATTRS`` content so far (the Dataset's attributes and the private keys of
-    the row layout) and the Dataset in the SED type written (for its attributes)."""
+    the row layout) and the Dataset in the SED type written (for its attributes). The columns are views
+    of the Dataset's arrays where they can be (no copy): copy a column before changing it in place."""
     out = to_sed_type(ds, sed, keep_likelihood=True)
     n_rows = ds.sizes[dim]
     table = Table()
     for column, values, unit in leading:
-        table[column] = values
-        if unit is not None:
-            table[column].unit = unit
+        _add_column(table, column, values, unit)
     attrs = {k: jsonable(v) for k, v in ds.attrs.items()}
     add_row_coordinates(table, ds, dim, attrs, ascii_text=True, where=where)  # a collection's labels
     notes = {}
     for name, column in zip(ENERGY_COLUMNS, ENERGY_COORDS, strict=True):
         if column in ds.coords:
-            values = np.asarray(ds[column].values, dtype=np.float64)
-            table[name] = np.broadcast_to(values[None], (n_rows, values.size))
-            table[name].unit = format_unit(parse_unit(ds[column].attrs.get("units")))
-            if ds[column].attrs.get("note"):
-                notes[column] = ds[column].attrs["note"]
+            coord = ds.variables[column]
+            values = np.asarray(coord.values, dtype=np.float64)
+            unit = format_unit(parse_unit(coord.attrs.get("units")))
+            _add_column(table, name, np.broadcast_to(values[None], (n_rows, values.size)), unit)
+            if coord.attrs.get("note"):
+                notes[column] = coord.attrs["note"]
     constant, row_only = [], []
-    for name, var in out.data_vars.items():
+    for name in out.data_vars:
         if str(name).startswith("gti_"):
             continue
-        table[str(name)] = _column_values(var, n_rows, where, dim)
+        var = out.variables[name]  # the Variable: no DataArray built for each
+        unit = format_unit(parse_unit(var.attrs["units"])) if var.attrs.get("units") else None
+        _add_column(table, str(name), _column_values(str(name), var, n_rows, where, dim), unit)
         if dim not in var.dims:
             constant.append(str(name))
         elif var.dims == (dim,):
             row_only.append(str(name))
-        if var.attrs.get("units"):
-            table[str(name)].unit = format_unit(parse_unit(var.attrs["units"]))
     attrs[CONSTANT_KEY], attrs[TIME_ONLY_KEY], attrs[ENERGY_NOTES_KEY] = constant, row_only, notes
     return table, attrs, out
 
