@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fluxds.errors import FormatError, UnknownFormatError
 from fluxds.io.fits_file import OpenedFits, open_fits_file
+from fluxds.io.fits_rows import column_names
 from fluxds.io.guard.input_file import check_input
 from fluxds.io.guard.untrusted import check_gzip_size, check_not_pickle
 from fluxds.io.registry import format_names, formats
@@ -125,7 +126,7 @@ def fits_format(hdul) -> str:
             return fmt.name
     for hdu in hdul:
         if isinstance(hdu, fits.BinTableHDU) and hdu.name.upper() != "GTI":
-            found = table_format(hdu.columns.names, "fits")
+            found = table_format(column_names(hdu), "fits")  # from TTYPEn: no column definitions built
             if found is not None:
                 return found
     return _default_for("fits")

@@ -39,6 +39,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from fluxds.errors import FormatError
+from fluxds.io.output.fits_stream import SLAB_BYTES, AppendingFile
 
 __all__ = [
     "EncodedTable",
@@ -48,11 +49,8 @@ __all__ = [
     "read_rows",
     "column_names",
     "card_image",
-    "SLAB_BYTES",
 ]
 
-#: bytes of rows converted to big-endian at a time (a buffer that stays in the CPU cache)
-SLAB_BYTES = 1 << 20
 _BLOCK = 2880
 _CARD = 80
 # numpy (kind, itemsize) -> FITS TFORM code of the columns written without scaling keywords
@@ -297,23 +295,6 @@ def write_rows(handle: BinaryIO, encoded: EncodedTable, *, slab_bytes: int = SLA
     return len(encoded.header) + nbytes + pad
 
 
-class _AppendOnly:
-    """A write-only view of an open file for astropy: without ``seek``, astropy writes an HDU list from
-    the current position (given a real file, it would start from the beginning)."""
-
-    def __init__(self, handle: BinaryIO) -> None:
-        self._handle = handle
-
-    def write(self, data) -> int:
-        return self._handle.write(data)
-
-    def tell(self) -> int:
-        return self._handle.tell()
-
-    def flush(self) -> None:
-        self._handle.flush()
-
-
 def write_table_file(path: str | os.PathLike, parts: list, *, slab_bytes: int = SLAB_BYTES) -> None:
     """Write a new FITS file: an empty primary HDU, then each of ``parts`` in order.
 
@@ -332,7 +313,7 @@ def write_table_file(path: str | os.PathLike, parts: list, *, slab_bytes: int = 
         fits.HDUList([fits.PrimaryHDU(), *others]).verify(option="exception")
     with open(path, "xb") as handle:
         handle.write(_primary_header())
-        appending = _AppendOnly(handle)
+        appending = AppendingFile(handle)
         for part in parts:
             if isinstance(part, EncodedTable):
                 write_rows(handle, part, slab_bytes=slab_bytes)

@@ -242,7 +242,7 @@ def check_fits_sizes(path: str | os.PathLike) -> None:
                         f"{where}: keyword BITPIX is {bitpix}, expected one of {sorted(_BITPIX)}"
                     )
                 naxis = _int_key(values, "NAXIS", where, 0, 999)
-                tfields = _int_key(values, "TFIELDS", where, 0, 999, default=0)
+                tfields = _int_key(values, "TFIELDS", where, 0, _MAX_FIELDS, default=0)
                 sizes = [_int_key(values, f"NAXIS{k}", where, 0, 2**62) for k in range(1, naxis + 1)]
                 xtension = _unquoted(values.get("XTENSION", "")).upper() if index else ""
                 if xtension in (*_BINTABLE, "TABLE") and naxis != 2:
@@ -448,6 +448,7 @@ def _hdu_key(hdu) -> tuple:
     return ("fits", os.path.realpath(name), info["hdrLoc"])
 
 
+_MAX_FIELDS = 999  # the FITS standard's bound on TFIELDS, checked with the header
 _VLA_FORMAT = re.compile(r"^\s*[01]?\s*([PQ])([LXBIJKAEDCM])", re.IGNORECASE)
 _VLA_ITEMSIZE = {"L": 1, "X": 1, "B": 1, "A": 1, "I": 2, "J": 4, "K": 8, "E": 4, "D": 8, "C": 8, "M": 16}
 
@@ -456,11 +457,16 @@ def _check_vla(hdu, path, label: str, key: tuple | None = None) -> None:
     """The variable-length arrays of a binary table: inside the heap, and within the budget in all."""
     import numpy as np
 
+    header = hdu.header
+    n_fields = header.get("TFIELDS", 0)
+    if isinstance(n_fields, int) and 0 <= n_fields <= _MAX_FIELDS:  # TFORMn from the header: cheap
+        forms = [str(header.get(f"TFORM{i}", "")) for i in range(1, n_fields + 1)]
+        if not any(_VLA_FORMAT.match(form) for form in forms):
+            return
     columns = [(c.name, _VLA_FORMAT.match(str(c.format))) for c in hdu.columns]
     columns = [(name, match) for name, match in columns if match]
     if not columns:
         return
-    header = hdu.header
     rows, width = int(header.get("NAXIS2", 0)), int(header.get("NAXIS1", 0))
     heap_start = int(header.get("THEAP", rows * width))
     heap_end = rows * width + int(header.get("PCOUNT", 0))

@@ -17,7 +17,7 @@ from typing import BinaryIO
 import numpy as np
 from astropy.io import fits
 
-__all__ = ["write_fits", "streamable", "write_big_endian", "SLAB_BYTES", "BLOCK"]
+__all__ = ["write_fits", "streamable", "write_big_endian", "AppendingFile", "SLAB_BYTES", "BLOCK"]
 
 #: bytes converted to big-endian at a time (a buffer that stays in the CPU cache)
 SLAB_BYTES = 1 << 20
@@ -68,27 +68,37 @@ def write_big_endian(handle: BinaryIO, data: np.ndarray, *, slab_bytes: int = SL
     return nbytes + pad
 
 
-class _Appending:
-    """A write-only view of an open file for astropy: without ``seek`` astropy streams to it from the
-    current position (given a real file object, it would seek to its start and refuse a non-empty file)."""
+class AppendingFile:
+    """A write-only view of an open binary file for astropy's writers: without ``seek``, astropy writes
+    from the current position (given a real file object, it would seek to its start and refuse a
+    non-empty file), so that HDUs astropy writes can follow what fluxds wrote itself.
+
+    Parameters
+    ----------
+    handle : binary file object
+        Open for writing, positioned where the next HDU goes.
+    """
 
     def __init__(self, handle: BinaryIO) -> None:
         self._handle = handle
 
     def write(self, data) -> int:
+        """Write ``data`` at the current position; the number of bytes written."""
         return self._handle.write(data)
 
     def tell(self) -> int:
+        """The current position (bytes)."""
         return self._handle.tell()
 
     def flush(self) -> None:
+        """Flush the underlying file."""
         self._handle.flush()
 
 
 def _write_by_astropy(hdu, handle: BinaryIO) -> None:
     """One HDU written by astropy at the current position of ``handle`` (verified with the whole list
     beforehand: a lone extension is not a valid file on its own, hence ``output_verify="ignore"``)."""
-    fits.HDUList([hdu]).writeto(_Appending(handle), output_verify="ignore")
+    fits.HDUList([hdu]).writeto(AppendingFile(handle), output_verify="ignore")
 
 
 def write_fits(hdus: fits.HDUList, path: str | os.PathLike, *, slab_bytes: int = SLAB_BYTES) -> None:
