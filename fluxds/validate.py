@@ -10,7 +10,6 @@ import xarray as xr
 
 from fluxds import schema
 from fluxds.errors import PhysicsWarning, SchemaError, UnitError
-from fluxds.timeaxis import shared_time_bins_problem
 
 __all__ = ["validate", "order_problems", "binned_axis_problems", "physics_problems", "check_physics"]
 
@@ -87,6 +86,8 @@ def order_problems(ds: xr.Dataset) -> list[str]:
             problem = _not_increasing(ds, name)
             if problem:
                 problems.append(problem)
+    from fluxds.timeaxis import shared_time_bins_problem  # astropy: imported on first use, not at import
+
     problem = shared_time_bins_problem(ds)  # issue 13 item 15: different time bins stacked by hand
     if problem:
         problems.append(problem)

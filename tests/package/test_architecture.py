@@ -418,3 +418,13 @@ def test_family_rule():
     assert _family_of("fluxds.io.cf", families) == "fluxds.io.cf"
     assert _family_of("fluxds.io.cfx", families) is None
     assert _family_of("fluxds.io.guard.budget", families) is None
+
+
+def test_import_fluxds_alone_loads_no_astropy_units():
+    """``import fluxds`` registers the accessor only: astropy.units (~0.25 s, issue 4's case H goal of
+    +0.15 s over ``import xarray``) and astropy.io.fits load on first use. A module-level import of
+    ``fluxds.timeaxis`` from ``fluxds.validate`` once broke this unnoticed."""
+    watched = ("astropy.units", "astropy.io.fits")
+    code = f"import sys, fluxds\nprint(sorted(m for m in {watched!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", f"loaded by import fluxds: {out.strip()}"
