@@ -10,7 +10,6 @@ against the full catalogs when those are at hand (``$FLUXDS_SHARED_DATA/catalogs
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -21,9 +20,8 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 EXPECTED = {"quickstart", "flux_maps", "light_curves", "collections", "batch_and_netcdf", "catalogs"}
 SHARED_DATA = Path(os.environ["FLUXDS_SHARED_DATA"]) if "FLUXDS_SHARED_DATA" in os.environ else SHARED
 EXCERPTS = NOTEBOOK_DIR / "data"
-# Each notebook must stay small and fast: 3-9 s each on the 2-core development machine when idle
-# (kernel start included); the bound leaves room for a loaded CI machine.
-MAX_SECONDS = 60.0
+# A notebook that hangs fails through nbclient's per-cell timeout; speed itself is measured in benchmarks/,
+# never asserted by a test (each runs in 3-9 s on the 2-core development machine when idle).
 
 
 def test_there_are_notebooks():
@@ -36,11 +34,9 @@ def test_notebook_runs(path):
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
-    start = time.perf_counter()
     NotebookClient(
         notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK_DIR)}}
     ).execute()
-    elapsed = time.perf_counter() - start
     errors = [
         output
         for cell in notebook.cells
@@ -49,7 +45,6 @@ def test_notebook_runs(path):
         if output.get("output_type") == "error"
     ]
     assert not errors
-    assert elapsed < MAX_SECONDS, f"{path.name} took {elapsed:.1f} s"
     last = notebook.cells[-1]["outputs"]
     assert any(o.get("output_type") == "display_data" and "image/png" in o.get("data", {}) for o in last)
 

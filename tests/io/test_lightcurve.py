@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 
 import astropy.units as u
 import numpy as np
@@ -500,12 +499,9 @@ def test_large_light_curve_is_vectorised(tmp_path):
         scan_grid,
         {"long_name": "norm values of the likelihood scan", "units": ""},
     )
-    t0 = time.perf_counter()
-    fluxds.write(ds, tmp_path / "big.fits")
+    fluxds.write(ds, tmp_path / "big.fits")  # speed: benchmarks/ case C (never a timed unit test)
     back = fluxds.read(tmp_path / "big.fits")
-    elapsed = time.perf_counter() - t0
     xr.testing.assert_identical(back, ds)
-    assert elapsed < 10.0, f"write + read took {elapsed:.1f} s"
 
 
 # --- bad input ---------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ energy axis refused, naming what the file is.
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
@@ -108,16 +107,6 @@ def test_gammacat_against_gammapy(gammacat):
     assert same >= 50
     assert "W 49B" in rebuilt and worst > 3.9
     assert set(failing) == {"CTA 1", "Markarian 421", "AP Librae", "HESS J1641-463"}
-
-
-@need_gammacat
-def test_gammacat_read_time():
-    fluxds.read(GAMMACAT)
-    start = time.perf_counter()
-    fluxds.read(GAMMACAT)
-    elapsed = time.perf_counter() - start
-    print(f"\nfluxds.read(gammacat.fits.gz): {elapsed:.3f} s")
-    assert elapsed < 2.0
 
 
 def test_gammacat_catalog_with_scalar_sed_columns_is_refused(tmp_path):

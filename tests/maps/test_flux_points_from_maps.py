@@ -4,7 +4,6 @@ HEALPix maps, vectorised over positions, as full likelihood SEDs."""
 from __future__ import annotations
 
 import functools
-import time
 import warnings
 
 import astropy.units as u
@@ -265,40 +264,6 @@ def test_bad_arguments():
         ds.sed.get_flux_points((0.0, 0.0))
     with pytest.raises(fluxds.SchemaError, match="flux map"):
         fluxds.read(WRITTEN / "fp_likelihood.fits").sed.get_flux_points(SGR_A)
-
-
-def test_speed_against_numpy_fancy_indexing(capsys):
-    """500 x 500 x 10 map, 4 quantities: fluxds vs world->pixel + numpy fancy indexing by hand."""
-    ds = _map("CAR", "galactic", shape=(10, 500, 500))
-    arrays = {k: ds[k].values for k in ("norm", "ts", "is_ul")}
-    wcs = wcs_of(ds)
-    ratios = {}
-    for m in (1, 100, 1000):
-        positions = _random_positions(m, (-2.4 + 10, 2.4 + 10), (-12, 12), seed=m)
-
-        def by_hand(positions=positions):
-            x, y = wcs.world_to_pixel_values(positions.l.deg, positions.b.deg)
-            ix, iy = np.floor(x + 0.5).astype(int), np.floor(y + 0.5).astype(int)
-            return {k: a[:, iy, ix] for k, a in arrays.items()}
-
-        def best(f, n=5):
-            times = []
-            for _ in range(n):
-                t0 = time.perf_counter()
-                f()
-                times.append(time.perf_counter() - t0)
-            return min(times)
-
-        t_fluxds = best(lambda positions=positions: ds.sed.get_flux_points(positions))
-        t_numpy = best(by_hand)
-        ratios[m] = (t_fluxds, t_numpy)
-    with capsys.disabled():
-        for m, (a, b) in ratios.items():
-            print(
-                f"\nget_flux_points M={m:4d}: fluxds {a * 1e3:6.2f} ms, "
-                f"numpy {b * 1e3:6.3f} ms, ratio {a / b:5.1f}"
-            )
-    assert ratios[1000][0] < 0.1  # 1000 positions well under gammapy's 55 ms for one
 
 
 def test_healpix_file_from_gammapy(expected):
