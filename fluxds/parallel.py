@@ -242,6 +242,7 @@ def _convert_one(
     existed: bool = False,
     read_options: dict | None = None,
     options: str | None = None,
+    fsync: bool = True,
 ) -> tuple[str, str]:
     """Read one input and write one output, recording the input's path and digest in it; never raises
     (the error is returned, per file). Returns ("written" | "skipped" | "failed", message)."""
@@ -289,7 +290,7 @@ def _convert_one(
                     return "failed", f"{source} changed while it was being read; not converted"
         ds = ds.assign_attrs({INPUT_ATTR: source, DIGEST_ATTR: digest, OPTIONS_ATTR: options})
         with lock_for(target):  # named .nc/.h5: the netCDF-C/HDF5 libraries are not thread-safe
-            fluxds.write(ds, target, format=fmt, sed_type=sed_type, overwrite=overwrite)
+            fluxds.write(ds, target, format=fmt, sed_type=sed_type, overwrite=overwrite, fsync=fsync)
         return "written", ""
     except Exception as exc:  # noqa: BLE001 - reported per file; a bad file must not stop the batch
         return "failed", f"{type(exc).__name__}: {exc}"
@@ -338,6 +339,7 @@ def batch(
     isolate: bool | float | None = None,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     read_options: dict | None = None,
+    fsync: bool = True,
 ) -> BatchResult:
     """Convert many files in parallel.
 
@@ -367,6 +369,9 @@ def batch(
         Seconds to wait for ``scheduler`` to answer (default :data:`DEFAULT_CONNECT_TIMEOUT`).
     read_options : dict, optional
         Passed to :func:`fluxds.read` for every input (``derive_edges``, ``units``, ``columns`` ...).
+    fsync : bool
+        Flush each output to disk before it takes its name (default). ``False`` for scratch outputs: still
+        atomic, not durable across a power loss (see :meth:`fluxds.SedAccessor.write`).
 
     Returns
     -------
@@ -417,7 +422,7 @@ def batch(
             jobs.append((source, target))
     existed = [os.path.lexists(target) for _, target in jobs]
     tasks = [
-        dask.delayed(_convert_one)(str(s), str(t), fmt, sed_type, isolate, e, read_options, options)
+        dask.delayed(_convert_one)(str(s), str(t), fmt, sed_type, isolate, e, read_options, options, fsync)
         for (s, t), e in zip(jobs, existed, strict=True)
     ]
     outcomes = run_tasks(

@@ -34,6 +34,8 @@ def run_batch(args: argparse.Namespace) -> int:
             f"--to {args.to} holds the likelihood form; --sed-type {args.sed_type} needs --to fits"
         )
     if args.combine:
+        if args.no_fsync:
+            raise UsageError("--no-fsync applies to one output per input, not to --combine")
         return _combine(args)
     result = batch(
         args.inputs,
@@ -46,6 +48,7 @@ def run_batch(args: argparse.Namespace) -> int:
         isolate=args.isolate,
         connect_timeout=args.connect_timeout,
         read_options={k: v for k, v in read_options(args, *args.inputs).items() if k != "isolate"},
+        fsync=not args.no_fsync,
     )
     say(f"written {len(result.written)}, skipped {len(result.skipped)} (exist), failed {len(result.failed)}")
     for source, message in result.failed.items():

@@ -40,7 +40,13 @@ def run_command(args: argparse.Namespace) -> int:
             )
         ds = fluxds.read(args.input, **read_options(args, args.input))
         with writing(args.output):
-            ds.sed.write(args.output, format=args.format, sed_type=args.sed_type, overwrite=args.overwrite)
+            ds.sed.write(
+                args.output,
+                format=args.format,
+                sed_type=args.sed_type,
+                overwrite=args.overwrite,
+                fsync=not args.no_fsync,
+            )
         say(f"wrote {escaped(args.output)}")
     elif args.command == "batch":
         return run_batch(args)

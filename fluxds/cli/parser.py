@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", type=value_types.write_format, help="output format (default: from the file name)"
     )
     conv.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    conv.add_argument(
+        "--no-fsync",
+        action="store_true",
+        help="do not flush the output to disk before it takes its name (scratch files: still atomic, "
+        "not durable across a power loss; faster for large files)",
+    )
     many = sub.add_parser("batch", help="convert many files in parallel (dask)")
     many.add_argument("inputs", nargs="+", metavar="INPUT")
     many.add_argument("--out", required=True, help="output directory")
@@ -79,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=value_types.workers, help="start a local dask.distributed cluster of N processes"
     )
     many.add_argument("--no-progress", action="store_true", help="no progress bar")
+    many.add_argument(
+        "--no-fsync",
+        action="store_true",
+        help="do not flush each output to disk before it takes its name (scratch outputs: still atomic, "
+        "not durable across a power loss); not with --combine",
+    )
     add_read_options(many, isolate=False)
     many.add_argument(
         "--isolate",

@@ -10,6 +10,7 @@ from the files themselves (numpy / astropy), not from fluxds.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -286,3 +287,24 @@ def test_info_exits_quietly_on_a_closed_pipe(monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdout", _ClosedPipe())
     assert main(["info", str(WRITTEN / "fp_likelihood.fits")]) == 141
     assert capsys.readouterr().err == ""
+
+
+def test_no_fsync_on_convert_and_batch(tmp_path, monkeypatch, capsys):
+    """``--no-fsync``: the outputs are written (and read back equal) without a single fsync."""
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real(fd))
+    source = WRITTEN / "fp_likelihood.fits"
+    assert main(["convert", str(source), str(tmp_path / "a.nc"), "--no-fsync"]) == 0
+    argv = ["batch", str(source), "--out", str(tmp_path / "many"), "--no-fsync", "--no-progress"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert not synced
+    xr.testing.assert_identical(fluxds.read(tmp_path / "a.nc"), fluxds.read(source))
+    made = fluxds.read(tmp_path / "many" / "fp_likelihood.nc")
+    made.attrs = {k: v for k, v in made.attrs.items() if not k.startswith("fluxds_batch_")}
+    xr.testing.assert_identical(made, fluxds.read(source))
+    assert main(["convert", str(source), str(tmp_path / "b.nc")]) == 0
+    assert synced  # without the option: durable
+    combine = ["batch", str(source), "--out", str(tmp_path / "c.nc"), "--combine", "source", "--no-fsync"]
+    assert main(combine) == 2
+    assert "--no-fsync applies to one output per input" in capsys.readouterr().err
