@@ -441,6 +441,11 @@ def _ul_problems(ds: xr.Dataset) -> list[str]:
         return []  # a limit at less than 50 % confidence may well lie below the best fit
     if not (_in_memory(ds["norm_ul"]) and _in_memory(ds["norm"])):
         return []
+    ul_var, norm_var = ds.variables["norm_ul"], ds.variables["norm"]
+    if ul_var.dims == norm_var.dims:  # the usual case: numpy, no alignment (xarray's costs ms per read)
+        below = np.less(np.asarray(ul_var.values), np.asarray(norm_var.values))
+        if not below.any():
+            return []
     ul, norm = xr.broadcast(ds["norm_ul"], ds["norm"])
     below = np.asarray((ul < norm).values)  # NaN compares False: a missing limit is no problem
     count, first = _first(below)
