@@ -171,10 +171,36 @@ def _not_yours(target: str) -> str | None:
     return None
 
 
+class _NoExactSpelling(TypeError):
+    """A read option whose value has no exact text (an arbitrary object)."""
+
+
+def _exact_json(value: object) -> object:
+    """JSON for the values ``json`` does not know, spelled exactly (``default=`` of ``json.dumps``):
+    Quantities and arrays by all their numbers (``tolist``: floats as Python writes them, exactly), units
+    by name, numpy scalars as numbers, models by their ``to_dict``; anything else has no exact spelling."""
+    import numpy as np
+
+    if hasattr(value, "unit") and hasattr(value, "value") and hasattr(value, "to_value"):  # a Quantity
+        return {"quantity": np.asarray(value.value).tolist(), "unit": value.unit.to_string()}
+    if isinstance(value, np.ndarray):
+        return {"array": value.tolist(), "dtype": str(value.dtype)}
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "to_string") and type(value).__module__.startswith("astropy.units"):
+        return {"unit": value.to_string()}
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict) and type(value).__module__.startswith("fluxds."):
+        return {"model": type(value).__name__, "parameters": to_dict()}
+    raise _NoExactSpelling(type(value).__name__)
+
+
 def options_record(read_options: dict | None, sed_type: str | None) -> str:
     """The conversion options as the text an output records (:data:`OPTIONS_ATTR`): canonical JSON, keys
-    sorted, values that are not JSON (Quantities, models) by their ``repr``, so that equal options give
-    equal text.
+    sorted, Quantities, arrays, units and models spelled exactly (all their numbers, not their ``repr``,
+    which rounds and summarises), so that equal options give equal text and different ones different
+    text. Options with no exact spelling (an arbitrary object) give a text no later run can give: their
+    outputs are converted again rather than wrongly taken as up to date.
 
     Parameters
     ----------
@@ -188,10 +214,13 @@ def options_record(read_options: dict | None, sed_type: str | None) -> str:
     str
     """
     import json
+    import uuid
 
-    return json.dumps(
-        {"read_options": read_options or {}, "sed_type": sed_type}, sort_keys=True, default=repr
-    )
+    options = {"read_options": read_options or {}, "sed_type": sed_type}
+    try:
+        return json.dumps(options, sort_keys=True, default=_exact_json)
+    except TypeError:  # no exact spelling, or keys json cannot sort: never equal to a recorded text
+        return json.dumps({"unrecordable": uuid.uuid4().hex, "sed_type": sed_type})
 
 
 def _recorded_input(target: str) -> tuple[str, str, str | None] | None:

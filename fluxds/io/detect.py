@@ -151,12 +151,17 @@ def fits_session() -> Iterator[None]:
             opened.close()
 
 
+def _kept_key(path: str | os.PathLike) -> str:
+    """One spelling of a path for the files kept by detection (``./a.fits`` and ``a.fits`` alike)."""
+    return os.path.normpath(os.fspath(path))
+
+
 def take_fits(path: str | os.PathLike) -> OpenedFits | None:
     """The FITS file that detection opened for the read in progress, handed over to the caller (who
     closes it): None outside :func:`fits_session`, when detection did not open ``path``, or when ``path``
     no longer names the same file (device, inode, size, modification time): open it anew then."""
     kept = _KEPT.get()
-    opened = kept.pop(str(path), None) if kept is not None else None
+    opened = kept.pop(_kept_key(path), None) if kept is not None else None
     if opened is not None and not opened.is_file(path):
         opened.close()
         return None
@@ -177,10 +182,10 @@ def _fits_file_format(path: Path) -> str:
     if kept is None:
         opened.close()
     else:
-        previous = kept.pop(str(path), None)
+        previous = kept.pop(_kept_key(path), None)
         if previous is not None:
             previous.close()
-        kept[str(path)] = opened
+        kept[_kept_key(path)] = opened
     return fmt
 
 

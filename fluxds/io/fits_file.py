@@ -96,6 +96,8 @@ def _plain_layout(hdu) -> tuple[np.dtype, tuple[int, ...], int] | None:
     header = hdu.header
     if "BSCALE" in header or "BZERO" in header:  # astropy scales the values: its reader does it
         return None
+    if "BLANK" in header and isinstance(header.get("BITPIX"), int) and header["BITPIX"] > 0:
+        return None  # astropy turns blank integer pixels into NaN (a float image): its reader does it
     info = hdu.fileinfo()
     if info is None or getattr(info["file"], "compression", None) is not None:
         return None

@@ -126,7 +126,7 @@ def _tform(dtype: np.dtype, shape: tuple[int, ...]) -> str | None:
         width = dtype.itemsize // (4 if dtype.kind == "U" else 1)
         return f"{width}A" if width and not shape else None
     code = _CODES.get((dtype.kind, dtype.itemsize))
-    if code is None:
+    if code is None or count == 0:  # zero-width cells: astropy refuses them, with its own message
         return None
     return f"{count if count != 1 else ''}{code}"
 
@@ -228,6 +228,8 @@ def encode_table(table: Table, *, name: str | None = None, ver: int | None = Non
         fields.append((colname, base, shape))
         columns.append(values)
         cards += [card_image(f"TTYPE{i}", colname), card_image(f"TFORM{i}", form)]
+        if len(cards[-2]) != 80:  # a name too long for one card: astropy refuses it (no CONTINUE here)
+            return None
         try:
             unit = _unit_text(column)
         except ValueError:  # no FITS spelling: astropy warns, or refuses a scaled unit
@@ -470,10 +472,20 @@ def _text(raw: np.ndarray) -> np.ndarray | None:
     return np.char.decode(np.strings.rstrip(raw), "ascii").astype(f"U{raw.dtype.itemsize}")
 
 
-@functools.lru_cache(maxsize=256)
 def _fits_unit(text: str):
-    """``TUNITn`` as ``Table.read`` parses it (an unknown unit an ``UnrecognizedUnit``); units are
-    immutable, so parsed once per text."""
+    """``TUNITn`` as ``Table.read`` parses it; short texts (one card) from a cache, so that a file's long
+    texts are not kept after its read."""
+    return _short_fits_unit(text) if len(text) <= 68 else _parse_fits_unit(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _short_fits_unit(text: str):
+    """Units are immutable: each short text parsed once."""
+    return _parse_fits_unit(text)
+
+
+def _parse_fits_unit(text: str):
+    """``TUNITn`` parsed as ``Table.read`` does (an unknown unit an ``UnrecognizedUnit``)."""
     from astropy import units as u
 
     return u.Unit(text, format="fits", parse_strict="silent")

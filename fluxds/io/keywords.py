@@ -237,18 +237,29 @@ def keyword_meta(ds: xr.Dataset, taken) -> dict[str, Any]:
     return found
 
 
-def table_hdu(table: Table):
+def table_hdu(table: Table, where: str = ""):
     """``astropy.io.fits.table_to_hdu`` of ``table``, with each column's description as a ``TCOMMn``
     keyword (the column-comment convention TOPCAT/STILTS read and write); astropy's own FITS table
-    writer drops descriptions."""
+    writer drops descriptions. A table FITS cannot hold (a column name longer than one card) is a
+    :class:`~fluxds.errors.FormatError` naming ``where`` (the target) and the columns."""
     import warnings
 
     from astropy.io import fits
     from astropy.io.fits.verify import VerifyWarning
 
+    from fluxds.errors import FormatError
+
     with warnings.catch_warnings():  # keywords longer than 8 characters (FIT_NORM_ERR ...): HIERARCH, meant
         warnings.filterwarnings("ignore", message=".*a HIERARCH card will be created", category=VerifyWarning)
-        hdu = fits.table_to_hdu(table)
+        try:
+            hdu = fits.table_to_hdu(table)
+        except AssertionError as exc:  # astropy's check of column names (one card each) and cell shapes
+            long = [n for n in table.colnames if len(fits.Card("TTYPE1", n).image) != 80]
+            what = f"variable name(s) {long} too long for a FITS column (68 characters)" if long else str(exc)
+            prefix = f"{where}: " if where else ""
+            raise FormatError(
+                f"{prefix}a FITS table cannot hold this Dataset: {what}; write netCDF or zarr"
+            ) from None
     for i, name in enumerate(table.colnames, start=1):
         text = table[name].info.description
         if text:

@@ -143,3 +143,24 @@ def test_an_output_of_a_fluxds_that_recorded_no_options_is_converted_again(tmp_p
     np.testing.assert_allclose(
         fluxds.read(out / "crab.nc").norm.values, fluxds.read(source).norm.values, equal_nan=True
     )
+
+
+def test_options_records_are_exact():
+    """Options that differ in the 10th digit, or in one element of a long array, record different text
+    (``repr`` would round and summarise them); options without an exact spelling never match."""
+    import astropy.units as u
+
+    assert options_record({"energy_min": 1.0 * u.TeV}, None) != options_record(
+        {"energy_min": 1.0000000001 * u.TeV}, None
+    )
+    long = np.linspace(1.0, 2.0, 2000)
+    changed = long.copy()
+    changed[1000] += 1e-12
+    assert options_record({"energy_ref": long * u.TeV}, None) != options_record(
+        {"energy_ref": changed * u.TeV}, None
+    )
+    assert options_record({"energy_ref": long * u.TeV}, "dnde") == options_record(
+        {"energy_ref": long.copy() * u.TeV}, "dnde"
+    )
+    odd = object()
+    assert options_record({"x": odd}, None) != options_record({"x": odd}, None)

@@ -278,3 +278,20 @@ def test_a_read_opens_the_file_once(tmp_path, monkeypatch):
     monkeypatch.setattr(fits, "open", counting)
     fluxds.read(path)
     assert len(opened) == 1
+
+
+def test_tables_astropy_refuses_are_not_written_in_one_pass():
+    """A column name longer than one card, or cells of zero width: astropy refuses them, so the one-pass
+    writer must not write them (it leaves them to astropy, which says why)."""
+    long = Table({"x" * 75: [1.0, 2.0]})
+    assert fits_rows.encode_table(long) is None
+    empty_cells = Table({"a": np.zeros((3, 0))})
+    assert fits_rows.encode_table(empty_cells) is None
+
+
+def test_a_dataset_with_a_name_too_long_for_fits_is_a_clear_error(tmp_path):
+    ds = fluxds.read(WRITTEN / "lc_likelihood.fits")
+    ds["x" * 75] = ds["norm"] * 0 + 1
+    with pytest.raises(fluxds.FormatError, match=r"lc\.fits\[FLUXPOINTS\].*too long for a FITS column"):
+        fluxds.write(ds, tmp_path / "lc.fits")
+    assert not (tmp_path / "lc.fits").exists()

@@ -8,6 +8,7 @@ import gzip
 import io
 import os
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -189,3 +190,37 @@ def test_fsync_off_for_every_writer(tmp_path, monkeypatch, name):
     xr.testing.assert_identical(fluxds.read(tmp_path / name), ds)
     ds.sed.write(tmp_path / f"again_{name}")  # the default again: durable
     assert synced
+
+
+def test_blank_integer_images_read_as_astropy_does(tmp_path):
+    """An integer image with BLANK: astropy gives floats with NaN at the blank pixels; so does fluxds
+    (the one-pass reader leaves such images to astropy)."""
+    with fits.open(WRITTEN / "fm_excess.fits") as hdul:
+        counts = hdul["COUNTS"].data.astype(np.int32)
+        counts[0, 0, 0] = -1
+        hdul["COUNTS"].data = counts
+        hdul["COUNTS"].header["BLANK"] = -1
+        hdul.writeto(tmp_path / "blank.fits")
+    with fits.open(tmp_path / "blank.fits") as hdul:
+        expected = hdul["COUNTS"].data.astype(float)
+    assert np.isnan(expected[0, 0, 0])
+    shutil.copy(WRITTEN / "fm_excess_model.yaml", tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = fluxds.read(tmp_path / "blank.fits")
+    values = ds["counts"].transpose(*ds["counts"].dims).values
+    np.testing.assert_array_equal(values.reshape(expected.shape), expected)
+
+
+def test_booleans_beyond_the_data_model_stay_int64(tmp_path):
+    ds = fluxds.read(WRITTEN / "fm_excess.fits")
+    ds["flag"] = ds["norm"].copy(data=ds["norm"].values > 1)
+    ds["flag"].attrs = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fluxds.write(ds, tmp_path / "m.fits", model_file=False)
+    with fits.open(tmp_path / "m.fits") as hdul:
+        assert hdul["FLAG"].header["BITPIX"] == 64 and hdul["IS_UL"].header["BITPIX"] == 8
+    back = fluxds.read(tmp_path / "m.fits")
+    assert back["is_ul"].dtype == bool and back["flag"].dtype == np.int64
+    np.testing.assert_array_equal(back["flag"].values, ds["flag"].values.astype(np.int64))

@@ -236,21 +236,21 @@ def _write_tables(
     gti = False
     for i, (name, table) in enumerate(tables):
         gti = table.meta.pop("GTI", None) is not None or gti
-        parts.append(_table_part(table, name, i + 1 if name == HDU_NAME else None))
+        parts.append(_table_part(table, name, i + 1 if name == HDU_NAME else None, f"{path}[{name}]"))
     if gti:
         parts.append(gti_hdu(ds))
     with atomic_path(path, overwrite=overwrite) as tmp:
         write_table_file(tmp, parts)
 
 
-def _table_part(table: Table, name: str, ver: int | None) -> EncodedTable | fits.BinTableHDU:
+def _table_part(table: Table, name: str, ver: int | None, where: str) -> EncodedTable | fits.BinTableHDU:
     """One table HDU to write: its header and rows written in one pass (:mod:`fluxds.io.fits_rows`,
     the bytes astropy writes), or an astropy HDU for a table of other columns. Column descriptions become
     ``TCOMMn`` keywords (issue 13 item 17)."""
     encoded = encode_table(table, name=name, ver=ver)
     if encoded is not None:
         return encoded
-    hdu = table_hdu(table)
+    hdu = table_hdu(table, where)
     hdu.name = name
     if ver is not None:
         hdu.ver = ver

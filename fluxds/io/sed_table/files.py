@@ -124,7 +124,7 @@ def write_fits(
     for index, (name, part) in enumerate(split_sources(ds)):
         table = table_from_dataset(part, sed_type, where=where)
         gti_text = table.meta.pop("GTI", gti_text)
-        hdu = table_hdu(table)
+        hdu = table_hdu(table, where)
         hdu.name = DEFAULT_HDU if name is None else _hdu_name(name, index, taken)
         hdus.append(hdu)
     if gti_text is not None:

@@ -56,9 +56,11 @@ def _image_hdu(name: str, var: xr.DataArray, wcs_header: fits.Header, bands: fit
     extra = [d for d in var.dims if d not in (schema.ENERGY, LAT, LON)]
     data = np.asarray(var.transpose(schema.ENERGY, *extra, LAT, LON).values)
     if data.dtype == bool:
-        # FITS images hold no booleans: bytes (BITPIX = 8), one eighth of gammapy's int64; gammapy reads
-        # any integer map named *success*, *is_ul* or *mask* back as booleans (``astype(bool)``)
-        data = data.view(np.uint8)
+        # FITS images hold no booleans. The data model's booleans (success, is_ul), which both fluxds and
+        # gammapy read back as booleans, as bytes (BITPIX = 8), one eighth of gammapy's int64; any other
+        # boolean as int64, as before (read back as integers that do not wrap in arithmetic)
+        spec = schema.VARIABLES.get(name)
+        data = data.view(np.uint8) if spec is not None and spec.dtype == "bool" else data.astype(np.int64)
     if name in TABLE_MAPS:
         dim = "(" + ",".join(str(n) for n in data.shape[::-1]) + ")"
         column = fits.Column(name.upper(), f"{data.size}D", dim=dim, array=data[np.newaxis])
